@@ -1,0 +1,134 @@
+"""Benchmark: compile and verify figures for the shipped examples (not a test; prints figures).
+
+    python benchmarks/bench_vww.py [--samples 20] [--json]
+
+For each example: compile time (ONNX -> C files, including calibration), verify time
+(compile + build the C + run + reference + onnxruntime), arena bytes, the layer-by-layer
+lower bound, constant (flash) bytes, MACs, numpy int8 reference time per sample, and the
+int8-vs-float agreement. As a yardstick for quantization quality it also quantizes the
+same model with onnxruntime's own static quantizer (QDQ, per-channel, MinMax, same
+calibration samples) and reports its agreement with float, when onnxruntime has it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mcugen import cli, pipeline, reference, report  # noqa: E402
+from mcugen.quantize import quantize_input, to_graph_layout  # noqa: E402
+from mcugen.toolchain import find_cc  # noqa: E402
+from mcugen.verify import accuracy, float_outputs, onnx_layout, verify  # noqa: E402
+from mcugen.quantize import dequantize  # noqa: E402
+
+EXAMPLES = [
+    ("vww", ROOT / "examples/vww_mobilenet_v1_025.onnx", ROOT / "examples/vww_calib.npz"),
+    ("digits", ROOT / "examples/digits_mobilenet_v1.onnx", ROOT / "examples/digits_calib.npz"),
+]
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def onnxruntime_baseline(model: Path, calib: Path, count: int) -> dict | None:
+    """onnxruntime's own int8 quantization of the same model: cosine and top-1 vs float."""
+    try:
+        import onnxruntime as ort
+
+        ort.set_default_logger_severity(3)
+        logging.getLogger().setLevel(logging.ERROR)  # the quantizer's advice, not figures
+        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                              quantize_static)
+    except ImportError:
+        return None
+    x = np.load(calib)["input"].astype(np.float32)
+    name = ort.InferenceSession(str(model)).get_inputs()[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter([{name: x[i: i + 1]} for i in range(len(x))])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        qpath = Path(tmp) / "q.onnx"
+        quantize_static(str(model), str(qpath), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+        f, q = ort.InferenceSession(str(model)), ort.InferenceSession(str(qpath))
+        a = np.concatenate([f.run(None, {name: x[i: i + 1]})[0] for i in range(count)])
+        b = np.concatenate([q.run(None, {name: x[i: i + 1]})[0] for i in range(count)])
+    cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return dict(samples=count, top1=float(np.mean(a.argmax(1) == b.argmax(1))), cosine=round(float(cos.mean()), 4))
+
+
+def bench(label: str, model: Path, calib: Path, samples: int) -> dict:
+    cc = find_cc()
+    with tempfile.TemporaryDirectory() as tmp:
+        code, compile_s = timed(lambda: cli.main(["compile", str(model), "--calib", str(calib), "-o",
+                                                  str(Path(tmp) / "out"), "--name", label]))
+        assert code == 0
+        sizes = {p.name: p.stat().st_size for p in (Path(tmp) / "out").iterdir()}
+    compiled = pipeline.build(model, calib)
+    summary = report.summary(compiled.graph, compiled.plan)
+    result, verify_s = timed(lambda: verify(str(model), pipeline.build(model, calib), label, samples, cc,
+                                            summary["weights_bytes"], summary["macs"]))
+    g = compiled.graph
+    cal = quantize_input(to_graph_layout(compiled.calibration.samples), g.tensors[g.input].q)
+    _, ref_s = timed(lambda: [reference.run_int8(g, cal[i: i + 1]) for i in range(len(cal))])
+    # Agreement on real data only (the calibration samples), from the reference, which the
+    # C matches byte for byte.
+    n_cal = min(len(cal), samples)
+    y_int8 = onnx_layout(dequantize(reference.run_int8(g, cal[:n_cal]), g.tensors[g.output].q), g.shape(g.output))
+    top1, cos, _ = accuracy(y_int8, float_outputs(str(model), compiled, cal[:n_cal])[0])
+    return dict(
+        model=model.name,
+        compile_seconds=round(compile_s, 2),
+        verify_seconds=round(verify_s, 2),
+        verify_samples=samples,
+        bit_exact=result.bit_exact,
+        arena_bytes=summary["arena_bytes"],
+        lower_bound_bytes=summary["lower_bound_bytes"],
+        arena_over_bound=round(summary["arena_bytes"] / summary["lower_bound_bytes"], 3),
+        weights_bytes=summary["weights_bytes"],
+        macs=summary["macs"],
+        generated_file_bytes=sizes,
+        reference_ms_per_sample=round(1000 * ref_s / len(cal), 1),
+        int8_vs_float_all_samples=dict(top1=result.top1_agreement, cosine=round(result.cosine, 4)),
+        int8_vs_float_calibration_samples=dict(samples=n_cal, top1=top1, cosine=round(cos, 4)),
+        onnxruntime_int8_vs_float=onnxruntime_baseline(model, calib, n_cal),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = [bench(label, model, calib, args.samples) for label, model, calib in EXAMPLES]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for r in results:
+        print(f"== {r['model']}")
+        for key, value in r.items():
+            if key != "model":
+                print(f"  {key:34s} {value}")
+
+
+if __name__ == "__main__":
+    main()

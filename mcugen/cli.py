@@ -1,0 +1,261 @@
+"""The mcugen command: compile, report, verify.
+
+Exit status: 0 success; 1 verification failed (the C and the reference differ); 2 bad
+input or usage, with one line on stderr and nothing written; 3 a bug in mcugen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from mcugen import __version__, codegen, pipeline, report, toolchain
+from mcugen.errors import McugenError
+from mcugen.verify import verify
+
+MANIFEST = "mcugen.json"
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2, like every other bad input
+        raise McugenError(f"{message} (see '{self.prog} --help')")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _say(kind: str, text: str) -> None:
+    print(f"mcugen: {kind}: {_one_line(text)}", file=sys.stderr)
+
+
+def _build(args, quantized=True):
+    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized)
+    for note in compiled.notes:
+        _say("note", note)
+    for warning in compiled.warnings:
+        _say("warning", warning)
+    return compiled
+
+
+def _name(args) -> str:
+    return codegen.check_name(args.name) if args.name else codegen.default_name(args.model)
+
+
+# ---------------------------------------------------------------------------- compile
+
+
+def write_folder(out: Path, files: dict[str, str]) -> None:
+    """Write files into `out` all at once: into a temporary sibling, then renamed into place.
+
+    An existing `out` is replaced only when it holds nothing but what an earlier mcugen run
+    wrote there (listed in its manifest), so a mistyped -o cannot delete anyone's work.
+    """
+    check_output_folder(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.mcugen-tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="ascii")
+        if out.exists():
+            old = out.parent / f".{out.name}.mcugen-old-{os.getpid()}"
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_output_folder(out: Path) -> None:
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise McugenError(f"{out}: exists and is not a folder")
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    try:
+        listed = set(json.loads((out / MANIFEST).read_text())["files"]) | {MANIFEST}
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = set()
+    foreign = [e for e in entries if e not in listed]
+    if foreign:
+        raise McugenError(
+            f"{out}: exists and holds files mcugen did not write there (e.g. {foreign[0]!r}); "
+            "choose another -o or empty it"
+        )
+
+
+def manifest(args, compiled, name: str, files: dict[str, str], summary: dict) -> str:
+    g = compiled.graph
+    qin, qout = g.tensors[g.input].q, g.tensors[g.output].q
+    data = dict(
+        generated_by=f"mcugen {__version__}",
+        model=Path(args.model).name,
+        model_sha256=hashlib.sha256(Path(args.model).read_bytes()).hexdigest(),
+        calibration=Path(compiled.calibration.source).name if not compiled.calibration.synthetic else "synthetic",
+        name=name,
+        files=sorted(files),
+        arena_bytes=summary["arena_bytes"],
+        lower_bound_bytes=summary["lower_bound_bytes"],
+        weights_bytes=summary["weights_bytes"],
+        macs=summary["macs"],
+        input=dict(shape=summary["input"]["shape"], scale=qin.scale, zero_point=qin.zero_point),
+        output=dict(shape=summary["output"]["shape"], scale=qout.scale, zero_point=qout.zero_point),
+    )
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def cmd_compile(args) -> int:
+    name = _name(args)
+    out = Path(args.output)
+    check_output_folder(out)  # before the work, so a refusal is quick
+    compiled = _build(args)
+    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name)
+    summary = report.summary(compiled.graph, compiled.plan)
+    files[MANIFEST] = manifest(args, compiled, name, files, summary)
+    write_folder(out, files)
+    print(f"wrote {out}/: {', '.join(sorted(files))}")
+    print(f"{len(compiled.graph.nodes)} layers, {summary['macs']:,} MACs, arena {summary['arena_bytes']:,} bytes "
+          f"(lower bound {summary['lower_bound_bytes']:,}), constants {summary['weights_bytes']:,} bytes")
+    return 0
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def cmd_report(args) -> int:
+    compiled = _build(args, quantized=False)
+    summary = report.summary(compiled.float_graph, compiled.plan)
+    print(json.dumps(summary, indent=2) if args.json else report.format_text(summary))
+    return 0
+
+
+# ---------------------------------------------------------------------------- verify
+
+
+def cmd_verify(args) -> int:
+    if args.samples < 1:
+        raise McugenError(f"--samples must be at least 1, got {args.samples}")
+    name = _name(args)
+    cc = toolchain.find_cc(args.cc)
+    start = time.perf_counter()
+    compiled = _build(args)
+    summary = report.summary(compiled.graph, compiled.plan)
+    result = verify(args.model, compiled, name, args.samples, cc, summary["weights_bytes"], summary["macs"], args.seed)
+    result.notes.append(f"verify took {time.perf_counter() - start:.1f} s")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(_verify_text(result))
+    return 0 if result.bit_exact else 1
+
+
+def _verify_text(r) -> str:
+    verdict = "BIT-EXACT" if r.bit_exact else "MISMATCH"
+    lines = [
+        f"{verdict}: generated C ({r.compiler}) vs numpy reference on {r.samples} samples "
+        f"({r.calibration_samples} from --calib, {r.samples - r.calibration_samples} random): "
+        f"{r.mismatches} differing output bytes in {r.mismatched_samples} samples",
+    ]
+    if r.first_bad_layer:
+        b = r.first_bad_layer
+        lines.append(f"first layer that differs: #{b['index']} {b['op']} '{b['name']}' ({b['differing_bytes']} bytes)")
+    lines += [
+        f"int8 vs float ({r.float_reference}): top-1 agreement {r.top1_agreement:.1%}, "
+        f"cosine {r.cosine:.4f}, max abs error {r.max_abs_error:.4g}",
+        f"arena {r.arena_bytes:,} bytes (lower bound {r.lower_bound_bytes:,}), constants {r.weights_bytes:,} bytes, "
+        f"{r.macs:,} MACs",
+    ]
+    lines += [f"note: {n}" for n in r.notes]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def parser() -> argparse.ArgumentParser:
+    top = Parser(
+        prog="mcugen",
+        description="Compile a MobileNet-family ONNX model to int8 C99 for microcontrollers, "
+        "report its flash and RAM, and verify the C bit-exact against mcugen's numpy reference.",
+        epilog="Exit status: 0 ok, 1 verification mismatch, 2 bad input or usage, 3 internal error.",
+    )
+    top.add_argument("--version", action="version", version=f"mcugen {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def common(p, calib=True):
+        p.add_argument("model", help="the ONNX model file")
+        if calib:
+            p.add_argument("--calib", metavar="FILE.npz",
+                           help="calibration samples: float32 array [N, ...] in the ONNX input's layout, "
+                                "keyed by the input's name (or the only array). Without it, a warning and "
+                                "32 synthetic samples uniform in [-1, 1]")
+            p.add_argument("--calib-percentile", type=float, default=100.0, metavar="P",
+                           help="activation range = the [100-P, P] percentiles over the samples instead of "
+                                "min/max (e.g. 99.99 ignores outliers); default 100 (min/max)")
+            p.add_argument("--name", help="C prefix for files and symbols (default: from the model's file name)")
+        else:
+            p.set_defaults(calib=None, calib_percentile=100.0, name=None)
+
+    p = sub.add_parser("compile", help="generate C99 files (NAME.h, NAME.c, NAME_weights.c, mcugen.json)",
+                       description="Quantize the model to int8 and write plain C99: NAME.h (API), NAME.c "
+                       "(kernels, arena, NAME_run), NAME_weights.c (const constants) and mcugen.json (summary). "
+                       "The folder is written whole or not at all.")
+    common(p)
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (created or replaced)")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("report", help="flash, RAM and MACs per layer and in total",
+                       description="Per layer: op, shapes, MACs, constant bytes, arena offset and size; "
+                       "totals: flash for constants, arena bytes, the arena's lower bound, MACs. "
+                       "Needs no calibration: sizes do not depend on it.")
+    common(p, calib=False)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("verify", help="build and run the C, compare with the reference byte for byte",
+                       description="Compile, build the generated C with the host compiler, run it on "
+                       "--samples inputs (half from --calib when given, the rest random int8) and compare "
+                       "every output byte with mcugen's numpy reference; on a mismatch, name the first "
+                       "layer that differs. Then compare with the float model (onnxruntime). "
+                       "Exit 0 only when bit-exact.")
+    common(p)
+    p.add_argument("--samples", type=int, default=20, metavar="N", help="number of inputs (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("--cc", help="host C compiler (default: $CC, cc, gcc or clang)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_verify)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        if not getattr(args, "func", None):
+            parser().print_help()
+            return 2
+        return args.func(args)
+    except McugenError as exc:
+        _say("error", str(exc))
+        return 2
+    except toolchain.BuildError as exc:
+        _say("error", f"{exc} (a bug in mcugen: please report it)")
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("MCUGEN_DEBUG"):
+            raise
+        _say("internal error", f"{type(exc).__name__}: {exc} (a bug in mcugen; MCUGEN_DEBUG=1 shows the traceback)")
+        return 3

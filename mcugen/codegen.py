@@ -1,0 +1,182 @@
+"""Codegen: a quantized, planned graph in; the text of the C files out.
+
+Everything that reaches a template is either a number mcugen computed or a string that
+went through `c_comment` (ONNX names, the model's file name): untrusted text never lands
+in C code, only in comments, and only in a harmless alphabet. C identifiers are built
+from the validated `--name` and layer indices, never from ONNX names. Output is a pure
+function of the inputs (no dates, no paths, ordered iteration), so it is reproducible.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from mcugen import __version__, ops
+from mcugen.errors import McugenError
+from mcugen.ir import Graph
+from mcugen.planner import Plan
+
+C_KEYWORDS = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while", "_Bool", "_Complex", "_Imaginary", "main", "arena",
+}
+
+
+def check_name(name: str) -> str:
+    """Validate --name: the prefix of every public C symbol and of the file names."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name) or name in C_KEYWORDS:
+        raise McugenError(
+            f"--name {name!r} is not usable: it must be a C identifier of at most 32 characters, "
+            "starting with a letter, and not a C keyword"
+        )
+    return name
+
+
+def default_name(model_path: str | Path) -> str:
+    """A C-safe prefix from the model's file name: 'VWW-v1.onnx' -> 'vww_v1'."""
+    stem = re.sub(r"[^a-z0-9_]+", "_", Path(model_path).stem.lower()).strip("_")[:32].rstrip("_")
+    if not stem or not stem[0].isalpha() or stem in C_KEYWORDS:
+        stem = ("model_" + stem)[:32].rstrip("_")
+    return stem
+
+
+def c_comment(text: str, limit: int = 72) -> str:
+    """The one way untrusted text enters generated C: inside a comment, in a safe alphabet.
+
+    Keeps letters, digits and ` _.:/()[]-`; everything else (including `*`, so no `*/`,
+    `?`, so no trigraphs, backslashes and newlines) becomes `_`.
+    """
+    safe = re.sub(r"[^A-Za-z0-9 _.:/()\[\]-]", "_", text)
+    return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+
+
+@dataclass
+class CArray:
+    layer: int
+    suffix: str
+    ctype: str
+    symbol: str
+    data: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.size * self.data.dtype.itemsize)
+
+    @property
+    def values(self) -> str:
+        flat = [str(v) for v in self.data.reshape(-1).tolist()]
+        return "\n".join("    " + ", ".join(flat[i:i + 16]) + "," for i in range(0, len(flat), 16))
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def templates_dir() -> Path:
+    """templates/ at the top of a source checkout, or mcugen/templates once installed."""
+    source = Path(__file__).resolve().parent.parent / "templates"
+    if (source / "model.c.j2").is_file():
+        return source
+    installed = Path(__file__).resolve().parent / "templates"
+    if (installed / "model.c.j2").is_file():
+        return installed
+    raise McugenError("mcugen's templates are missing from its installation; reinstall mcugen")
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape[1:])
+
+
+def _cfloat(x: float) -> str:
+    return f"{x:.9g}f" if ("." in f"{x:.9g}" or "e" in f"{x:.9g}") else f"{x:.9g}.0f"
+
+
+def layer_arrays(g: Graph, prefix: str) -> list[CArray]:
+    arrays = []
+    for index, node in enumerate(g.nodes):
+        for suffix, ctype, data in ops.get(node.op).arrays(node):
+            arrays.append(CArray(index, suffix, ctype, f"{prefix}_l{index}_{suffix}", np.asarray(data)))
+    return arrays
+
+
+def _layers(g: Graph, plan: Plan, arrays: list[CArray]) -> list[dict]:
+    layers = []
+    for index, node in enumerate(g.nodes):
+        in_shape, out_shape = g.shape(node.input), g.shape(node.output)
+        scalars = {k: v for k, v in node.params.items() if isinstance(v, (int, np.integer))}
+        layers.append(dict(
+            index=index,
+            id=f"l{index}",
+            kind=node.op,
+            comment=c_comment(f"{node.name or '<unnamed>'} ({node.onnx_op})"),
+            summary=f"{node.op} {_shape_text(in_shape)} -> {_shape_text(out_shape)}",
+            input=f"arena.bytes + {plan.offsets[node.input]}",
+            output=f"arena.bytes + {plan.offsets[node.output]}",
+            out_size=g.tensors[node.output].size,
+            fields=ops.get(node.op).c_fields(node, in_shape, out_shape),
+            params={k: int(v) for k, v in scalars.items()},
+            arrays={a.suffix: a.symbol for a in arrays if a.layer == index},
+        ))
+    return layers
+
+
+def _io(g: Graph, plan: Plan, name: str) -> dict:
+    t = g.tensors[name]
+    dims = list(zip(("HEIGHT", "WIDTH", "CHANNELS"), t.shape[1:])) if len(t.shape) == 4 else []
+    return dict(size=t.size, dims=dims, scale=_cfloat(t.q.scale), zero_point=t.q.zero_point,
+                offset=plan.offsets[name])
+
+
+def generate(g: Graph, plan: Plan, name: str, source: str) -> dict[str, str]:
+    """The generated files, {file name: text}: NAME.h, NAME.c, NAME_weights.c."""
+    check_name(name)
+    env = environment()
+    arrays = layer_arrays(g, name)
+    kinds = sorted({node.op for node in g.nodes})
+    weights_size = sum(a.nbytes for a in arrays)
+    context = dict(
+        p=name,
+        P=name.upper(),
+        version=__version__,
+        source=c_comment(source),
+        summary=f"{len(g.nodes)} layers, {plan.arena_size} bytes of arena, {weights_size} bytes of constants",
+        arena_size=plan.arena_size,
+        weights_size=weights_size,
+        num_layers=len(g.nodes),
+        input=_io(g, plan, g.input),
+        output=_io(g, plan, g.output),
+        kinds=kinds,
+        kernels={kind: env.get_template(f"kernels/{kind}.c.j2").make_module() for kind in kinds},
+        layers=_layers(g, plan, arrays),
+        arrays=arrays,
+    )
+    return {
+        f"{name}.h": env.get_template("model.h.j2").render(context),
+        f"{name}.c": env.get_template("model.c.j2").render(context),
+        f"{name}_weights.c": env.get_template("weights.c.j2").render(context),
+    }
+
+
+def runner_source(name: str) -> str:
+    """The verification harness's main(), for `mcugen verify`."""
+    return environment().get_template("runner.c.j2").render(p=name, P=name.upper())

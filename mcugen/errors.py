@@ -1,0 +1,21 @@
+"""The one exception type that means "the user's input is bad".
+
+The CLI prints it as a single line `mcugen: error: ...` and exits with status 2.
+Anything else that escapes is a bug in mcugen and is reported as such.
+"""
+
+
+class McugenError(Exception):
+    """Bad input: a missing or corrupt file, an unsupported model, a bad option."""
+
+
+def quote(name: str, limit: int = 80) -> str:
+    """Show an untrusted name (ONNX node or tensor) safely on one line.
+
+    Control characters and non-ASCII are escaped, so a hostile name cannot break the
+    one-line error contract or inject terminal escapes; very long names are cut.
+    """
+    text = name.encode("unicode_escape").decode("ascii").replace("'", "\\'")
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return "'" + text + "'"

@@ -1,0 +1,468 @@
+"""Frontend: an ONNX file in, an IR graph (NHWC, batch 1) out.
+
+Loading is defensive (the file may be missing, truncated, hostile); every problem becomes
+a McugenError naming what and where. Each supported ONNX op type has one small importer
+below that reads its attributes and constant inputs and returns IR nodes. Importers only
+translate; rewrites that span several nodes (folding BatchNorm, Pad, activations) are
+passes, in mcugen/passes/.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from mcugen.errors import McugenError, quote
+from mcugen.ir import Graph, Node, Tensor
+
+INF = math.inf
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load(path: str | Path) -> onnx.ModelProto:
+    """Read and check an ONNX file; external data is read only from the model's folder."""
+    path = Path(path)
+    if not path.exists():
+        raise McugenError(f"{path}: no such file")
+    if not path.is_file():
+        raise McugenError(f"{path}: not a file")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises several unrelated types on garbage input
+        raise McugenError(f"{path}: not a readable ONNX file ({type(exc).__name__})") from None
+    if not model.HasField("graph") or not model.graph.node:
+        raise McugenError(f"{path}: not an ONNX model (no graph or no nodes)")
+    _load_external_data(model, path)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise McugenError(f"{path}: invalid ONNX model: {first[:200]}") from None
+    return model
+
+
+def _load_external_data(model: onnx.ModelProto, path: Path) -> None:
+    folder = path.resolve().parent
+    for tensor in model.graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (folder / location).resolve()
+        if not target.is_relative_to(folder) or not target.is_file():
+            raise McugenError(
+                f"{path}: initializer {quote(tensor.name)} points at external data "
+                f"{quote(location)}, which is not a file inside the model's folder"
+            )
+    try:
+        onnx.load_external_data_for_model(model, str(folder))
+    except Exception as exc:
+        raise McugenError(f"{path}: cannot read external data ({type(exc).__name__})") from None
+
+
+# ---------------------------------------------------------------------------- import
+
+
+@dataclass
+class Context:
+    """What an importer may ask about its node's surroundings."""
+
+    consts: dict[str, np.ndarray]
+    shapes: dict[str, tuple[int, ...]]  # ONNX layout (NCHW)
+    opset: int
+    notes: list[str] = field(default_factory=list)
+
+    def const(self, node, index: int, what: str, required: bool = True) -> np.ndarray | None:
+        if index >= len(node.input) or not node.input[index]:
+            if required:
+                raise McugenError(f"{describe(node, self.opset)}: missing input '{what}'")
+            return None
+        name = node.input[index]
+        if name not in self.consts:
+            raise McugenError(
+                f"{describe(node, self.opset)}: input '{what}' ({quote(name)}) must be a "
+                "constant (an initializer or a Constant node)"
+            )
+        return self.consts[name]
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self.shapes[name]
+
+
+def describe(node, opset: int) -> str:
+    """`node 'NAME' (OpType, opset N)`: how every message names an ONNX node."""
+    op = f"{node.domain}.{node.op_type}" if node.domain not in ("", "ai.onnx") else node.op_type
+    return f"node {quote(node.name or '<unnamed>')} ({op}, opset {opset})"
+
+
+def attr(node, name: str, default=None):
+    for a in node.attribute:
+        if a.name == name:
+            value = onnx.helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
+    return default
+
+
+def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, list[str]]:
+    """Translate a checked ONNX model to an IR graph. Returns (graph, notes for the user)."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    g = model.graph
+    init_names = {t.name for t in g.initializer}
+    inputs = [i for i in g.input if i.name not in init_names]
+    if len(inputs) != 1:
+        raise McugenError(f"{source}: the model has {len(inputs)} inputs; mcugen supports exactly one")
+    if len(g.output) != 1:
+        raise McugenError(f"{source}: the model has {len(g.output)} outputs; mcugen supports exactly one")
+    notes: list[str] = []
+    model = _fix_input_shape(model, inputs[0], source, notes)
+    shapes = _infer_shapes(model, source)
+    consts = {t.name: _to_float(numpy_helper.to_array(t)) for t in model.graph.initializer}
+    ctx = Context(consts, shapes, opset, notes)
+
+    nodes: list[Node] = []
+    for node in model.graph.node:
+        importer = IMPORTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        if importer is None:
+            raise McugenError(
+                f"{describe(node, opset)} is not supported; supported: {', '.join(sorted(IMPORTERS))}"
+            )
+        nodes.extend(importer(node, ctx))
+
+    input_name, output_name = inputs[0].name, model.graph.output[0].name
+    if output_name in consts:
+        raise McugenError(f"{source}: the model's output is a constant; there is nothing to compute")
+    tensors = {}
+    for name in [input_name] + [o for n in nodes for o in n.outputs]:
+        tensors[name] = Tensor(name, to_nhwc(_known_shape(name, shapes, source)))
+    for n in nodes:
+        for name in n.inputs:
+            if name not in tensors:
+                raise McugenError(f"{source}: tensor {quote(name)} is used but never produced")
+    graph = Graph(tensors, nodes, input_name, output_name, opset, source)
+    if output_name not in tensors:
+        raise McugenError(f"{source}: the output {quote(output_name)} is not produced by any node")
+    return graph, notes
+
+
+def _fix_input_shape(model, inp, source, notes):
+    """Batch 1 everywhere: a symbolic batch becomes 1; other symbolic sizes are an error."""
+    ttype = inp.type.tensor_type
+    if ttype.elem_type != onnx.TensorProto.FLOAT:
+        dtype = onnx.TensorProto.DataType.Name(ttype.elem_type)
+        raise McugenError(f"{source}: input {quote(inp.name)} is {dtype}; mcugen expects a float32 input")
+    dims = ttype.shape.dim
+    if len(dims) not in (2, 4):
+        raise McugenError(
+            f"{source}: input {quote(inp.name)} has rank {len(dims)}; mcugen expects "
+            "an image [N,C,H,W] or a vector [N,F]"
+        )
+    model = onnx.ModelProto.FromString(model.SerializeToString())  # leave the caller's copy alone
+    dims = next(i for i in model.graph.input if i.name == inp.name).type.tensor_type.shape.dim
+    if not dims[0].HasField("dim_value") or dims[0].dim_value == 0:
+        label = dims[0].dim_param or "?"
+        notes.append(f"input {quote(inp.name)}: symbolic batch '{label}' compiled as 1")
+        dims[0].Clear()
+        dims[0].dim_value = 1
+    elif dims[0].dim_value != 1:
+        raise McugenError(
+            f"{source}: input {quote(inp.name)} has batch {dims[0].dim_value}; mcugen compiles batch 1"
+        )
+    for axis, d in enumerate(dims[1:], start=1):
+        if not d.HasField("dim_value") or d.dim_value <= 0:
+            raise McugenError(
+                f"{source}: input {quote(inp.name)} has unknown size in dimension {axis} "
+                f"('{d.dim_param or '?'}'); mcugen needs a static input shape"
+            )
+    # Shapes the model claims for intermediate values are re-derived from the fixed input.
+    del model.graph.value_info[:]
+    return model
+
+
+def _infer_shapes(model, source) -> dict[str, tuple[int, ...]]:
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise McugenError(f"{source}: shape inference failed: {first}") from None
+    shapes = {}
+    g = inferred.graph
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        t = vi.type.tensor_type
+        if t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim):
+            shapes[vi.name] = tuple(int(d.dim_value) for d in t.shape.dim)
+    return shapes
+
+
+def _known_shape(name, shapes, source):
+    if name not in shapes:
+        raise McugenError(
+            f"{source}: the shape of tensor {quote(name)} is unknown or dynamic; "
+            "mcugen needs static shapes"
+        )
+    return shapes[name]
+
+
+def _to_float(array: np.ndarray) -> np.ndarray:
+    return array.astype(np.float64) if array.dtype.kind == "f" else array
+
+
+def to_nhwc(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (shape[0], shape[2], shape[3], shape[1]) if len(shape) == 4 else tuple(shape)
+
+
+def _nchw_view(array: np.ndarray) -> np.ndarray:
+    return array.transpose(0, 3, 1, 2) if array.ndim == 4 else array
+
+
+def _nhwc_view(array: np.ndarray) -> np.ndarray:
+    return array.transpose(0, 2, 3, 1) if array.ndim == 4 else array
+
+
+def reshape_permutation(in_shape, out_shape) -> np.ndarray | None:
+    """How an ONNX reshape moves bytes once tensors are stored NHWC.
+
+    Returns None when the reshape leaves memory order alone (then it is free), else the
+    gather index `perm` with out_memory[i] = in_memory[perm[i]].
+    """
+    n = int(np.prod(in_shape))
+    memory = np.arange(n).reshape(to_nhwc(in_shape))
+    moved = _nhwc_view(_nchw_view(memory).reshape(out_shape)).ravel()
+    return None if np.array_equal(moved, np.arange(n)) else moved
+
+
+# ---------------------------------------------------------------------------- importers
+# Each takes (onnx node, Context) and returns a list of IR nodes.
+
+
+def _ir(node, op, inputs, **attrs) -> Node:
+    return Node(node.name, op, list(inputs), [node.output[0]], attrs, node.op_type)
+
+
+def _spatial_pads(node, ctx, in_hw, kernel, strides, dilations) -> tuple[int, int, int, int]:
+    """ONNX pads/auto_pad for a 2-D window, as (top, left, bottom, right)."""
+    auto_pad = attr(node, "auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for size, k, s, d in zip(in_hw, kernel, strides, dilations):
+            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, big = total // 2, total - total // 2
+            pads.append((small, big) if auto_pad == "SAME_UPPER" else (big, small))
+        return pads[0][0], pads[1][0], pads[0][1], pads[1][1]
+    if auto_pad not in ("NOTSET", "VALID"):
+        raise McugenError(f"{describe(node, ctx.opset)}: unknown auto_pad {quote(auto_pad)}")
+    pads = attr(node, "pads", [0, 0, 0, 0]) if auto_pad == "NOTSET" else [0, 0, 0, 0]
+    if len(pads) != 4 or min(pads) < 0:
+        raise McugenError(f"{describe(node, ctx.opset)}: bad pads {list(pads)}")
+    return int(pads[0]), int(pads[1]), int(pads[2]), int(pads[3])
+
+
+def _window(node, ctx, kernel):
+    strides = tuple(attr(node, "strides", [1, 1]))
+    dilations = tuple(attr(node, "dilations", [1, 1]))
+    if len(strides) != 2 or len(dilations) != 2 or min(strides) < 1 or min(dilations) < 1:
+        raise McugenError(f"{describe(node, ctx.opset)}: bad strides {strides} or dilations {dilations}")
+    in_hw = ctx.shape(node.input[0])[2:]
+    pads = _spatial_pads(node, ctx, in_hw, kernel, strides, dilations)
+    return dict(kernel=tuple(kernel), strides=strides, dilations=dilations, pads=pads)
+
+
+def _require_rank(node, ctx, rank, what):
+    shape = ctx.shapes.get(node.input[0])
+    if shape is None or len(shape) != rank:
+        raise McugenError(f"{describe(node, ctx.opset)}: only {what} is supported (input shape {shape})")
+    return shape
+
+
+def import_conv(node, ctx):
+    in_shape = _require_rank(node, ctx, 4, "2-D convolution")
+    w = ctx.const(node, 1, "W")
+    out_c, in_per_group, kh, kw = w.shape
+    bias = ctx.const(node, 2, "B", required=False)
+    bias = np.zeros(out_c) if bias is None else bias.reshape(out_c)
+    group = int(attr(node, "group", 1))
+    window = _window(node, ctx, (kh, kw))
+    if group == 1:
+        return [_ir(node, "conv", node.input[:1], weight=w.transpose(0, 2, 3, 1), bias=bias, **window)]
+    if group == in_shape[1] and out_c == group and in_per_group == 1:
+        weight = w[:, 0].transpose(1, 2, 0)  # [kh, kw, C]: channels innermost, as NHWC reads them
+        return [_ir(node, "depthwise_conv", node.input[:1], weight=weight, bias=bias, **window)]
+    raise McugenError(
+        f"{describe(node, ctx.opset)} is not supported: group={group} with {in_shape[1]} input and "
+        f"{out_c} output channels; mcugen supports group 1 and depthwise (group = channels, multiplier 1)"
+    )
+
+
+def import_batch_norm(node, ctx):
+    if int(attr(node, "training_mode", 0)) or any(node.output[1:]):
+        raise McugenError(f"{describe(node, ctx.opset)}: training-mode BatchNormalization is not supported")
+    gamma, beta, mean, var = (ctx.const(node, i, w) for i, w in enumerate(["scale", "B", "mean", "var"], 1))
+    scale = gamma / np.sqrt(var + float(attr(node, "epsilon", 1e-5)))
+    return [_ir(node, "batch_norm", node.input[:1], scale=scale, shift=beta - mean * scale)]
+
+
+def import_relu(node, ctx):
+    return [_ir(node, "clip", node.input[:1], low=0.0, high=INF)]
+
+
+def import_clip(node, ctx):
+    if ctx.opset < 11:
+        low, high = float(attr(node, "min", -INF)), float(attr(node, "max", INF))
+    else:
+        lo, hi = ctx.const(node, 1, "min", required=False), ctx.const(node, 2, "max", required=False)
+        low = -INF if lo is None else float(lo.reshape(-1)[0])
+        high = INF if hi is None else float(hi.reshape(-1)[0])
+    return [_ir(node, "clip", node.input[:1], low=low, high=high)]
+
+
+def import_global_avg_pool(node, ctx):
+    _require_rank(node, ctx, 4, "2-D pooling")
+    return [_ir(node, "global_avg_pool", node.input[:1])]
+
+
+def import_avg_pool(node, ctx):
+    _require_rank(node, ctx, 4, "2-D pooling")
+    kernel = tuple(attr(node, "kernel_shape"))
+    window = _window(node, ctx, kernel)
+    if window["dilations"] != (1, 1):
+        raise McugenError(f"{describe(node, ctx.opset)}: dilated pooling is not supported")
+    if int(attr(node, "ceil_mode", 0)):
+        in_h, in_w = ctx.shape(node.input[0])[2:]
+        t, l, b, r = window["pads"]
+        floor_hw = ((in_h + t + b - kernel[0]) // window["strides"][0] + 1,
+                    (in_w + l + r - kernel[1]) // window["strides"][1] + 1)
+        if floor_hw != ctx.shape(node.output[0])[2:]:
+            raise McugenError(f"{describe(node, ctx.opset)}: ceil_mode=1 with a partial last window is not supported")
+    include_pad = bool(int(attr(node, "count_include_pad", 0)))
+    return [_ir(node, "avg_pool", node.input[:1], count_include_pad=include_pad, **window)]
+
+
+def import_reshape(node, ctx):
+    """Flatten, Reshape, Squeeze, Unsqueeze: free unless they reorder NHWC memory."""
+    in_shape, out_shape = ctx.shape(node.input[0]), ctx.shapes.get(node.output[0])
+    if out_shape is None:
+        raise McugenError(f"{describe(node, ctx.opset)}: output shape is dynamic")
+    return [_ir(node, "reshape", node.input[:1], perm=reshape_permutation(in_shape, out_shape))]
+
+
+def import_gemm(node, ctx):
+    if int(attr(node, "transA", 0)) or node.input[0] in ctx.consts:
+        raise McugenError(f"{describe(node, ctx.opset)}: only Gemm(activation, constant) without transA is supported")
+    _require_rank(node, ctx, 2, "a 2-D Gemm input")
+    b = ctx.const(node, 1, "B")
+    weight = b if int(attr(node, "transB", 0)) else b.T  # [out, in]
+    weight = weight * float(attr(node, "alpha", 1.0))
+    c = ctx.const(node, 2, "C", required=False)
+    bias = np.zeros(weight.shape[0]) if c is None else np.broadcast_to(c, (1, weight.shape[0]))[0]
+    bias = bias * float(attr(node, "beta", 1.0))
+    return [_ir(node, "fully_connected", node.input[:1], weight=weight, bias=np.array(bias))]
+
+
+def import_matmul(node, ctx):
+    if node.input[0] in ctx.consts:
+        raise McugenError(f"{describe(node, ctx.opset)}: only MatMul(activation, constant) is supported")
+    _require_rank(node, ctx, 2, "a 2-D MatMul input")
+    b = ctx.const(node, 1, "B")
+    if b.ndim != 2:
+        raise McugenError(f"{describe(node, ctx.opset)}: the constant operand must be 2-D")
+    return [_ir(node, "fully_connected", node.input[:1], weight=b.T, bias=np.zeros(b.shape[1]))]
+
+
+def import_add(node, ctx):
+    """Add of a constant to an activation: a bias, folded into the MatMul before it."""
+    consts = [name for name in node.input if name in ctx.consts]
+    if len(consts) != 1:
+        raise McugenError(
+            f"{describe(node, ctx.opset)} is not supported: only Add(activation, constant) "
+            "as a MatMul bias; residual Add comes with MobileNet v2"
+        )
+    activation = next(name for name in node.input if name not in ctx.consts)
+    shape = ctx.shape(activation)
+    bias = ctx.consts[consts[0]]
+    if len(shape) != 2 or bias.size not in (1, shape[1]):
+        raise McugenError(f"{describe(node, ctx.opset)}: only a per-feature bias on a 2-D tensor is supported")
+    return [_ir(node, "bias_add", [activation], bias=np.broadcast_to(bias.reshape(-1), (shape[1],)).copy())]
+
+
+def import_softmax(node, ctx):
+    shape = ctx.shape(node.input[0])
+    axis = int(attr(node, "axis", 1 if ctx.opset < 13 else -1))
+    if len(shape) != 2 or axis not in (1, -1):
+        raise McugenError(f"{describe(node, ctx.opset)}: only Softmax over the last axis of a 2-D tensor is supported")
+    return [_ir(node, "softmax", node.input[:1])]
+
+
+def import_identity(node, ctx):
+    if node.input[0] in ctx.consts:  # torch exports alias shared weights through Identity
+        ctx.consts[node.output[0]] = ctx.consts[node.input[0]]
+        return []
+    if node.op_type == "Dropout":
+        mode = ctx.const(node, 2, "training_mode", required=False) if ctx.opset >= 12 else None
+        if (mode is not None and bool(mode.reshape(-1)[0])) or any(node.output[1:]):
+            raise McugenError(f"{describe(node, ctx.opset)}: training-mode Dropout (or its mask) is not supported")
+    return [_ir(node, "identity", node.input[:1])]
+
+
+def import_pad(node, ctx):
+    mode = attr(node, "mode", "constant")
+    if ctx.opset < 11:
+        pads, value = list(attr(node, "pads", attr(node, "paddings", []))), float(attr(node, "value", 0.0))
+    else:
+        pads = [int(p) for p in ctx.const(node, 1, "pads")]
+        v = ctx.const(node, 2, "constant_value", required=False)
+        value = 0.0 if v is None else float(v.reshape(-1)[0])
+        if ctx.const(node, 3, "axes", required=False) is not None:
+            raise McugenError(f"{describe(node, ctx.opset)}: Pad with 'axes' is not supported")
+    shape = ctx.shape(node.input[0])
+    if mode != "constant" or value != 0.0 or len(shape) != 4 or len(pads) != 8:
+        raise McugenError(f"{describe(node, ctx.opset)}: only zero padding of a 4-D tensor is supported")
+    n0, c0, t, l, n1, c1, b, r = pads
+    if n0 or c0 or n1 or c1 or min(pads) < 0:
+        raise McugenError(f"{describe(node, ctx.opset)}: only non-negative padding of height and width is supported")
+    return [_ir(node, "pad", node.input[:1], pads=(t, l, b, r))]
+
+
+def import_constant(node, ctx):
+    for a in node.attribute:
+        value = onnx.helper.get_attribute_value(a)
+        if isinstance(value, onnx.TensorProto):
+            array = numpy_helper.to_array(value)
+        elif a.name in ("value_float", "value_int", "value_floats", "value_ints"):
+            array = np.array(value)
+        else:
+            continue
+        ctx.consts[node.output[0]] = _to_float(array)
+        return []
+    raise McugenError(f"{describe(node, ctx.opset)}: unsupported Constant form")
+
+
+IMPORTERS = {
+    "AveragePool": import_avg_pool,
+    "BatchNormalization": import_batch_norm,
+    "Clip": import_clip,
+    "Constant": import_constant,
+    "Conv": import_conv,
+    "Dropout": import_identity,
+    "Flatten": import_reshape,
+    "Gemm": import_gemm,
+    "GlobalAveragePool": import_global_avg_pool,
+    "Identity": import_identity,
+    "MatMul": import_matmul,
+    "Add": import_add,
+    "Pad": import_pad,
+    "Relu": import_relu,
+    "Reshape": import_reshape,
+    "Softmax": import_softmax,
+    "Squeeze": import_reshape,
+    "Unsqueeze": import_reshape,
+}
+
+
+def read(path: str | Path) -> tuple[Graph, list[str]]:
+    """load + import_model: the frontend's one entry point."""
+    return import_model(load(path), Path(path).name)

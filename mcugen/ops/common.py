@@ -1,0 +1,113 @@
+"""Math shared by the op modules: NHWC windows, weight quantization, requantization.
+
+The integer routines here are the numpy reference of what the C kernels do. They work on
+int64 arrays holding exact integers, so "the same integer steps" means the same values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcugen.fixedpoint import INT32_MAX, INT32_MIN, quantize_multiplier, requantize, round_half_away
+from mcugen.ir import QParams
+
+INT8_MIN, INT8_MAX = -128, 127
+
+
+@dataclass(frozen=True)
+class Cost:
+    macs: int
+    flash_bytes: int  # constants the layer keeps in flash: weights, bias, multipliers, tables
+
+
+# ---------------------------------------------------------------------------- windows
+
+
+def window_output_hw(in_hw, attrs) -> tuple[int, int]:
+    (t, l, b, r), (kh, kw), (sh, sw) = attrs["pads"], attrs["kernel"], attrs["strides"]
+    dh, dw = attrs.get("dilations", (1, 1))
+    return ((in_hw[0] + t + b - (kh - 1) * dh - 1) // sh + 1,
+            (in_hw[1] + l + r - (kw - 1) * dw - 1) // sw + 1)
+
+
+def pad_nhwc(x: np.ndarray, pads, value) -> np.ndarray:
+    t, l, b, r = pads
+    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+
+
+def taps(x_padded: np.ndarray, attrs, out_hw):
+    """Yield (ky, kx, view): the padded input under kernel tap (ky, kx), as [N, OH, OW, C]."""
+    (kh, kw), (sh, sw) = attrs["kernel"], attrs["strides"]
+    dh, dw = attrs.get("dilations", (1, 1))
+    oh, ow = out_hw
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dh, kx * dw
+            yield ky, kx, x_padded[:, y0: y0 + (oh - 1) * sh + 1: sh, x0: x0 + (ow - 1) * sw + 1: sw, :]
+
+
+# ---------------------------------------------------------------------------- quantization
+
+
+def clamp_range(act, q: QParams) -> tuple[int, int]:
+    """A fused activation's float bounds as an int8 clamp on the output."""
+    low, high = act if act is not None else (-np.inf, np.inf)
+    lo = INT8_MIN if np.isinf(low) else int(max(INT8_MIN, q.zero_point + round_half_away(low / q.scale)))
+    hi = INT8_MAX if np.isinf(high) else int(min(INT8_MAX, q.zero_point + round_half_away(high / q.scale)))
+    return lo, max(lo, hi)
+
+
+def quantize_weighted(node, qin: QParams, qout: QParams, channel_axis: int) -> dict:
+    """Per-channel symmetric int8 weights, int32 bias with the input zero point folded in,
+    and one Q31 multiplier + shift per output channel (design.md, numeric contract)."""
+    w, b = node.attrs["weight"], node.attrs["bias"]
+    other_axes = tuple(i for i in range(w.ndim) if i != channel_axis)
+    shape = [1] * w.ndim
+    shape[channel_axis] = -1
+    w_max = np.max(np.abs(w), axis=other_axes)
+    w_scale = np.where(w_max > 0, w_max / 127.0, 1.0)
+    w_q = np.clip(round_half_away(w / w_scale.reshape(shape)), -127, 127).astype(np.int8)
+    bias_scale = qin.scale * w_scale
+    b_q = np.clip(round_half_away(b / bias_scale), INT32_MIN, INT32_MAX).astype(np.int64)
+    folded = b_q - qin.zero_point * w_q.astype(np.int64).sum(axis=other_axes)
+    pairs = [quantize_multiplier(m) for m in bias_scale / qout.scale]
+    act_min, act_max = clamp_range(node.attrs.get("act"), qout)
+    return dict(
+        weight=w_q,
+        bias=np.clip(folded, INT32_MIN, INT32_MAX).astype(np.int32),
+        mult=np.array([m for m, _ in pairs], dtype=np.int32),
+        shift=np.array([s for _, s in pairs], dtype=np.int32),
+        input_zp=qin.zero_point,
+        output_zp=qout.zero_point,
+        act_min=act_min,
+        act_max=act_max,
+    )
+
+
+def requantize_output(acc: np.ndarray, p: dict) -> np.ndarray:
+    """int32 accumulators -> int8 outputs: multiplier, shift, zero point, clamp."""
+    out = requantize(acc, p["mult"], p["shift"]) + p["output_zp"]
+    return np.clip(out, p["act_min"], p["act_max"]).astype(np.int8)
+
+
+def weighted_arrays(node) -> list[tuple[str, str, np.ndarray]]:
+    p = node.params
+    return [("weight", "int8_t", p["weight"]), ("bias", "int32_t", p["bias"]),
+            ("mult", "int32_t", p["mult"]), ("shift", "int32_t", p["shift"])]
+
+
+def weighted_flash(weight_count: int, channels: int) -> int:
+    """int8 weights + int32 bias, multiplier and shift per output channel."""
+    return weight_count + 12 * channels
+
+
+def requant_fields(node) -> dict:
+    p = node.params
+    return dict(input_zp=p["input_zp"], output_zp=p["output_zp"], act_min=p["act_min"], act_max=p["act_max"])
+
+
+def clamp_float(y: np.ndarray, node) -> np.ndarray:
+    low, high = node.attrs.get("act", (-np.inf, np.inf))
+    return np.clip(y, low, high)

@@ -1,0 +1,61 @@
+"""Depthwise 2-D convolution, channel multiplier 1: each channel convolved on its own.
+
+attrs: weight [KH, KW, C] (channels innermost, as NHWC data), bias [C], kernel, strides,
+dilations, pads (t, l, b, r), act.
+"""
+
+import numpy as np
+
+from mcugen.ops import common
+
+KIND = "depthwise_conv"
+
+
+def output_shape(node, in_shape):
+    out_h, out_w = common.window_output_hw(in_shape[1:3], node.attrs)
+    return (in_shape[0], out_h, out_w, in_shape[3])
+
+
+def run_float(node, x):
+    return common.clamp_float(_accumulate(node.attrs, x, node.attrs["weight"], 0.0) + node.attrs["bias"], node)
+
+
+def output_qparams(node, qin, observed):
+    return observed
+
+
+def quantize(node, qin, qout):
+    return common.quantize_weighted(node, qin, qout, channel_axis=2)
+
+
+def run_int8(node, x):
+    p = node.params
+    acc = _accumulate(node.attrs, x.astype(np.int64), p["weight"].astype(np.int64), p["input_zp"])
+    return common.requantize_output(acc + p["bias"], p)
+
+
+def _accumulate(attrs, x, w, pad_value):
+    out_hw = common.window_output_hw(x.shape[1:3], attrs)
+    acc = 0
+    for ky, kx, view in common.taps(common.pad_nhwc(x, attrs["pads"], pad_value), attrs, out_hw):
+        acc = acc + view * w[ky, kx, :]
+    return acc
+
+
+def arrays(node):
+    return common.weighted_arrays(node)
+
+
+def c_fields(node, in_shape, out_shape):
+    a = node.attrs
+    return dict(in_h=in_shape[1], in_w=in_shape[2], in_c=in_shape[3],
+                out_h=out_shape[1], out_w=out_shape[2], out_c=out_shape[3],
+                kernel_h=a["kernel"][0], kernel_w=a["kernel"][1],
+                stride_h=a["strides"][0], stride_w=a["strides"][1],
+                dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
+                pad_top=a["pads"][0], pad_left=a["pads"][1])
+
+
+def cost(node, in_shape, out_shape):
+    w = node.attrs["weight"]
+    return common.Cost(int(np.prod(out_shape)) * w.shape[0] * w.shape[1], common.weighted_flash(w.size, w.shape[2]))

@@ -1,0 +1,45 @@
+"""Fully connected (Gemm, MatMul + Add): out = W x + b over the flattened input.
+
+attrs: weight [O, I] (columns in the NHWC memory order of the input), bias [O], act.
+"""
+
+import numpy as np
+
+from mcugen.ops import common
+
+KIND = "fully_connected"
+
+
+def output_shape(node, in_shape):
+    return (in_shape[0], node.attrs["weight"].shape[0])
+
+
+def run_float(node, x):
+    return common.clamp_float(x.reshape(len(x), -1) @ node.attrs["weight"].T + node.attrs["bias"], node)
+
+
+def output_qparams(node, qin, observed):
+    return observed
+
+
+def quantize(node, qin, qout):
+    return common.quantize_weighted(node, qin, qout, channel_axis=0)
+
+
+def run_int8(node, x):
+    p = node.params
+    acc = x.reshape(len(x), -1).astype(np.int64) @ p["weight"].astype(np.int64).T + p["bias"]
+    return common.requantize_output(acc, p)
+
+
+def arrays(node):
+    return common.weighted_arrays(node)
+
+
+def c_fields(node, in_shape, out_shape):
+    return dict(in_features=int(np.prod(in_shape[1:])), out_features=out_shape[1])
+
+
+def cost(node, in_shape, out_shape):
+    w = node.attrs["weight"]
+    return common.Cost(w.size, common.weighted_flash(w.size, w.shape[0]))

@@ -1,0 +1,48 @@
+"""Global average pooling: the mean of each channel over the whole map.
+
+int8 in and out with the same scale and zero point (the mean stays in the input's
+range): sum the raw values, divide by H*W rounding half away from zero, as TFLite's MEAN.
+"""
+
+import numpy as np
+
+from mcugen.fixedpoint import rounding_div
+from mcugen.ops import common
+
+KIND = "global_avg_pool"
+
+
+def output_shape(node, in_shape):
+    return (in_shape[0], 1, 1, in_shape[3])
+
+
+def run_float(node, x):
+    return common.clamp_float(x.mean(axis=(1, 2), keepdims=True), node)
+
+
+def output_qparams(node, qin, observed):
+    return qin
+
+
+def quantize(node, qin, qout):
+    act_min, act_max = common.clamp_range(node.attrs.get("act"), qout)
+    return dict(input_zp=qin.zero_point, output_zp=qout.zero_point, act_min=act_min, act_max=act_max)
+
+
+def run_int8(node, x):
+    p = node.params
+    total = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
+    out = rounding_div(total, x.shape[1] * x.shape[2])
+    return np.clip(out, p["act_min"], p["act_max"]).astype(np.int8)
+
+
+def arrays(node):
+    return []
+
+
+def c_fields(node, in_shape, out_shape):
+    return dict(pixels=in_shape[1] * in_shape[2], channels=in_shape[3])
+
+
+def cost(node, in_shape, out_shape):
+    return common.Cost(int(np.prod(in_shape)), 0)

@@ -1,0 +1,45 @@
+"""Pointwise (1x1, stride 1, unpadded) convolution: a matrix product per pixel.
+
+attrs: weight [O, I], bias [O], act.
+"""
+
+import numpy as np
+
+from mcugen.ops import common
+
+KIND = "pointwise_conv"
+
+
+def output_shape(node, in_shape):
+    return tuple(in_shape[:-1]) + (node.attrs["weight"].shape[0],)
+
+
+def run_float(node, x):
+    return common.clamp_float(x @ node.attrs["weight"].T + node.attrs["bias"], node)
+
+
+def output_qparams(node, qin, observed):
+    return observed
+
+
+def quantize(node, qin, qout):
+    return common.quantize_weighted(node, qin, qout, channel_axis=0)
+
+
+def run_int8(node, x):
+    p = node.params
+    acc = x.astype(np.int64) @ p["weight"].astype(np.int64).T + p["bias"]
+    return common.requantize_output(acc, p)
+
+
+def arrays(node):
+    return common.weighted_arrays(node)
+
+
+def c_fields(node, in_shape, out_shape):
+    return dict(pixels=int(np.prod(in_shape[1:-1])), in_c=in_shape[-1], out_c=out_shape[-1])
+
+
+def cost(node, in_shape, out_shape):
+    w = node.attrs["weight"]
+    return common.Cost(int(np.prod(out_shape)) * w.shape[1], common.weighted_flash(w.size, w.shape[0]))

@@ -1,0 +1,55 @@
+"""Softmax over the last axis, int8 in, int8 out with scale 1/256 and zero point -128.
+
+Integer formulation: with d = max(x) - x in [0, 255], a 256-entry table computed at
+compile time holds round(2**15 * exp(-d * input_scale)). The kernel sums the table
+entries of a row and outputs round(256 * table[d] / sum) - 128, clamped: integer-only at
+run time, and identical in C and numpy because both use the same table.
+"""
+
+import numpy as np
+
+from mcugen.fixedpoint import div_trunc
+from mcugen.ir import QParams
+from mcugen.ops import common
+
+KIND = "softmax"
+OUTPUT_Q = QParams(1.0 / 256.0, -128)  # TFLite's fixed softmax output quantization
+
+
+def output_shape(node, in_shape):
+    return tuple(in_shape)
+
+
+def run_float(node, x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def output_qparams(node, qin, observed):
+    return OUTPUT_Q
+
+
+def quantize(node, qin, qout):
+    d = np.arange(256)
+    table = np.floor(32768.0 * np.exp(-d * qin.scale) + 0.5).astype(np.uint16)
+    return dict(table=table, output_zp=qout.zero_point)
+
+
+def run_int8(node, x):
+    x = x.astype(np.int64)
+    e = node.params["table"].astype(np.int64)[x.max(axis=-1, keepdims=True) - x]
+    total = e.sum(axis=-1, keepdims=True)
+    out = div_trunc(e * 256 + total // 2, total) + node.params["output_zp"]
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
+def arrays(node):
+    return [("table", "uint16_t", node.params["table"])]
+
+
+def c_fields(node, in_shape, out_shape):
+    return dict(rows=int(np.prod(in_shape[:-1])), classes=in_shape[-1])
+
+
+def cost(node, in_shape, out_shape):
+    return common.Cost(0, 512)

@@ -1,0 +1,27 @@
+"""Fold BatchNormalization into the conv or fully-connected node before it.
+
+y = scale * (W x + b) + shift  ==  (scale * W) x + (scale * b + shift), per output channel.
+A BatchNorm with nothing to fold into becomes a 1x1 depthwise conv (same arithmetic).
+"""
+
+import numpy as np
+
+# Where the output channel sits in each op's weight array.
+CHANNEL_AXIS = {"conv": 0, "depthwise_conv": 2, "fully_connected": 0}
+
+
+def run(graph):
+    for bn in [n for n in graph.nodes if n.op == "batch_norm"]:
+        scale, shift = bn.attrs["scale"], bn.attrs["shift"]
+        producer = graph.folds_into(bn, tuple(CHANNEL_AXIS))
+        if producer is not None and "act" not in producer.attrs:
+            axis = CHANNEL_AXIS[producer.op]
+            shape = [1] * producer.attrs["weight"].ndim
+            shape[axis] = -1
+            producer.attrs["weight"] = producer.attrs["weight"] * scale.reshape(shape)
+            producer.attrs["bias"] = producer.attrs["bias"] * scale + shift
+            graph.merge_into_producer(producer, bn)
+        elif len(graph.shape(bn.input)) == 4:
+            bn.op = "depthwise_conv"
+            bn.attrs = dict(weight=scale.reshape(1, 1, -1), bias=np.array(shift), kernel=(1, 1),
+                            strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0))

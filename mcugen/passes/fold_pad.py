@@ -1,0 +1,14 @@
+"""Fold a zero Pad into the padding of the conv it feeds (tf2onnx writes 'same' this way).
+
+Zero in real numbers is the zero point in int8, which is what the conv kernels pad with,
+so the fold is exact in both the float and the integer model.
+"""
+
+
+def run(graph):
+    for pad in [n for n in graph.nodes if n.op == "pad"]:
+        conv = graph.sole_consumer(pad.output)
+        if conv is None or conv.op not in ("conv", "depthwise_conv"):
+            continue  # left for normalize() to report
+        conv.attrs["pads"] = tuple(a + b for a, b in zip(conv.attrs["pads"], pad.attrs["pads"]))
+        graph.bypass(pad)

@@ -1,0 +1,124 @@
+"""Quantization: calibrate activation ranges, then give every tensor and node its int8 form.
+
+Activations are int8 per-tensor asymmetric, with ranges from calibration samples (min/max
+over all samples, or a percentile to ignore outliers). Weights are int8 per-channel
+symmetric; each op's `quantize` hook does the per-op work (mcugen/ops).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcugen import ops, reference
+from mcugen.errors import McugenError
+from mcugen.fixedpoint import round_half_away
+from mcugen.ir import Graph, QParams
+
+SYNTHETIC_SAMPLES = 32
+
+
+@dataclass
+class Calibration:
+    samples: np.ndarray  # float, in the ONNX input's layout (NCHW), [N, ...]
+    synthetic: bool
+    source: str
+
+
+def onnx_input_shape(graph: Graph) -> tuple[int, ...]:
+    """The model input's shape as the ONNX file has it (NCHW), without the batch."""
+    shape = graph.shape(graph.input)
+    return (shape[3], shape[1], shape[2]) if len(shape) == 4 else tuple(shape[1:])
+
+
+def to_graph_layout(x: np.ndarray) -> np.ndarray:
+    """NCHW samples -> NHWC, the layout of the IR and of the C input buffer."""
+    return x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+
+
+def read_calibration(path: str | Path, graph: Graph) -> Calibration:
+    path = Path(path)
+    expected = onnx_input_shape(graph)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise McugenError(f"{path}: no such calibration file") from None
+    except Exception as exc:
+        raise McugenError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
+    if graph.input in arrays:
+        key = graph.input
+    elif len(arrays) == 1:
+        key = next(iter(arrays))
+    else:
+        raise McugenError(f"{path}: holds arrays {sorted(arrays)}; name one after the model input '{graph.input}'")
+    x = arrays[key]
+    if x.dtype.kind not in "fiu" or tuple(x.shape[1:]) != expected or len(x) == 0:
+        raise McugenError(
+            f"{path}: array '{key}' has shape {tuple(x.shape)} and dtype {x.dtype}; "
+            f"expected float samples of shape (N, {', '.join(map(str, expected))})"
+        )
+    if not np.all(np.isfinite(x)):
+        raise McugenError(f"{path}: array '{key}' holds NaN or infinite values")
+    return Calibration(x.astype(np.float32), synthetic=False, source=str(path))
+
+
+def synthetic_calibration(graph: Graph, count: int = SYNTHETIC_SAMPLES, seed: int = 0) -> Calibration:
+    """Uniform samples in [-1, 1] (MobileNet's usual input range): a stand-in, not data."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, size=(count, *onnx_input_shape(graph))).astype(np.float32)
+    return Calibration(x, synthetic=True, source="synthetic uniform [-1, 1]")
+
+
+def calibrate(graph: Graph, calib: Calibration, percentile: float = 100.0) -> dict[str, tuple[float, float]]:
+    """Range (low, high) of every activation tensor over the calibration samples."""
+    values = reference.run_float(graph, to_graph_layout(calib.samples), keep=True)
+    ranges = {}
+    for name, v in values.items():
+        if percentile >= 100.0:
+            ranges[name] = (float(v.min()), float(v.max()))
+        else:
+            ranges[name] = (float(np.percentile(v, 100.0 - percentile)), float(np.percentile(v, percentile)))
+    return ranges
+
+
+def choose_qparams(low: float, high: float) -> QParams:
+    """Asymmetric int8 parameters whose range covers [low, high] and represents 0 exactly."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    if high - low < 1e-12:
+        high = low + 1e-12
+    scale = (high - low) / 255.0
+    zero_point = int(np.clip(round_half_away(-128.0 - low / scale), -128, 127))
+    return QParams(float(scale), zero_point)
+
+
+def quantize(graph: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
+    """A copy of the float graph with QParams on every tensor and params on every node."""
+    g = copy.deepcopy(graph)
+    g.tensors[g.input].q = choose_qparams(*ranges[g.input])
+    for node in g.nodes:
+        op = ops.get(node.op)
+        qin = g.tensors[node.input].q
+        qout = op.output_qparams(node, qin, choose_qparams(*ranges[node.output]))
+        g.tensors[node.output].q = qout
+        node.params = op.quantize(node, qin, qout)
+    return g
+
+
+def quantize_input(x: np.ndarray, q: QParams) -> np.ndarray:
+    """Float samples -> int8 with the input's parameters (what firmware does before run)."""
+    return np.clip(round_half_away(x / q.scale) + q.zero_point, -128, 127).astype(np.int8)
+
+
+def dequantize(x: np.ndarray, q: QParams) -> np.ndarray:
+    return q.scale * (x.astype(np.float64) - q.zero_point)
+
+
+def check_percentile(p: float) -> float:
+    if not (50.0 < p <= 100.0) or math.isnan(p):
+        raise McugenError(f"--calib-percentile must be in (50, 100], got {p}")
+    return p

@@ -1,0 +1,73 @@
+"""Report: what a model costs in flash, RAM and MACs, per layer and in total."""
+
+from __future__ import annotations
+
+from mcugen import ops
+from mcugen.errors import quote
+from mcugen.ir import Graph
+from mcugen.planner import Plan
+
+
+def _dims(shape) -> str:
+    return "x".join(map(str, shape[1:]))
+
+
+def layers(graph: Graph, plan: Plan) -> list[dict]:
+    rows = []
+    for index, node in enumerate(graph.nodes):
+        in_shape, out_shape = graph.shape(node.input), graph.shape(node.output)
+        cost = ops.get(node.op).cost(node, in_shape, out_shape)
+        rows.append(dict(
+            index=index,
+            name=quote(node.name or "<unnamed>")[1:-1],
+            onnx_op=node.onnx_op,
+            op=node.op,
+            input_shape=list(in_shape[1:]),
+            output_shape=list(out_shape[1:]),
+            macs=cost.macs,
+            weight_bytes=cost.flash_bytes,
+            input_offset=plan.offsets[node.input],
+            output_offset=plan.offsets[node.output],
+            output_bytes=graph.tensors[node.output].size,
+        ))
+    return rows
+
+
+def summary(graph: Graph, plan: Plan) -> dict:
+    rows = layers(graph, plan)
+    return dict(
+        model=graph.source,
+        arena_bytes=plan.arena_size,
+        lower_bound_bytes=plan.lower_bound,
+        weights_bytes=sum(r["weight_bytes"] for r in rows),
+        macs=sum(r["macs"] for r in rows),
+        input=dict(name=quote(graph.input)[1:-1], shape=list(graph.shape(graph.input)[1:]),
+                   offset=plan.offsets[graph.input], bytes=graph.tensors[graph.input].size),
+        output=dict(name=quote(graph.output)[1:-1], shape=list(graph.shape(graph.output)[1:]),
+                    offset=plan.offsets[graph.output], bytes=graph.tensors[graph.output].size),
+        planner=plan.strategy,
+        layers=rows,
+    )
+
+
+def format_text(s: dict) -> str:
+    head = f"{'#':>3}  {'op':<16} {'input':>11} {'output':>11} {'MACs':>10} {'flash B':>8} {'out @ offset':>14} {'bytes':>7}  name"
+    lines = [f"mcugen report: {s['model']}", "", head, "-" * len(head)]
+    for r in s["layers"]:
+        lines.append(
+            f"{r['index']:>3}  {r['op']:<16} {'x'.join(map(str, r['input_shape'])):>11} "
+            f"{'x'.join(map(str, r['output_shape'])):>11} {r['macs']:>10,} {r['weight_bytes']:>8,} "
+            f"{r['output_offset']:>14,} {r['output_bytes']:>7,}  {r['name'][:40]}"
+        )
+    gap = s["arena_bytes"] / s["lower_bound_bytes"] if s["lower_bound_bytes"] else 1.0
+    lines += [
+        "",
+        f"layers            {len(s['layers'])}",
+        f"MACs              {s['macs']:,}",
+        f"flash (constants) {s['weights_bytes']:,} bytes  (weights, biases, multipliers, tables; code not included)",
+        f"RAM (arena)       {s['arena_bytes']:,} bytes  (all activations, input and output; planner {s['planner']})",
+        f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer; the arena is {gap:.2f}x it)",
+        f"input             {'x'.join(map(str, s['input']['shape']))} int8 at offset {s['input']['offset']:,}",
+        f"output            {'x'.join(map(str, s['output']['shape']))} int8 at offset {s['output']['offset']:,}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""Verify: the generated C, built and run, against the numpy reference and the float model.
+
+1. Bit-exactness (the contract): a runner built from the generated files with the host
+   compiler processes N int8 samples; every output byte must equal run_int8's. When one
+   differs, a trace build dumps every layer for the first bad sample and names the first
+   layer whose output differs.
+2. Accuracy (a figure, not the contract): the int8 outputs, dequantized, against the float
+   ONNX model run by onnxruntime on the same (dequantized) inputs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mcugen import codegen, reference, toolchain
+from mcugen.errors import quote
+from mcugen.pipeline import Compiled
+from mcugen.quantize import dequantize, quantize_input, to_graph_layout
+
+
+@dataclass
+class Result:
+    bit_exact: bool
+    samples: int
+    calibration_samples: int  # how many of the samples came from --calib (the rest are random)
+    mismatches: int  # output bytes that differ between the C and the reference
+    mismatched_samples: int
+    first_bad_layer: dict | None
+    top1_agreement: float
+    cosine: float
+    max_abs_error: float
+    float_reference: str  # "onnxruntime" or the fallback
+    arena_bytes: int
+    lower_bound_bytes: int
+    weights_bytes: int
+    macs: int
+    compiler: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarray, int]:
+    """int8 samples in graph layout: calibration samples first (when real), then random."""
+    g = compiled.graph
+    q = g.tensors[g.input].q
+    shape = g.shape(g.input)[1:]
+    cal = compiled.calibration
+    from_calib = 0 if cal is None or cal.synthetic else min(len(cal.samples), (count + 1) // 2)
+    parts = []
+    if from_calib:
+        parts.append(quantize_input(to_graph_layout(cal.samples[:from_calib]), q))
+    rng = np.random.default_rng(seed)
+    parts.append(rng.integers(-128, 128, size=(count - from_calib, *shape), dtype=np.int8))
+    return np.concatenate(parts), from_calib
+
+
+def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = False) -> bytes:
+    """Generate, build and run the C on samples x; returns what the runner printed."""
+    files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source)
+    with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
+        folder = Path(tmp)
+        for fname, text in files.items():
+            (folder / fname).write_text(text)
+        (folder / "runner.c").write_text(codegen.runner_source(name))
+        sources = [folder / f"{name}.c", folder / f"{name}_weights.c", folder / "runner.c"]
+        binary = folder / "runner"
+        toolchain.build(sources, binary, cc, defines=(f"{name.upper()}_TRACE",) if trace else ())
+        return toolchain.run(binary, np.ascontiguousarray(x).tobytes())
+
+
+def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, cc: str) -> dict | None:
+    """Run a trace build on one sample; the first layer whose output differs from numpy's."""
+    g = compiled.graph
+    dump = np.frombuffer(run_c(compiled, name, sample[None], cc, trace=True), dtype=np.int8)
+    expected = reference.run_int8(g, sample[None], keep=True)
+    offset = 0
+    for index, node in enumerate(g.nodes):
+        want = expected[node.output].reshape(-1)
+        got = dump[offset: offset + want.size]
+        offset += want.size
+        if got.size != want.size or np.any(got != want):
+            return dict(index=index, name=quote(node.name or "<unnamed>"), op=node.op,
+                        differing_bytes=int(np.sum(got != want[: got.size])) if got.size else int(want.size))
+    return None
+
+
+def float_outputs(model_path: str, compiled: Compiled, x_int8: np.ndarray) -> tuple[np.ndarray, str]:
+    """The float model's outputs for the dequantized int8 inputs (what int8 really saw)."""
+    g = compiled.graph
+    x = dequantize(x_int8, g.tensors[g.input].q).astype(np.float32)
+    x_onnx = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        y = reference.run_float(compiled.float_graph, x)
+        return onnx_layout(y, g.shape(g.output)), "mcugen float reference (onnxruntime is not installed)"
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    outs = [session.run(None, {input_name: x_onnx[i: i + 1]})[0].reshape(-1) for i in range(len(x))]
+    return np.stack(outs), "onnxruntime"
+
+
+def onnx_layout(y: np.ndarray, shape) -> np.ndarray:
+    """Flat NHWC outputs -> flat in the ONNX model's NCHW order, to compare with it."""
+    if len(shape) == 4:
+        y = y.reshape(len(y), *shape[1:]).transpose(0, 3, 1, 2)
+    return y.reshape(len(y), -1)
+
+
+def accuracy(y_int8: np.ndarray, y_float: np.ndarray) -> tuple[float, float, float]:
+    """top-1 agreement, mean cosine similarity, max abs error."""
+    top1 = float(np.mean(np.argmax(y_int8, axis=1) == np.argmax(y_float, axis=1)))
+    norms = np.linalg.norm(y_int8, axis=1) * np.linalg.norm(y_float, axis=1)
+    cos = np.where(norms > 0, np.sum(y_int8 * y_float, axis=1) / np.where(norms > 0, norms, 1), 1.0)
+    return top1, float(np.mean(cos)), float(np.max(np.abs(y_int8 - y_float)))
+
+
+def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: str,
+           weights_bytes: int, macs: int, seed: int = 0) -> Result:
+    g = compiled.graph
+    x, from_calib = make_inputs(compiled, samples, seed)
+    expected = reference.run_int8(g, x).reshape(len(x), -1)
+    got = np.frombuffer(run_c(compiled, name, x, cc), dtype=np.int8).reshape(len(x), -1)
+    differs = got != expected
+    bad = None
+    if differs.any():
+        bad = first_bad_layer(compiled, name, x[int(np.argmax(differs.any(axis=1)))], cc)
+    y_float, float_ref = float_outputs(model_path, compiled, x)
+    y_int8 = onnx_layout(dequantize(got, g.tensors[g.output].q), g.shape(g.output))
+    top1, cos, max_err = accuracy(y_int8, y_float)
+    return Result(
+        bit_exact=not differs.any(),
+        samples=len(x),
+        calibration_samples=from_calib,
+        mismatches=int(differs.sum()),
+        mismatched_samples=int(differs.any(axis=1).sum()),
+        first_bad_layer=bad,
+        top1_agreement=top1,
+        cosine=cos,
+        max_abs_error=max_err,
+        float_reference=float_ref,
+        arena_bytes=compiled.plan.arena_size,
+        lower_bound_bytes=compiled.plan.lower_bound,
+        weights_bytes=weights_bytes,
+        macs=macs,
+        compiler=cc,
+    )

@@ -1,0 +1,67 @@
+"""Shared test helpers: build small ONNX models, run generated C."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from mcugen import planner
+from mcugen.ir import Graph, Node, QParams, Tensor
+from mcugen.pipeline import Compiled
+from mcugen.verify import run_c
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+VWW = EXAMPLES / "vww_mobilenet_v1_025.onnx"
+DIGITS = EXAMPLES / "digits_mobilenet_v1.onnx"
+
+COMPILERS = [cc for cc in ("gcc", "clang") if shutil.which(cc)]
+
+
+def require(cc: str) -> str:
+    if not shutil.which(cc):
+        pytest.skip(f"{cc} is not installed")
+    return cc
+
+
+def init(name: str, array) -> TensorProto:
+    return numpy_helper.from_array(np.asarray(array, dtype=np.float32), name)
+
+
+def model(nodes, input_shape, output_shape, initializers=(), opset=13, input_name="input",
+          output_name="output", input_dims=None) -> onnx.ModelProto:
+    """A single-input, single-output float model."""
+    graph = helper.make_graph(
+        nodes, "test",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, input_dims or list(input_shape))],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, list(output_shape))],
+        list(initializers),
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+def save(m: onnx.ModelProto, folder: Path, name: str = "model.onnx") -> Path:
+    path = Path(folder) / name
+    onnx.save(m, str(path))
+    return path
+
+
+def one_layer_graph(node: Node, in_shape, out_shape, qin=QParams(0.05, 3), qout=QParams(0.1, -5)) -> Graph:
+    """A quantized graph of one hand-made node, for kernel tests with chosen parameters."""
+    node.inputs, node.outputs = ["x"], ["y"]
+    tensors = {"x": Tensor("x", tuple(in_shape), qin), "y": Tensor("y", tuple(out_shape), qout)}
+    return Graph(tensors, [node], "x", "y", source="test")
+
+
+def run_graph_c(graph: Graph, x: np.ndarray, cc: str = "cc", name: str = "t") -> np.ndarray:
+    """Generate C for a quantized graph, build it, run it on the int8 batch x."""
+    compiled = Compiled(graph, planner.plan(graph), graph=graph)
+    out = np.frombuffer(run_c(compiled, name, x, cc), dtype=np.int8)
+    return out.reshape((len(x),) + tuple(graph.shape(graph.output)[1:]))

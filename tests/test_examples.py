@@ -1,0 +1,41 @@
+"""The shipped examples: verified bit-exact, and quantization keeps the digits accuracy."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from helpers import COMPILERS, DIGITS, EXAMPLES, VWW
+from mcugen import pipeline
+from mcugen.quantize import quantize_input, to_graph_layout
+from mcugen.verify import run_c
+
+pytestmark = pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+
+
+@pytest.mark.parametrize("model,calib", [(VWW, "vww_calib.npz"), (DIGITS, "digits_calib.npz")])
+def test_example_verifies_bit_exact_on_20_samples(model, calib):
+    proc = subprocess.run([sys.executable, "-m", "mcugen", "verify", str(model), "--calib", str(EXAMPLES / calib),
+                           "--samples", "20", "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["bit_exact"] and data["samples"] == 20 and data["mismatches"] == 0
+    assert data["cosine"] > 0.9
+
+
+def test_digits_int8_accuracy_within_one_point_of_float():
+    held = np.load(EXAMPLES / "digits_heldout.npz")
+    x, labels = held["input"], held["labels"]
+    compiled = pipeline.build(DIGITS, EXAMPLES / "digits_calib.npz")
+    g = compiled.graph
+    xq = quantize_input(to_graph_layout(x), g.tensors[g.input].q)
+    out = np.frombuffer(run_c(compiled, "digits", xq, COMPILERS[0]), dtype=np.int8).reshape(len(x), -1)
+    int8_accuracy = np.mean(out.argmax(axis=1) == labels)
+
+    session = ort.InferenceSession(str(DIGITS), providers=["CPUExecutionProvider"])
+    float_accuracy = np.mean(session.run(None, {"input": x})[0].argmax(axis=1) == labels)
+    assert float_accuracy > 0.95  # the trained model is a real classifier
+    assert abs(int8_accuracy - float_accuracy) <= 0.01, (int8_accuracy, float_accuracy)

@@ -1,0 +1,166 @@
+"""Frontend + passes: each ONNX idiom becomes the expected kernel ops, and the rewritten
+float graph computes what onnxruntime computes on the original model. Each model is
+also compiled to int8 C and verified bit-exact end to end."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import helper
+
+from helpers import COMPILERS, init, model, save
+from mcugen import pipeline, reference
+from mcugen.errors import McugenError
+from mcugen.verify import verify
+
+RNG = np.random.default_rng(0)
+
+
+def rand(*shape, scale=0.5):
+    return RNG.normal(0, scale, size=shape).astype(np.float32)
+
+
+def bn(name, x, y, c):
+    inits = [init(f"{name}_g", RNG.uniform(0.5, 1.5, c)), init(f"{name}_b", rand(c)),
+             init(f"{name}_m", rand(c)), init(f"{name}_v", RNG.uniform(0.5, 2.0, c))]
+    node = helper.make_node("BatchNormalization", [x, f"{name}_g", f"{name}_b", f"{name}_m", f"{name}_v"], [y],
+                            name=name, epsilon=1e-3)
+    return node, inits
+
+
+def conv_bn_relu():
+    b, inits = bn("bn", "c", "b", 6)
+    nodes = [helper.make_node("Conv", ["input", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]), b,
+             helper.make_node("Relu", ["b"], ["output"], name="relu")]
+    return model(nodes, [1, 3, 8, 8], [1, 6, 8, 8], [init("w", rand(6, 3, 3, 3))] + inits), ["conv"]
+
+
+def pad_conv_clip():
+    nodes = [
+        helper.make_node("Pad", ["input", "pads"], ["p"], name="pad", mode="constant"),
+        helper.make_node("Conv", ["p", "w", "bias"], ["c"], name="conv", strides=[2, 2]),
+        helper.make_node("Clip", ["c", "lo", "hi"], ["output"], name="relu6"),
+    ]
+    inits = [helper.make_tensor("pads", 7, [8], [0, 0, 0, 0, 0, 0, 1, 1]), init("w", rand(4, 3, 3, 3)),
+             init("bias", rand(4)), init("lo", 0.0), init("hi", 6.0)]
+    return model(nodes, [1, 3, 10, 10], [1, 4, 5, 5], inits), ["conv"]
+
+
+def clip_opset6():
+    nodes = [helper.make_node("Conv", ["input", "w"], ["c"], name="conv", group=3, pads=[1, 1, 1, 1]),
+             helper.make_node("Clip", ["c"], ["output"], name="clip", min=0.0, max=6.0)]
+    return model(nodes, [1, 3, 6, 6], [1, 3, 6, 6], [init("w", rand(3, 1, 3, 3))], opset=9), ["depthwise_conv"]
+
+
+def depthwise_bn_clip_pointwise():
+    b1, i1 = bn("bn1", "d", "db", 5)
+    b2, i2 = bn("bn2", "p", "pb", 7)
+    nodes = [helper.make_node("Conv", ["input", "dw"], ["d"], name="dw", group=5, pads=[0, 0, 1, 1], strides=[2, 2]),
+             b1, helper.make_node("Clip", ["db", "lo", "hi"], ["dr"], name="r1"),
+             helper.make_node("Conv", ["dr", "pw"], ["p"], name="pw"), b2,
+             helper.make_node("Clip", ["pb", "lo", "hi"], ["output"], name="r2")]
+    inits = [init("dw", rand(5, 1, 3, 3)), init("pw", rand(7, 5, 1, 1)), init("lo", 0.0), init("hi", 6.0)] + i1 + i2
+    return model(nodes, [1, 5, 8, 8], [1, 7, 4, 4], inits), ["depthwise_conv", "pointwise_conv"]
+
+
+def flatten_gemm_nchw_order():
+    """Flatten of a spatial tensor reads NCHW order: the reorder moves into the weights."""
+    nodes = [helper.make_node("Conv", ["input", "w"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "fw", "fb"], ["output"], name="fc", transB=1, alpha=0.7, beta=1.3)]
+    inits = [init("w", rand(3, 2, 1, 1)), init("fw", rand(4, 3 * 2 * 3)), init("fb", rand(4))]
+    return model(nodes, [1, 2, 2, 3], [1, 4], inits), ["pointwise_conv", "fully_connected"]
+
+
+def matmul_add_identity_dropout():
+    nodes = [helper.make_node("GlobalAveragePool", ["input"], ["g"], name="gap"),
+             helper.make_node("Identity", ["g"], ["i"], name="id"),
+             helper.make_node("Reshape", ["i", "shape"], ["r"], name="reshape"),
+             helper.make_node("Dropout", ["r"], ["d"], name="drop"),
+             helper.make_node("MatMul", ["d", "mw"], ["m"], name="matmul"),
+             helper.make_node("Add", ["m", "mb"], ["a"], name="add"),
+             helper.make_node("Softmax", ["a"], ["output"], name="softmax", axis=-1)]
+    inits = [helper.make_tensor("shape", 7, [2], [1, -1]), init("mw", rand(6, 3)), init("mb", rand(3))]
+    return model(nodes, [1, 6, 4, 4], [1, 3], inits), ["global_avg_pool", "fully_connected", "softmax"]
+
+
+def standalone_bn_then_conv():
+    b, inits = bn("bn", "input", "b", 3)
+    nodes = [b, helper.make_node("Conv", ["b", "w"], ["output"], name="conv", auto_pad="SAME_UPPER", strides=[2, 2])]
+    return model(nodes, [1, 3, 7, 7], [1, 2, 4, 4], inits + [init("w", rand(2, 3, 3, 3))]), ["depthwise_conv", "conv"]
+
+
+def avgpool_variants():
+    nodes = [helper.make_node("AveragePool", ["input"], ["a"], name="ap0", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("AveragePool", ["a"], ["b"], name="ap1", kernel_shape=[2, 2], strides=[2, 2],
+                              pads=[0, 0, 1, 1], count_include_pad=1),
+             helper.make_node("Relu", ["b"], ["output"], name="relu")]
+    return model(nodes, [1, 2, 5, 5], [1, 2, 3, 3], []), ["avg_pool", "avg_pool"]
+
+
+def gemm_bn1d_relu_clip():
+    b, inits = bn("bn", "g", "b", 5)
+    nodes = [helper.make_node("Flatten", ["input"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "w"], ["g"], name="fc"), b,
+             helper.make_node("Relu", ["b"], ["r"], name="relu"),
+             helper.make_node("Clip", ["r", "", "hi"], ["output"], name="clip")]
+    return model(nodes, [1, 4, 1, 1], [1, 5], inits + [init("w", rand(4, 5)), init("hi", 1.0)]), ["fully_connected"]
+
+
+CASES = [conv_bn_relu, pad_conv_clip, clip_opset6, depthwise_bn_clip_pointwise, flatten_gemm_nchw_order,
+         matmul_add_identity_dropout, standalone_bn_then_conv, avgpool_variants, gemm_bn1d_relu_clip]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
+def test_rewritten_graph_matches_onnxruntime(case, tmp_path):
+    m, expected_ops = case()
+    path = save(m, tmp_path)
+    graph, _ = pipeline.front(path)
+    assert [n.op for n in graph.nodes] == expected_ops
+    x = RNG.uniform(-2, 2, size=[4] + [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim][1:])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    want = np.concatenate([session.run(None, {"input": x[i:i + 1].astype(np.float32)})[0] for i in range(4)])
+    x_ir = x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+    got = reference.run_float(graph, x_ir)
+    got = got.transpose(0, 3, 1, 2) if got.ndim == 4 else got
+    np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
+def test_int8_c_is_bit_exact(case, tmp_path):
+    path = save(case()[0], tmp_path)
+    compiled = pipeline.build(path)
+    result = verify(str(path), compiled, "t", samples=6, cc=COMPILERS[0], weights_bytes=0, macs=0)
+    assert result.bit_exact, result.first_bad_layer
+    assert result.cosine > 0.9  # small models quantize well; a wiring error would not
+
+
+def test_bn_fold_changes_weights_not_just_removes_node(tmp_path):
+    path = save(conv_bn_relu()[0], tmp_path)
+    graph, _ = pipeline.front(path)
+    conv = graph.nodes[0]
+    assert conv.attrs["act"] == (0.0, float("inf"))
+    assert np.any(conv.attrs["bias"] != 0)  # the conv had no bias: BN's shift is now its bias
+
+
+def test_pad_folds_into_conv_padding(tmp_path):
+    graph, _ = pipeline.front(save(pad_conv_clip()[0], tmp_path))
+    assert graph.nodes[0].attrs["pads"] == (0, 0, 1, 1)
+    assert graph.nodes[0].attrs["act"] == (0.0, 6.0)
+
+
+def leftover_relu_on_input():
+    return model([helper.make_node("Relu", ["input"], ["output"], name="r")], [1, 2, 3, 3], [1, 2, 3, 3])
+
+
+def leftover_pad_before_pool():
+    nodes = [helper.make_node("Pad", ["input", "pads"], ["p"], name="pad"),
+             helper.make_node("AveragePool", ["p"], ["output"], name="ap", kernel_shape=[2, 2])]
+    return model(nodes, [1, 2, 4, 4], [1, 2, 5, 5], [helper.make_tensor("pads", 7, [8], [0, 0, 1, 1, 0, 0, 1, 1])])
+
+
+@pytest.mark.parametrize("case,words", [(leftover_relu_on_input, "activation must follow"),
+                                        (leftover_pad_before_pool, "Pad must feed exactly one Conv")])
+def test_leftover_ops_are_refused_clearly(case, words, tmp_path):
+    with pytest.raises(McugenError, match=words):
+        pipeline.front(save(case(), tmp_path))
