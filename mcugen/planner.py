@@ -1,23 +1,35 @@
 """Memory planner: every activation gets a fixed offset in one arena.
 
-The interface is small on purpose, so better strategies can replace the one here:
-    buffers(graph) -> [Buffer]          what must be stored, and when (lifetimes)
-    greedy_by_size(buffers) -> offsets  TFLM's GreedyMemoryPlanner: largest first, first fit
-    plan(graph) -> Plan                 the above, plus the arena size and the lower bound
+Execution is layer by layer; step i runs layer i, which reads its inputs and writes its
+output. The model's input is live from step 0; its output stays live after the last step
+so the caller can read it. Offsets are multiples of ALIGN.
 
-Execution is layer by layer in graph order; step i runs node i, which reads its inputs
-and writes its output while they are all live (no in-place kernels yet). The model's
-input is live from before step 0; its output stays live after the last step, so the
-caller can read it. Offsets are aligned to ALIGN bytes so kernels may read words.
+Two buffers live at the same step may not share a byte, with one exception: a layer's
+output may overlap the input it consumes when that layer is the input's last reader. The
+kernel writes its output front to back while it reads the input front to back
+(ops.<op>.access states its loop order), so the output may start `distance` bytes below
+the input and run into it: every input byte is read before it is overwritten. That is
+how depthwise convolutions run in place (one row of slack instead of a row buffer), and
+how a 1x1 conv that widens 8 -> 16 channels needs little more than its output's size.
+
+Offsets: first fit under these rules, over several orderings (TFLM's largest-first among
+them), plus an exact solver for chains (at most two buffers live at any step, as in
+MobileNet v1); the smallest arena wins. The lower bound is the most bytes any one step
+needs under the same rules: no plan for this execution order can use fewer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import islice
 
-from mcugen.ir import Graph
+import numpy as np
+
+from mcugen import ops
+from mcugen.ir import Graph, Node
 
 ALIGN = 4
+MAX_ORDERS = 2000  # execution orders tried when branches can run in several orders
 
 
 @dataclass(frozen=True)
@@ -35,17 +47,23 @@ class Buffer:
 class Plan:
     offsets: dict[str, int]
     arena_size: int
-    lower_bound: int  # the most bytes live at any one step: no layer-by-layer plan can go lower
+    lower_bound: int  # the most bytes live at one step under the overlap rules
+    peak_step: int  # the step that sets the lower bound
     buffers: list[Buffer]
-    strategy: str = "greedy_by_size"
+    overlaps: dict[tuple[str, str], int]  # (input, output) -> distance, the pairs that may share bytes
+    strategy: str
+    baseline_bytes: int = 0  # TFLM's greedy-by-size with no overlap, for comparison
+    candidates: dict[str, int] = field(default_factory=dict)  # arena size found by each strategy
 
 
 def align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
+# ---------------------------------------------------------------------------- lifetimes and rules
+
+
 def buffers(graph: Graph) -> list[Buffer]:
-    end = len(graph.nodes)  # the output is read by the caller, after the last step
     first = {graph.input: 0}
     last = {graph.input: 0}
     for step, node in enumerate(graph.nodes):
@@ -54,44 +72,222 @@ def buffers(graph: Graph) -> list[Buffer]:
         for name in node.outputs:
             first[name] = step
             last.setdefault(name, step)
-    last[graph.output] = end
+    last[graph.output] = len(graph.nodes)  # read by the caller, after the last step
     return [Buffer(name, graph.tensors[name].size, first[name], last[name]) for name in first]
 
 
-def greedy_by_size(bufs: list[Buffer]) -> dict[str, int]:
-    """Place the largest buffers first, each at the lowest offset that is free for its lifetime."""
+def safe_distance(access: ops.common.Access) -> int:
+    """How far below the input's start the output may begin: for every write step, the
+    bytes written so far must stay below every input byte still to be read."""
+    still_read = np.minimum.accumulate(access.first_read[::-1])[::-1]
+    written = (np.arange(len(still_read)) + 1) * access.step_bytes
+    return align(max(0, int(np.max(written - still_read))))
+
+
+def overlap_rules(graph: Graph) -> dict[tuple[str, str], int]:
+    """(input, output) pairs that may share bytes, with their safe distance."""
+    last_reader = {}
+    for step, node in enumerate(graph.nodes):
+        for name in node.inputs:
+            last_reader[name] = step
+    rules = {}
+    for step, node in enumerate(graph.nodes):
+        src, dst = node.input, node.output
+        if len(node.inputs) != 1 or last_reader[src] != step or src == graph.output:
+            continue
+        in_shape, out_shape = graph.shape(src), graph.shape(dst)
+        distance = safe_distance(ops.get(node.op).access(node, in_shape, out_shape))
+        if distance < graph.tensors[dst].size:
+            rules[(src, dst)] = distance
+    return rules
+
+
+def forbidden(a: Buffer, b: Buffer, rules) -> tuple[int, int] | None:
+    """The open interval of offset(b) - offset(a) that would corrupt data, or None."""
+    if not a.overlaps_in_time(b):
+        return None
+    if (a.name, b.name) in rules:  # b is written while a is read
+        return -rules[(a.name, b.name)], a.size
+    if (b.name, a.name) in rules:
+        return -b.size, rules[(b.name, a.name)]
+    return -b.size, a.size
+
+
+def conflicts(bufs: list[Buffer], offsets: dict[str, int], rules=None) -> list[tuple[str, str]]:
+    """Pairs whose placement breaks the rules (a correct plan has none)."""
+    bad = []
+    for i, a in enumerate(bufs):
+        for b in bufs[i + 1:]:
+            interval = forbidden(a, b, rules or {})
+            if interval and a.size and b.size and interval[0] < offsets[b.name] - offsets[a.name] < interval[1]:
+                bad.append((a.name, b.name))
+    return bad
+
+
+def step_needs(bufs: list[Buffer], rules) -> list[int]:
+    """Bytes each step needs under the rules: live buffers, an overlapped pair counted once."""
+    steps = max(b.last for b in bufs) + 1
+    needs = [sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(steps)]
+    sizes = {b.name: b for b in bufs}
+    for (src, dst), distance in rules.items():
+        a, b = sizes[src], sizes[dst]
+        needs[b.first] -= a.size + b.size - max(a.size + distance, b.size)
+    return needs
+
+
+def lower_bound(bufs: list[Buffer], rules=None) -> int:
+    return max(step_needs(bufs, rules or {}))
+
+
+# ---------------------------------------------------------------------------- offsets
+
+
+def first_fit(bufs: list[Buffer], rules, key) -> dict[str, int]:
+    """Place buffers in `key` order, each at the lowest aligned offset the rules allow."""
     placed: list[tuple[int, Buffer]] = []
     offsets = {}
-    for buf in sorted(bufs, key=lambda b: (-b.size, b.first, b.name)):
+    for buf in sorted(bufs, key=key):
+        blocked = []
+        for offset, other in placed:
+            interval = forbidden(other, buf, rules)
+            if interval and buf.size and other.size:
+                blocked.append((offset + interval[0], offset + interval[1]))
         offset = 0
-        live = [(o, b) for o, b in placed if b.overlaps_in_time(buf)]
-        for other_offset, other in sorted(live, key=lambda pair: pair[0]):
-            if offset + buf.size <= other_offset:
-                break  # the gap before `other` is big enough
-            offset = max(offset, align(other_offset + other.size))
+        for lo, hi in sorted(blocked):
+            if offset <= lo:
+                break
+            if offset < hi:
+                offset = align(hi)
         placed.append((offset, buf))
         offsets[buf.name] = offset
     return offsets
 
 
-def lower_bound(bufs: list[Buffer]) -> int:
-    steps = range(min(b.first for b in bufs), max(b.last for b in bufs) + 1)
-    return max(sum(b.size for b in bufs if b.first <= s <= b.last) for s in steps)
+ORDERINGS = {
+    "greedy_by_size": lambda b: (-b.size, b.first, b.name),  # TFLM's GreedyMemoryPlanner order
+    "by_first_use": lambda b: (b.first, -b.size, b.name),
+    "by_lifetime": lambda b: (-(b.last - b.first), -b.size, b.name),
+    "by_size_x_lifetime": lambda b: (-b.size * (b.last - b.first + 1), b.first, b.name),
+}
 
 
-def conflicts(bufs: list[Buffer], offsets: dict[str, int]) -> list[tuple[str, str]]:
-    """Pairs of buffers live at the same time whose bytes overlap (a correct plan has none)."""
-    bad = []
-    for i, a in enumerate(bufs):
-        for b in bufs[i + 1:]:
-            if a.overlaps_in_time(b) and a.size and b.size:
-                if offsets[a.name] < offsets[b.name] + b.size and offsets[b.name] < offsets[a.name] + a.size:
-                    bad.append((a.name, b.name))
-    return bad
+def _floor(n: int) -> int:
+    return n // ALIGN * ALIGN
+
+
+def chain_optimal(bufs: list[Buffer], rules, upper: int) -> dict[str, int] | None:
+    """The smallest arena exactly, when only consecutive buffers (by first use) are ever live
+    together: binary search on the arena size; for each size, the feasible offsets of each
+    buffer form at most two intervals, computed front to back."""
+    chain = sorted(bufs, key=lambda b: (b.first, b.last, b.name))
+    for i, a in enumerate(chain):
+        if any(a.overlaps_in_time(b) for b in chain[i + 2:]):
+            return None
+    gaps = [forbidden(a, b, rules) if a.size and b.size else None for a, b in zip(chain, chain[1:])]
+
+    def feasible_sets(arena):
+        sets = [[(0, _floor(arena - chain[0].size))]]
+        for gap, buf in zip(gaps, chain[1:]):
+            top = _floor(arena - buf.size)
+            if gap is None:
+                options = [(0, top)]
+            else:  # offset(buf) - offset(prev) must be <= gap[0] or >= gap[1]
+                low, high = sets[-1][0][0], sets[-1][-1][1]
+                options = [(0, min(top, _floor(high + gap[0]))), (max(0, align(low + gap[1])), top)]
+            options = [(a, b) for a, b in options if 0 <= a <= b]
+            if not options:
+                return None
+            sets.append(options)
+        return sets if sets[0][0][1] >= 0 else None
+
+    def pick(interval, nxt, gap):
+        """The lowest offset in `interval` compatible with the next buffer at `nxt`."""
+        a, b = interval
+        if gap is None or a <= nxt - gap[1]:
+            return a
+        y = align(max(a, nxt - gap[0]))
+        return y if y <= b else None
+
+    lo, hi = align(max(b.size for b in chain)), align(upper)
+    if feasible_sets(hi) is None:
+        return None
+    while lo < hi:  # feasibility is monotone in the arena size
+        mid = _floor((lo + hi) // 2)
+        if feasible_sets(mid) is None:
+            lo = mid + ALIGN
+        else:
+            hi = mid
+    sets = feasible_sets(hi)
+    offsets = {chain[-1].name: sets[-1][0][0]}
+    for k in range(len(chain) - 2, -1, -1):  # walk back: each offset fits the next one's
+        nxt = offsets[chain[k + 1].name]
+        picks = [p for p in (pick(i, nxt, gaps[k]) for i in sets[k]) if p is not None]
+        if not picks:
+            return None
+        offsets[chain[k].name] = min(picks)
+    return offsets
+
+
+def _arena(bufs, offsets) -> int:
+    return align(max(offsets[b.name] + b.size for b in bufs))
+
+
+def assign(bufs: list[Buffer], rules) -> tuple[str, dict[str, int], dict[str, int]]:
+    """Try every strategy; keep the smallest valid arena. Returns (name, offsets, sizes)."""
+    results = {name: first_fit(bufs, rules, key) for name, key in ORDERINGS.items()}
+    results["no_overlap"] = first_fit(bufs, {}, ORDERINGS["greedy_by_size"])  # always valid
+    best = min(_arena(bufs, o) for o in results.values())
+    exact = chain_optimal(bufs, rules, best)
+    if exact is not None:
+        results["chain_exact"] = exact
+    results = {name: o for name, o in results.items() if not conflicts(bufs, o, rules)}
+    sizes = {name: _arena(bufs, o) for name, o in results.items()}
+    name = min(sizes, key=lambda n: (sizes[n], n != "chain_exact", n))
+    return name, results[name], sizes
+
+
+# ---------------------------------------------------------------------------- execution order
+
+
+def topological_orders(graph: Graph):
+    """Every execution order of the nodes that respects data dependencies (lazily)."""
+    producers = {o: n for n in graph.nodes for o in n.outputs}
+    deps = {id(n): {id(producers[i]) for i in n.inputs if i in producers} for n in graph.nodes}
+
+    def walk(done: list[Node], left: list[Node]):
+        if not left:
+            yield list(done)
+            return
+        ready_ids = {id(n) for n in done}
+        for node in left:
+            if deps[id(node)] <= ready_ids:
+                done.append(node)
+                yield from walk(done, [n for n in left if n is not node])
+                done.pop()
+
+    return walk([], list(graph.nodes))
+
+
+def schedule(graph: Graph) -> list[Node]:
+    """The execution order with the smallest lower bound (the graph's order on ties)."""
+    best, best_bound = graph.nodes, None
+    original = graph.nodes
+    for order in islice(topological_orders(graph), MAX_ORDERS):
+        graph.nodes = order
+        bound = lower_bound(buffers(graph), overlap_rules(graph))
+        if best_bound is None or bound < best_bound:
+            best, best_bound = order, bound
+    graph.nodes = original
+    return best
+
+
+# ---------------------------------------------------------------------------- the plan
 
 
 def plan(graph: Graph) -> Plan:
     bufs = buffers(graph)
-    offsets = greedy_by_size(bufs)
-    size = align(max(offsets[b.name] + b.size for b in bufs))
-    return Plan(offsets, size, lower_bound(bufs), bufs)
+    rules = overlap_rules(graph)
+    name, offsets, sizes = assign(bufs, rules)
+    needs = step_needs(bufs, rules)
+    return Plan(offsets, _arena(bufs, offsets), max(needs), int(np.argmax(needs)), bufs, rules, name,
+                sizes["no_overlap"], sizes)

@@ -10,6 +10,7 @@ Hooks, all module-level functions:
     run_int8(node, x)                     integer reference, the oracle for the C
     arrays(node)                          [(suffix, C type, array)] constants for flash
     c_fields(node, in_shape, out_shape)   the kernel's shape struct fields
+    access(node, in_shape, out_shape)     Access: the kernel's loop order, for the planner
     cost(node, in_shape, out_shape)       Cost(macs, flash_bytes)
 
 To add an op: copy the closest module (pointwise_conv.py is the smallest weighted one),
@@ -27,7 +28,7 @@ from mcugen.ops import (
 )
 
 KINDS = [conv, depthwise_conv, pointwise_conv, fully_connected, avg_pool, global_avg_pool, softmax]
-HOOKS = ("output_shape", "run_float", "output_qparams", "quantize", "run_int8", "arrays", "c_fields", "cost")
+HOOKS = ("output_shape", "run_float", "output_qparams", "quantize", "run_int8", "arrays", "c_fields", "access", "cost")
 
 REGISTRY = {module.KIND: module for module in KINDS}
 

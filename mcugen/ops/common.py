@@ -17,6 +17,20 @@ INT8_MIN, INT8_MAX = -128, 127
 
 
 @dataclass(frozen=True)
+class Access:
+    """How a kernel walks memory, stated once for the planner (mcugen/planner.py).
+
+    The kernel writes its output front to back in len(first_read) steps of step_bytes
+    bytes each. While step s runs (before, between or after its writes) it reads no
+    input byte below first_read[s]. This is the loop order of the kernel's template;
+    tests run the real C at the overlap the planner derives from it.
+    """
+
+    first_read: np.ndarray
+    step_bytes: int
+
+
+@dataclass(frozen=True)
 class Cost:
     macs: int
     flash_bytes: int  # constants the layer keeps in flash: weights, bias, multipliers, tables
@@ -30,6 +44,26 @@ def window_output_hw(in_hw, attrs) -> tuple[int, int]:
     dh, dw = attrs.get("dilations", (1, 1))
     return ((in_hw[0] + t + b - (kh - 1) * dh - 1) // sh + 1,
             (in_hw[1] + l + r - (kw - 1) * dw - 1) // sw + 1)
+
+
+def window_fields(attrs, in_shape, out_shape) -> dict:
+    """The conv_dims_t fields (templates/kernels/shared.j2) of a windowed op."""
+    dh, dw = attrs.get("dilations", (1, 1))
+    return dict(in_h=in_shape[1], in_w=in_shape[2], in_c=in_shape[3],
+                out_h=out_shape[1], out_w=out_shape[2], out_c=out_shape[3],
+                kernel_h=attrs["kernel"][0], kernel_w=attrs["kernel"][1],
+                stride_h=attrs["strides"][0], stride_w=attrs["strides"][1],
+                dilation_h=dh, dilation_w=dw, pad_top=attrs["pads"][0], pad_left=attrs["pads"][1])
+
+
+def window_access(attrs, in_shape, out_shape) -> Access:
+    """Windowed kernels loop over output pixels in row-major order, all channels of a pixel
+    before the next pixel; a pixel reads no lower than its window's top-left valid tap."""
+    (sh, sw), (pt, pl) = attrs["strides"], attrs["pads"][:2]
+    oy, ox = np.meshgrid(np.arange(out_shape[1]), np.arange(out_shape[2]), indexing="ij")
+    iy = np.clip(oy * sh - pt, 0, in_shape[1] - 1)
+    ix = np.clip(ox * sw - pl, 0, in_shape[2] - 1)
+    return Access(((iy * in_shape[2] + ix) * in_shape[3]).ravel(), out_shape[3])
 
 
 def pad_nhwc(x: np.ndarray, pads, value) -> np.ndarray:

@@ -47,13 +47,11 @@ def arrays(node):
 
 
 def c_fields(node, in_shape, out_shape):
-    a = node.attrs
-    return dict(in_h=in_shape[1], in_w=in_shape[2], in_c=in_shape[3],
-                out_h=out_shape[1], out_w=out_shape[2], out_c=out_shape[3],
-                kernel_h=a["kernel"][0], kernel_w=a["kernel"][1],
-                stride_h=a["strides"][0], stride_w=a["strides"][1],
-                dilation_h=a["dilations"][0], dilation_w=a["dilations"][1],
-                pad_top=a["pads"][0], pad_left=a["pads"][1])
+    return common.window_fields(node.attrs, in_shape, out_shape)
+
+
+def access(node, in_shape, out_shape):
+    return common.window_access(node.attrs, in_shape, out_shape)
 
 
 def cost(node, in_shape, out_shape):

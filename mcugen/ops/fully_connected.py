@@ -40,6 +40,11 @@ def c_fields(node, in_shape, out_shape):
     return dict(in_features=int(np.prod(in_shape[1:])), out_features=out_shape[1])
 
 
+def access(node, in_shape, out_shape):
+    """Every output reads the whole input: one step, no overlap possible."""
+    return common.Access(np.zeros(1, dtype=np.int64), out_shape[1])
+
+
 def cost(node, in_shape, out_shape):
     w = node.attrs["weight"]
     return common.Cost(w.size, common.weighted_flash(w.size, w.shape[0]))

@@ -40,6 +40,12 @@ def c_fields(node, in_shape, out_shape):
     return dict(pixels=int(np.prod(in_shape[1:-1])), in_c=in_shape[-1], out_c=out_shape[-1])
 
 
+def access(node, in_shape, out_shape):
+    """Pixel by pixel; each output channel re-reads the pixel's input channels."""
+    pixels = int(np.prod(in_shape[1:-1]))
+    return common.Access(np.arange(pixels) * in_shape[-1], out_shape[-1])
+
+
 def cost(node, in_shape, out_shape):
     w = node.attrs["weight"]
     return common.Cost(int(np.prod(out_shape)) * w.shape[1], common.weighted_flash(w.size, w.shape[0]))

@@ -51,5 +51,11 @@ def c_fields(node, in_shape, out_shape):
     return dict(rows=int(np.prod(in_shape[:-1])), classes=in_shape[-1])
 
 
+def access(node, in_shape, out_shape):
+    """Row by row; each row is read whole (max, sum) before it is written."""
+    rows, classes = int(np.prod(in_shape[:-1])), in_shape[-1]
+    return common.Access(np.arange(rows) * classes, classes)
+
+
 def cost(node, in_shape, out_shape):
     return common.Cost(0, 512)

@@ -1,0 +1,211 @@
+"""The planner's overlap rules against the real C kernels.
+
+Every layer of a chain is placed at exactly the safe distance the planner derives from the
+kernel's declared loop order (ops.<op>.access): its output starts as far below its input
+as the rules allow, the tightest packing there is. The generated single-arena C then runs
+with a trace of every layer, and each layer's output must equal the numpy reference,
+which never overlaps anything. A kernel whose real loop order differs from its declared
+one reads a byte it already overwrote, and the random data makes that show. Window
+configurations are enumerated exhaustively on small shapes.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import COMPILERS
+from mcugen import ops, planner, reference
+from mcugen.ir import Graph, Node, QParams, Tensor
+from mcugen.pipeline import Compiled
+from mcugen.verify import run_c
+
+pytestmark = pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+Q = QParams(0.05, 0)
+
+
+def weighted(op, attrs, weight_shape, channels, taps, rng):
+    w = rng.integers(-127, 128, size=weight_shape).astype(np.int8)
+    node = Node(op, op, [], [], dict(attrs, weight=w.astype(float)))
+    # A shift that keeps typical outputs inside int8, so every input byte matters.
+    shift = -int(np.round(np.log2(max(1.0, np.sqrt(taps) * 128 * 73 / 48))))
+    node.params = dict(weight=w, bias=rng.integers(-3000, 3000, channels).astype(np.int32),
+                       mult=rng.integers(2**30, 2**31 - 1, channels).astype(np.int32),
+                       shift=np.full(channels, shift, np.int32),
+                       input_zp=int(rng.integers(-20, 20)), output_zp=int(rng.integers(-20, 20)),
+                       act_min=-128, act_max=127)
+    return node
+
+
+def make_layer(spec, shape, rng):
+    """One layer of kind spec[0] taking `shape`; returns the node."""
+    kind, rest = spec[0], spec[1:]
+    c = shape[-1]
+    if kind in ("conv", "depthwise_conv", "avg_pool"):
+        kernel, stride, dilation, pads, cout = rest
+        attrs = dict(kernel=(kernel, kernel), strides=(stride, stride), dilations=(dilation, dilation), pads=pads)
+        if kind == "conv":
+            return weighted("conv", attrs, (cout, kernel, kernel, c), cout, kernel * kernel * c, rng)
+        if kind == "depthwise_conv":
+            return weighted("depthwise_conv", attrs, (kernel, kernel, c), c, kernel * kernel, rng)
+        attrs["dilations"] = (1, 1)
+        node = Node("avg_pool", "avg_pool", [], [], dict(attrs, count_include_pad=bool(cout % 2)))
+        node.params = dict(input_zp=0, output_zp=0, act_min=-128, act_max=127, count_include_pad=cout % 2)
+        return node
+    if kind == "pointwise_conv":
+        return weighted("pointwise_conv", {}, (rest[0], c), rest[0], c, rng)
+    if kind == "global_avg_pool":
+        node = Node(kind, kind, [], [], {})
+        node.params = dict(input_zp=0, output_zp=0, act_min=-128, act_max=127)
+        return node
+    if kind == "fully_connected":
+        return weighted(kind, {}, (rest[0], int(np.prod(shape[1:]))), rest[0], int(np.prod(shape[1:])), rng)
+    node = Node("softmax", "softmax", [], [], {})
+    node.params = ops.softmax.quantize(node, QParams(0.08, 0), ops.softmax.OUTPUT_Q)
+    return node
+
+
+def build_chain(specs, shape, rng) -> Graph:
+    tensors = {"t0": Tensor("t0", shape, Q)}
+    nodes = []
+    for i, spec in enumerate(specs):
+        node = make_layer(spec, shape, rng)
+        node.inputs, node.outputs = [f"t{i}"], [f"t{i + 1}"]
+        shape = ops.get(node.op).output_shape(node, shape)
+        tensors[f"t{i + 1}"] = Tensor(f"t{i + 1}", shape, Q)
+        nodes.append(node)
+    return Graph(tensors, nodes, "t0", f"t{len(specs)}", source="overlap chain")
+
+
+def tightest_plan(graph: Graph) -> planner.Plan:
+    """Each output at the safe distance below its input (or just below it when none)."""
+    rules = planner.overlap_rules(graph)
+    offsets = {graph.input: 0}
+    for node in graph.nodes:
+        src, dst = node.input, node.output
+        below = rules.get((src, dst), planner.align(graph.tensors[dst].size))
+        offsets[dst] = offsets[src] - below
+    low = min(offsets.values())
+    offsets = {k: v - low for k, v in offsets.items()}
+    bufs = planner.buffers(graph)
+    assert planner.conflicts(bufs, offsets, rules) == []
+    size = planner.align(max(offsets[b.name] + b.size for b in bufs))
+    return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest")
+
+
+def check_chain(graph: Graph, rng, samples=3):
+    plan = tightest_plan(graph)
+    x = rng.integers(-128, 128, size=(samples, *graph.shape(graph.input)[1:]), dtype=np.int8)
+    dump = np.frombuffer(run_c(Compiled(graph, plan, graph=graph), "ov", x, COMPILERS[0], trace=True), np.int8)
+    want = reference.run_int8(graph, x, keep=True)
+    sizes = [graph.tensors[n.output].size for n in graph.nodes]
+    per_sample = sum(sizes) + sizes[-1]  # every layer's trace, then the output
+    assert dump.size == samples * per_sample
+    for s in range(samples):
+        offset = s * per_sample
+        for i, node in enumerate(graph.nodes):
+            got = dump[offset: offset + sizes[i]]
+            offset += sizes[i]
+            assert np.array_equal(got, want[node.output][s].reshape(-1)), (
+                f"layer {i} ({node.op}, {node.attrs.get('kernel')}, {node.attrs.get('strides')}, "
+                f"{node.attrs.get('pads')}) overlapped by {plan.overlaps.get((node.input, node.output))}")
+    return plan
+
+
+WINDOWS = [(k, s, d, pads) for k, s, d, pads in itertools.product(
+    (1, 2, 3), (1, 2, 3), (1, 2), ((0, 0, 0, 0), (1, 1, 1, 1), (0, 0, 1, 1), (2, 1, 0, 2)))]
+
+
+@pytest.mark.parametrize("kind", ["conv", "depthwise_conv", "avg_pool"])
+def test_every_window_configuration_at_its_tightest_overlap(kind):
+    """All kernel/stride/dilation/padding combinations; a 1x1 conv padded by 2 grows the
+    map back between them so the chain stays long."""
+    rng = np.random.default_rng(hash(kind) % 2**32)
+    specs, shape = [], (1, 7, 6, 3)
+    probe_graph_shape = shape
+    for k, s, d, pads in WINDOWS:
+        if kind == "avg_pool" and (d > 1 or max(pads) >= k):
+            continue  # ONNX AveragePool: no dilation, padding smaller than the kernel
+        reach = (k - 1) * d + 1
+        if probe_graph_shape[1] + pads[0] + pads[2] < reach or probe_graph_shape[2] + pads[1] + pads[3] < reach:
+            continue
+        cout = int(rng.integers(1, 6))
+        spec = (kind, k, s, d, pads, cout)
+        specs.append(spec)
+        probe = make_layer(spec, probe_graph_shape, rng)
+        probe_graph_shape = ops.get(kind).output_shape(probe, probe_graph_shape)
+        if min(probe_graph_shape[1:3]) < 5:
+            grow = ("conv", 1, 1, 1, (2, 2, 2, 2), int(rng.integers(2, 5)))
+            specs.append(grow)
+            probe_graph_shape = ops.get("conv").output_shape(make_layer(grow, probe_graph_shape, rng),
+                                                             probe_graph_shape)
+    assert len(specs) > 20
+    for start in range(0, len(specs), 40):  # keep each generated program small
+        chunk = specs[start: start + 40]
+        shape0 = (1, 7, 6, 3)
+        rng2 = np.random.default_rng(start)
+        graph = build_chain(_reshaped(chunk, shape0, rng2), shape0, rng2)
+        check_chain(graph, rng2)
+
+
+def _reshaped(specs, shape, rng):
+    """Re-derive a valid chain from `specs` starting at `shape` (growing the map as needed)."""
+    out = []
+    for spec in specs:
+        if spec[0] in ("conv", "depthwise_conv", "avg_pool"):
+            k, _, d, pads = spec[1:5]
+            reach = (k - 1) * d + 1
+            while shape[1] + pads[0] + pads[2] < reach or shape[2] + pads[1] + pads[3] < reach:
+                grow = ("conv", 1, 1, 1, (2, 2, 2, 2), 3)
+                out.append(grow)
+                shape = ops.get("conv").output_shape(make_layer(grow, shape, rng), shape)
+        out.append(spec)
+        shape = ops.get(spec[0]).output_shape(make_layer(spec, shape, rng), shape)
+    return out
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.data())
+def test_random_chains_at_their_tightest_overlap(data):
+    """Pointwise widening/narrowing, windows, then the head ops, in random chains."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    shape = (1, data.draw(st.integers(3, 9)), data.draw(st.integers(3, 9)), data.draw(st.integers(1, 6)))
+    specs = []
+    for _ in range(data.draw(st.integers(2, 10))):
+        kind = data.draw(st.sampled_from(["pointwise_conv", "depthwise_conv", "conv", "avg_pool"]))
+        if kind == "pointwise_conv":
+            specs.append((kind, data.draw(st.integers(1, 24))))
+        else:
+            k = data.draw(st.integers(1, 3))
+            specs.append((kind, k, data.draw(st.integers(1, 2)), 1, (k // 2,) * 4, data.draw(st.integers(1, 8))))
+    tail = data.draw(st.sampled_from([[], [("global_avg_pool",)], [("global_avg_pool",), ("fully_connected", 5)],
+                                      [("global_avg_pool",), ("fully_connected", 7), ("softmax",)]]))
+    graph = build_chain(_reshaped(specs, shape, rng) + tail, shape, rng)
+    check_chain(graph, rng)
+
+
+def test_widening_pointwise_needs_about_its_output_size():
+    """8 -> 16 channels pixel by pixel: the output plus one pixel's worth of slack."""
+    rng = np.random.default_rng(0)
+    graph = build_chain([("pointwise_conv", 16)], (1, 4, 4, 8), rng)
+    rules = planner.overlap_rules(graph)
+    assert rules[("t0", "t1")] == 8 * 16 + 8  # the input sits at the end of the output's region
+    plan = check_chain(graph, rng)
+    assert plan.arena_size == 16 * 16 + 8
+
+
+def test_depthwise_runs_in_place_with_one_row_of_slack():
+    rng = np.random.default_rng(1)
+    graph = build_chain([("depthwise_conv", 3, 1, 1, (1, 1, 1, 1), 0)], (1, 6, 5, 4), rng)
+    distance = planner.overlap_rules(graph)[("t0", "t1")]
+    assert distance == (5 + 2) * 4  # a row and two pixels: far less than a second copy
+    check_chain(graph, rng)
+
+
+def test_strided_depthwise_is_nearly_in_place():
+    rng = np.random.default_rng(2)
+    graph = build_chain([("depthwise_conv", 3, 2, 1, (0, 0, 1, 1), 0)], (1, 8, 8, 16), rng)
+    assert planner.overlap_rules(graph)[("t0", "t1")] == 16
+    check_chain(graph, rng)
