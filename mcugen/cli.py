@@ -20,6 +20,8 @@ from mcugen.errors import McugenError
 from mcugen.verify import verify
 
 MANIFEST = "mcugen.json"
+MAX_SAMPLES = 100_000
+MAX_SAMPLE_BYTES = 512 << 20
 
 
 class Parser(argparse.ArgumentParser):
@@ -58,10 +60,10 @@ def write_folder(out: Path, files: dict[str, str]) -> None:
     wrote there (listed in its manifest), so a mistyped -o cannot delete anyone's work.
     """
     check_output_folder(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.mcugen-tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="ascii")
@@ -72,12 +74,17 @@ def write_folder(out: Path, files: dict[str, str]) -> None:
             shutil.rmtree(old)
         else:
             tmp.rename(out)
+    except OSError as exc:
+        raise McugenError(f"{out}: cannot write the output folder: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def check_output_folder(out: Path) -> None:
     if not out.exists():
+        ancestor = next(p for p in out.absolute().parents if p.exists())
+        if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+            raise McugenError(f"{out}: cannot write the output folder: {ancestor} is not a writable folder")
         return
     if not out.is_dir():
         raise McugenError(f"{out}: exists and is not a folder")
@@ -145,12 +152,17 @@ def cmd_report(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    if args.samples < 1:
-        raise McugenError(f"--samples must be at least 1, got {args.samples}")
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise McugenError(f"--samples must be between 1 and {MAX_SAMPLES:,}, got {args.samples}")
+    if args.seed < 0:
+        raise McugenError(f"--seed must be 0 or more, got {args.seed}")
     name = _name(args)
     cc = toolchain.find_cc(args.cc)
     start = time.perf_counter()
     compiled = _build(args)
+    g = compiled.graph
+    if args.samples * g.tensors[g.input].size > MAX_SAMPLE_BYTES:
+        raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
     summary = report.summary(compiled.graph, compiled.plan)
     result = verify(args.model, compiled, name, args.samples, cc, summary["weights_bytes"], summary["macs"], args.seed)
     result.notes.append(f"verify took {time.perf_counter() - start:.1f} s")

@@ -9,13 +9,16 @@ class McugenError(Exception):
     """Bad input: a missing or corrupt file, an unsupported model, a bad option."""
 
 
-def quote(name: str, limit: int = 80) -> str:
-    """Show an untrusted name (ONNX node or tensor) safely on one line.
+def escape(name: str, limit: int = 80) -> str:
+    """An untrusted name (ONNX node or tensor) made safe to show on one line.
 
     Control characters and non-ASCII are escaped, so a hostile name cannot break the
     one-line error contract or inject terminal escapes; very long names are cut.
     """
     text = name.encode("unicode_escape").decode("ascii").replace("'", "\\'")
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return "'" + text + "'"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def quote(name: str, limit: int = 80) -> str:
+    """escape(), in quotes, for messages."""
+    return "'" + escape(name, limit) + "'"

@@ -5,9 +5,12 @@ RoundingDivideByPOT, TFLite's QuantizeMultiplier), written so that every step is
 integer operation the generated C performs (templates/kernels/common.c.j2). The C and
 numpy results are therefore identical, not merely close.
 
-One deliberate difference from TFLite: for a multiplier >= 1 (shift > 0) TFLite computes
+Deliberate differences from TFLite: for a multiplier >= 1 (shift > 0) TFLite computes
 `x * (1 << shift)` in int32, which is undefined behaviour in C on overflow. Here the left
-shift is done in 64 bits and saturated to int32, in both the C and this reference.
+shift is done in 64 bits and saturated to int32, in both the C and this reference. And a
+multiplier beyond 2**30 (a layer whose output range is far narrower than its input's,
+such as one with all-zero weights) is stored as the largest one, so the result
+saturates instead of being refused.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:  # too small to represent: the product rounds to zero anyway
         return 0, 0
-    if shift > 30:
-        raise ValueError(f"requantization multiplier {real:g} is too large")
+    if shift > 30:  # any non-zero accumulator saturates: keep the largest multiplier there is
+        return INT32_MAX, 30
     return int(mult), int(shift)
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from mcugen import layout
+from mcugen.ops.common import window_output_hw
 from mcugen.errors import McugenError, quote
 from mcugen.ir import Graph, Node, Tensor
 
@@ -122,7 +124,7 @@ def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, 
     notes: list[str] = []
     model = _fix_input_shape(model, inputs[0], source, notes)
     shapes = _infer_shapes(model, source)
-    consts = {t.name: _to_float(numpy_helper.to_array(t)) for t in model.graph.initializer}
+    consts = {t.name: _constant(t.name, numpy_helper.to_array(t), source) for t in model.graph.initializer}
     ctx = Context(consts, shapes, opset, notes)
 
     nodes: list[Node] = []
@@ -139,7 +141,10 @@ def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, 
         raise McugenError(f"{source}: the model's output is a constant; there is nothing to compute")
     tensors = {}
     for name in [input_name] + [o for n in nodes for o in n.outputs]:
-        tensors[name] = Tensor(name, to_nhwc(_known_shape(name, shapes, source)))
+        shape = _known_shape(name, shapes, source)
+        if min(shape) <= 0:
+            raise McugenError(f"{source}: tensor {quote(name)} has shape {list(shape)}: an empty tensor")
+        tensors[name] = Tensor(name, layout.ir_shape(shape))
     for n in nodes:
         for name in n.inputs:
             if name not in tensors:
@@ -212,16 +217,12 @@ def _to_float(array: np.ndarray) -> np.ndarray:
     return array.astype(np.float64) if array.dtype.kind == "f" else array
 
 
-def to_nhwc(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return (shape[0], shape[2], shape[3], shape[1]) if len(shape) == 4 else tuple(shape)
-
-
-def _nchw_view(array: np.ndarray) -> np.ndarray:
-    return array.transpose(0, 3, 1, 2) if array.ndim == 4 else array
-
-
-def _nhwc_view(array: np.ndarray) -> np.ndarray:
-    return array.transpose(0, 2, 3, 1) if array.ndim == 4 else array
+def _constant(name: str, array: np.ndarray, source: str) -> np.ndarray:
+    """A constant as float64 (integers kept), refusing NaN and infinity."""
+    array = _to_float(array)
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise McugenError(f"{source}: constant {quote(name)} holds NaN or infinite values")
+    return array
 
 
 def reshape_permutation(in_shape, out_shape) -> np.ndarray | None:
@@ -231,8 +232,8 @@ def reshape_permutation(in_shape, out_shape) -> np.ndarray | None:
     gather index `perm` with out_memory[i] = in_memory[perm[i]].
     """
     n = int(np.prod(in_shape))
-    memory = np.arange(n).reshape(to_nhwc(in_shape))
-    moved = _nhwc_view(_nchw_view(memory).reshape(out_shape)).ravel()
+    memory = np.arange(n).reshape(layout.ir_shape(in_shape))
+    moved = layout.to_ir(layout.to_onnx(memory).reshape(out_shape)).ravel()
     return None if np.array_equal(moved, np.arange(n)) else moved
 
 
@@ -301,8 +302,17 @@ def import_conv(node, ctx):
 def import_batch_norm(node, ctx):
     if int(attr(node, "training_mode", 0)) or any(node.output[1:]):
         raise McugenError(f"{describe(node, ctx.opset)}: training-mode BatchNormalization is not supported")
+    if not int(attr(node, "spatial", 1)):
+        raise McugenError(f"{describe(node, ctx.opset)}: BatchNormalization with spatial=0 is not supported")
+    channels = ctx.shape(node.input[0])[1]
     gamma, beta, mean, var = (ctx.const(node, i, w) for i, w in enumerate(["scale", "B", "mean", "var"], 1))
-    scale = gamma / np.sqrt(var + float(attr(node, "epsilon", 1e-5)))
+    if any(v.size != channels for v in (gamma, beta, mean, var)):
+        raise McugenError(f"{describe(node, ctx.opset)}: parameters must have one value per channel ({channels})")
+    var = var.reshape(-1) + float(attr(node, "epsilon", 1e-5))
+    if np.any(var <= 0):
+        raise McugenError(f"{describe(node, ctx.opset)}: variance + epsilon must be positive")
+    gamma, beta, mean = gamma.reshape(-1), beta.reshape(-1), mean.reshape(-1)
+    scale = gamma / np.sqrt(var)
     return [_ir(node, "batch_norm", node.input[:1], scale=scale, shift=beta - mean * scale)]
 
 
@@ -331,11 +341,11 @@ def import_avg_pool(node, ctx):
     window = _window(node, ctx, kernel)
     if window["dilations"] != (1, 1):
         raise McugenError(f"{describe(node, ctx.opset)}: dilated pooling is not supported")
+    t, l, b, r = window["pads"]
+    if max(t, b) >= kernel[0] or max(l, r) >= kernel[1]:  # a window of padding only
+        raise McugenError(f"{describe(node, ctx.opset)}: pads {list(window['pads'])} must be smaller than the kernel")
     if int(attr(node, "ceil_mode", 0)):
-        in_h, in_w = ctx.shape(node.input[0])[2:]
-        t, l, b, r = window["pads"]
-        floor_hw = ((in_h + t + b - kernel[0]) // window["strides"][0] + 1,
-                    (in_w + l + r - kernel[1]) // window["strides"][1] + 1)
+        floor_hw = window_output_hw(ctx.shape(node.input[0])[2:], window)
         if floor_hw != ctx.shape(node.output[0])[2:]:
             raise McugenError(f"{describe(node, ctx.opset)}: ceil_mode=1 with a partial last window is not supported")
     include_pad = bool(int(attr(node, "count_include_pad", 0)))
@@ -347,6 +357,8 @@ def import_reshape(node, ctx):
     in_shape, out_shape = ctx.shape(node.input[0]), ctx.shapes.get(node.output[0])
     if out_shape is None:
         raise McugenError(f"{describe(node, ctx.opset)}: output shape is dynamic")
+    if out_shape[:1] != (1,):
+        raise McugenError(f"{describe(node, ctx.opset)}: a reshape to {list(out_shape)} changes the batch of 1")
     return [_ir(node, "reshape", node.input[:1], perm=reshape_permutation(in_shape, out_shape))]
 
 
@@ -394,6 +406,8 @@ def import_softmax(node, ctx):
     axis = int(attr(node, "axis", 1 if ctx.opset < 13 else -1))
     if len(shape) != 2 or axis not in (1, -1):
         raise McugenError(f"{describe(node, ctx.opset)}: only Softmax over the last axis of a 2-D tensor is supported")
+    if shape[1] > 65535:  # the kernel's int32 sum of 2**15-scaled exponentials must not overflow
+        raise McugenError(f"{describe(node, ctx.opset)}: at most 65,535 classes are supported, not {shape[1]:,}")
     return [_ir(node, "softmax", node.input[:1])]
 
 
@@ -436,7 +450,7 @@ def import_constant(node, ctx):
             array = np.array(value)
         else:
             continue
-        ctx.consts[node.output[0]] = _to_float(array)
+        ctx.consts[node.output[0]] = _constant(node.output[0], array, "model")
         return []
     raise McugenError(f"{describe(node, ctx.opset)}: unsupported Constant form")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from mcugen import frontend, ops, passes, planner, quantize
 from mcugen.errors import McugenError, quote
 from mcugen.ir import Graph
@@ -21,21 +23,25 @@ class Compiled:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_shapes(graph: Graph) -> None:
-    """Each op's own shape rule must agree with ONNX shape inference."""
+def resolve_shapes(graph: Graph) -> None:
+    """After the passes, shapes come from each op's own rule (a removed reshape can leave
+    [1,1,1,C] where ONNX said [1,C]); ONNX shape inference must agree on the size."""
     for node in graph.nodes:
-        mine = tuple(ops.get(node.op).output_shape(node, graph.shape(node.input)))
-        if mine != graph.shape(node.output):
+        mine = tuple(int(d) for d in ops.get(node.op).output_shape(node, graph.shape(node.input)))
+        claimed = graph.shape(node.output)
+        if min(mine) <= 0 or int(np.prod(mine)) != int(np.prod(claimed)):
             raise McugenError(
                 f"node {quote(node.name or '<unnamed>')} ({node.onnx_op}): output shape "
-                f"{graph.shape(node.output)} from ONNX shape inference, {mine} from mcugen's rule"
+                f"{claimed} from ONNX shape inference, {mine} from mcugen's rule"
             )
+        graph.tensors[node.output].shape = mine
 
 
 def front(model: str | Path) -> tuple[Graph, list[str]]:
     graph, notes = frontend.read(model)
     passes.normalize(graph)
-    check_shapes(graph)
+    resolve_shapes(graph)
+    graph.nodes = planner.schedule(graph)
     return graph, notes
 
 

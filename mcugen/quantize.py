@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import ops, reference
+from mcugen import layout, ops, reference
 from mcugen.errors import McugenError
 from mcugen.fixedpoint import round_half_away
 from mcugen.ir import Graph, QParams
@@ -31,13 +31,7 @@ class Calibration:
 
 def onnx_input_shape(graph: Graph) -> tuple[int, ...]:
     """The model input's shape as the ONNX file has it (NCHW), without the batch."""
-    shape = graph.shape(graph.input)
-    return (shape[3], shape[1], shape[2]) if len(shape) == 4 else tuple(shape[1:])
-
-
-def to_graph_layout(x: np.ndarray) -> np.ndarray:
-    """NCHW samples -> NHWC, the layout of the IR and of the C input buffer."""
-    return x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+    return layout.onnx_shape(graph.shape(graph.input))[1:]
 
 
 def read_calibration(path: str | Path, graph: Graph) -> Calibration:
@@ -62,9 +56,10 @@ def read_calibration(path: str | Path, graph: Graph) -> Calibration:
             f"{path}: array '{key}' has shape {tuple(x.shape)} and dtype {x.dtype}; "
             f"expected float samples of shape (N, {', '.join(map(str, expected))})"
         )
+    x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
-        raise McugenError(f"{path}: array '{key}' holds NaN or infinite values")
-    return Calibration(x.astype(np.float32), synthetic=False, source=str(path))
+        raise McugenError(f"{path}: array '{key}' holds NaN or infinite values (as float32)")
+    return Calibration(x, synthetic=False, source=str(path))
 
 
 def synthetic_calibration(graph: Graph, count: int = SYNTHETIC_SAMPLES, seed: int = 0) -> Calibration:
@@ -76,7 +71,7 @@ def synthetic_calibration(graph: Graph, count: int = SYNTHETIC_SAMPLES, seed: in
 
 def calibrate(graph: Graph, calib: Calibration, percentile: float = 100.0) -> dict[str, tuple[float, float]]:
     """Range (low, high) of every activation tensor over the calibration samples."""
-    values = reference.run_float(graph, to_graph_layout(calib.samples), keep=True)
+    values = reference.run_float(graph, layout.to_ir(calib.samples), keep=True)
     ranges = {}
     for name, v in values.items():
         if percentile >= 100.0:

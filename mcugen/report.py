@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mcugen import ops
-from mcugen.errors import quote
+from mcugen.errors import escape
 from mcugen.ir import Graph
 from mcugen.planner import Plan
 
@@ -19,7 +19,7 @@ def layers(graph: Graph, plan: Plan) -> list[dict]:
         cost = ops.get(node.op).cost(node, in_shape, out_shape)
         rows.append(dict(
             index=index,
-            name=quote(node.name or "<unnamed>")[1:-1],
+            name=escape(node.name or "<unnamed>"),
             onnx_op=node.onnx_op,
             op=node.op,
             input_shape=list(in_shape[1:]),
@@ -41,9 +41,9 @@ def summary(graph: Graph, plan: Plan) -> dict:
         lower_bound_bytes=plan.lower_bound,
         weights_bytes=sum(r["weight_bytes"] for r in rows),
         macs=sum(r["macs"] for r in rows),
-        input=dict(name=quote(graph.input)[1:-1], shape=list(graph.shape(graph.input)[1:]),
+        input=dict(name=escape(graph.input), shape=list(graph.shape(graph.input)[1:]),
                    offset=plan.offsets[graph.input], bytes=graph.tensors[graph.input].size),
-        output=dict(name=quote(graph.output)[1:-1], shape=list(graph.shape(graph.output)[1:]),
+        output=dict(name=escape(graph.output), shape=list(graph.shape(graph.output)[1:]),
                     offset=plan.offsets[graph.output], bytes=graph.tensors[graph.output].size),
         planner=plan.strategy,
         layers=rows,

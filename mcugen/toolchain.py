@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from mcugen.errors import McugenError
@@ -15,11 +16,30 @@ CFLAGS = ["-std=c99", "-O2", *WARNINGS]
 
 
 def find_cc(preferred: str | None = None) -> str:
-    """The host C compiler: --cc, then $CC, then cc, gcc, clang."""
-    for candidate in [preferred, os.environ.get("CC"), "cc", "gcc", "clang"]:
+    """The host C compiler: --cc (which must work), else $CC, cc, gcc, clang."""
+    if preferred:
+        if not shutil.which(preferred):
+            raise McugenError(f"--cc {preferred!r}: no such program")
+        return _works(preferred)
+    for candidate in [os.environ.get("CC"), "cc", "gcc", "clang"]:
         if candidate and shutil.which(candidate):
-            return candidate
+            return _works(candidate)
     raise McugenError("no C compiler found: install gcc or clang, or pass --cc / set CC")
+
+
+def _works(cc: str) -> str:
+    """Build a trivial program first, so a broken compiler is the user's problem, not ours."""
+    with tempfile.TemporaryDirectory(prefix="mcugen-cc-") as tmp:
+        src = Path(tmp) / "ok.c"
+        src.write_text("int main(void) { return 0; }\n")
+        try:
+            proc = subprocess.run([cc, *CFLAGS, str(src), "-o", str(Path(tmp) / "ok")], capture_output=True, text=True)
+        except OSError as exc:
+            raise McugenError(f"C compiler {cc!r} cannot run: {exc.strerror}") from None
+        if proc.returncode != 0:
+            raise McugenError(f"C compiler {cc!r} cannot build a trivial C99 program: "
+                              f"{(proc.stderr.strip().splitlines() or ['exit status ' + str(proc.returncode)])[0]}")
+    return cc
 
 
 def build(sources: list[Path], output: Path, cc: str, defines: tuple[str, ...] = (),

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import codegen, reference, toolchain
-from mcugen.errors import quote
+from mcugen import codegen, layout, reference, toolchain
+from mcugen.errors import escape
 from mcugen.pipeline import Compiled
-from mcugen.quantize import dequantize, quantize_input, to_graph_layout
+from mcugen.quantize import dequantize, quantize_input
 
 
 @dataclass
@@ -54,7 +54,7 @@ def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarr
     from_calib = 0 if cal is None or cal.synthetic else min(len(cal.samples), (count + 1) // 2)
     parts = []
     if from_calib:
-        parts.append(quantize_input(to_graph_layout(cal.samples[:from_calib]), q))
+        parts.append(quantize_input(layout.to_ir(cal.samples[:from_calib]), q))
     rng = np.random.default_rng(seed)
     parts.append(rng.integers(-128, 128, size=(count - from_calib, *shape), dtype=np.int8))
     return np.concatenate(parts), from_calib
@@ -85,7 +85,7 @@ def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, cc: str) 
         got = dump[offset: offset + want.size]
         offset += want.size
         if got.size != want.size or np.any(got != want):
-            return dict(index=index, name=quote(node.name or "<unnamed>"), op=node.op,
+            return dict(index=index, name=escape(node.name or "<unnamed>"), op=node.op,
                         differing_bytes=int(np.sum(got != want[: got.size])) if got.size else int(want.size))
     return None
 
@@ -94,7 +94,7 @@ def float_outputs(model_path: str, compiled: Compiled, x_int8: np.ndarray) -> tu
     """The float model's outputs for the dequantized int8 inputs (what int8 really saw)."""
     g = compiled.graph
     x = dequantize(x_int8, g.tensors[g.input].q).astype(np.float32)
-    x_onnx = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
+    x_onnx = layout.to_onnx(x)
     try:
         import onnxruntime as ort
     except ImportError:
@@ -110,9 +110,7 @@ def float_outputs(model_path: str, compiled: Compiled, x_int8: np.ndarray) -> tu
 
 def onnx_layout(y: np.ndarray, shape) -> np.ndarray:
     """Flat NHWC outputs -> flat in the ONNX model's NCHW order, to compare with it."""
-    if len(shape) == 4:
-        y = y.reshape(len(y), *shape[1:]).transpose(0, 3, 1, 2)
-    return y.reshape(len(y), -1)
+    return layout.to_onnx(y.reshape(len(y), *shape[1:])).reshape(len(y), -1)
 
 
 def accuracy(y_int8: np.ndarray, y_float: np.ndarray) -> tuple[float, float, float]:

@@ -144,3 +144,42 @@ def test_output_path_is_a_file(tmp_path):
 def test_unknown_option_is_one_line():
     assert_refused(["report", VWW, "--frobnicate"], ["unrecognized arguments"])
     assert_refused(["compile", VWW], ["required", "-o"])
+
+
+def test_nan_weights(tmp_path):
+    import numpy as np
+
+    w = np.ones((2, 3, 1, 1), np.float32)
+    w[1, 2] = np.nan
+    m = model([helper.make_node("Conv", ["input", "w"], ["output"], name="c")], [1, 3, 4, 4], [1, 2, 4, 4],
+              [init("w", w)])
+    assert_refused(["report", save(m, tmp_path)], ["constant 'w'", "NaN"])
+
+
+def test_a_layer_that_could_overflow_int32_is_refused(tmp_path):
+    """140,000 inputs of full-scale weights: 128 * 127 * 140,000 > 2**31."""
+    import numpy as np
+
+    n = 140_000
+    nodes = [helper.make_node("Flatten", ["input"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "w"], ["output"], name="huge_fc", transB=1)]
+    m = model(nodes, [1, n], [1, 2], [init("w", np.where(np.arange(2 * n) % 2, 1.0, -1.0).reshape(2, n))])
+    assert_refused(["compile", save(m, tmp_path), "-o", tmp_path / "out"],
+                   ["node 'huge_fc'", "accumulator could overflow"], tmp_path / "out")
+
+
+def test_bad_cc(tmp_path):
+    assert_refused(["verify", VWW, "--cc", "/no/such/cc"], ["--cc", "no such program"])
+    assert_refused(["verify", VWW, "--cc", "false"], ["cannot build a trivial C99 program"])
+
+
+def test_output_below_a_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert_refused(["compile", VWW, "-o", blocker / "out"], ["cannot write the output folder"])
+
+
+@pytest.mark.parametrize("args,words", [(["--seed", "-1"], ["--seed"]), (["--samples", "0"], ["--samples"]),
+                                        (["--samples", "100000000"], ["--samples"])])
+def test_bad_verify_numbers(args, words):
+    assert_refused(["verify", VWW, *args], words)

@@ -10,7 +10,8 @@ import pytest
 
 from helpers import COMPILERS, DIGITS, EXAMPLES, VWW
 from mcugen import pipeline
-from mcugen.quantize import quantize_input, to_graph_layout
+from mcugen.layout import to_ir
+from mcugen.quantize import quantize_input
 from mcugen.verify import run_c
 
 pytestmark = pytest.mark.skipif(not COMPILERS, reason="no C compiler")
@@ -31,7 +32,7 @@ def test_digits_int8_accuracy_within_one_point_of_float():
     x, labels = held["input"], held["labels"]
     compiled = pipeline.build(DIGITS, EXAMPLES / "digits_calib.npz")
     g = compiled.graph
-    xq = quantize_input(to_graph_layout(x), g.tensors[g.input].q)
+    xq = quantize_input(to_ir(x), g.tensors[g.input].q)
     out = np.frombuffer(run_c(compiled, "digits", xq, COMPILERS[0]), dtype=np.int8).reshape(len(x), -1)
     int8_accuracy = np.mean(out.argmax(axis=1) == labels)
 

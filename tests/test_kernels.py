@@ -207,3 +207,74 @@ def test_each_compiler_builds_every_kernel(cc, tmp_path):
     from mcugen import reference
 
     np.testing.assert_array_equal(run_graph_c(graph, x, cc), reference.run_int8(graph, x))
+
+
+HELPERS_MAIN = r"""
+#include <stdio.h>
+int main(void)
+{
+    long acc, mult, shift, zp, lo, hi;
+    while (scanf("%ld %ld %ld %ld %ld %ld", &acc, &mult, &shift, &zp, &lo, &hi) == 6) {
+        const int32_t m = (int32_t)mult, s = (int32_t)shift;
+        const requant_t q = { 0, (int32_t)zp, (int32_t)lo, (int32_t)hi, &m, &s };
+        printf("%d %d %d\n", multiply_by_quantized_multiplier((int32_t)acc, m, s),
+               requantize_s8((int32_t)acc, &q, 0), rounding_div((int32_t)(acc / 4), (int32_t)(mult % 1000 + 1)));
+    }
+    return 0;
+}
+"""
+
+
+def test_fixed_point_helpers_match_numpy_at_the_extremes(tmp_path):
+    """templates/kernels/common.c.j2 against mcugen.fixedpoint, int32 corners included,
+    under UBSan (when the compiler has it): no overflow, no disagreement."""
+    import subprocess
+
+    from helpers import ROOT
+    from mcugen.fixedpoint import div_trunc, requantize, rounding_div
+
+    src = tmp_path / "helpers.c"
+    src.write_text("#include <stdint.h>\n" + (ROOT / "templates/kernels/common.c.j2").read_text() + HELPERS_MAIN)
+    binary = tmp_path / "helpers"
+    base = [CC, "-std=c99", "-O2", str(src), "-o", str(binary)]
+    if subprocess.run(base[:1] + ["-fsanitize=undefined", "-fno-sanitize-recover"] + base[1:]).returncode:
+        subprocess.run(base, check=True)
+    rng = np.random.default_rng(3)
+    n = 50_000
+    corners = np.array([-2**31, 2**31 - 1, -1, 0, 1, 2**30, -2**30])
+    acc = np.concatenate([rng.integers(-2**31, 2**31, n), np.repeat(corners, 4)])
+    mult = np.concatenate([rng.integers(0, 2**31, n), np.tile([2**31 - 1, 2**30, 0, 1], len(corners))])
+    shift = np.concatenate([rng.integers(-31, 31, n), np.tile([30, -31, 0, 1], len(corners))])
+    zp = rng.integers(-128, 128, len(acc))
+    lo = rng.integers(-128, 128, len(acc))
+    hi = np.maximum(lo, rng.integers(-128, 128, len(acc)))
+    lines = "\n".join(" ".join(map(str, row)) for row in zip(acc, mult, shift, zp, lo, hi))
+    proc = subprocess.run([str(binary)], input=lines, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[:500]
+    got = np.array(proc.stdout.split(), dtype=np.int64).reshape(-1, 3)
+    want = requantize(acc, mult, shift)
+    np.testing.assert_array_equal(got[:, 0], want)
+    np.testing.assert_array_equal(got[:, 1], np.clip(want + zp, lo, hi))
+    # Pooling sums stay far inside int32 (taps * 128), hence the quarter.
+    np.testing.assert_array_equal(got[:, 2], rounding_div(div_trunc(acc, 4), mult % 1000 + 1))
+
+
+@SETTINGS
+@given(st.data())
+def test_pointwise_at_the_edges_of_the_contract(data):
+    """Accumulators near the int32 limit the quantizer proves, multipliers up to the
+    largest, zero points and clamps anywhere."""
+    cin, cout = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 4))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    weight = int8_weights(rng, (cout, cin))
+    room = 2**31 - 1 - 128 * np.abs(weight.astype(np.int64)).sum(axis=1)
+    bias = np.array([data.draw(st.integers(-int(r), int(r))) for r in room], dtype=np.int32)
+    node = Node("p", "pointwise_conv", [], [], dict(weight=weight.astype(float)))
+    act_min = data.draw(st.integers(-128, 127))
+    node.params = dict(weight=weight, bias=bias, input_zp=data.draw(st.integers(-128, 127)),
+                       mult=np.array(data.draw(st.lists(st.sampled_from([0, 1, 2**30, 2**31 - 1]) | st.integers(0, 2**31 - 1),
+                                                        min_size=cout, max_size=cout)), np.int32),
+                       shift=np.array(data.draw(st.lists(st.integers(-31, 30), min_size=cout, max_size=cout)), np.int32),
+                       output_zp=data.draw(st.integers(-128, 127)), act_min=act_min,
+                       act_max=data.draw(st.integers(act_min, 127)))
+    check(node, (1, 2, 3, cin), rng)

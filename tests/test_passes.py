@@ -3,12 +3,13 @@ float graph computes what onnxruntime computes on the original model. Each model
 also compiled to int8 C and verified bit-exact end to end."""
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from onnx import helper
 
 from helpers import COMPILERS, init, model, save
-from mcugen import pipeline, reference
+from mcugen import layout, pipeline, reference
 from mcugen.errors import McugenError
 from mcugen.verify import verify
 
@@ -106,7 +107,54 @@ def gemm_bn1d_relu_clip():
     return model(nodes, [1, 4, 1, 1], [1, 5], inits + [init("w", rand(4, 5)), init("hi", 1.0)]), ["fully_connected"]
 
 
-CASES = [conv_bn_relu, pad_conv_clip, clip_opset6, depthwise_bn_clip_pointwise, flatten_gemm_nchw_order,
+def clip_then_relu_disjoint():
+    """Clip(max=-1) then Relu: composes to a constant 0, not to an empty intersection."""
+    nodes = [helper.make_node("Conv", ["input", "w"], ["c"], name="conv"),
+             helper.make_node("Clip", ["c", "", "hi"], ["k"], name="clip"),
+             helper.make_node("Relu", ["k"], ["r"], name="relu"),
+             helper.make_node("Conv", ["r", "w2", "b2"], ["output"], name="after")]
+    inits = [init("w", rand(2, 2, 1, 1)), init("hi", -1.0), init("w2", rand(3, 2, 1, 1)), init("b2", rand(3))]
+    return model(nodes, [1, 2, 3, 3], [1, 3, 3, 3], inits), ["pointwise_conv", "pointwise_conv"]
+
+
+def matmul_add_bn():
+    b, inits = bn("bn", "a", "output", 3)
+    nodes = [helper.make_node("Flatten", ["input"], ["f"], name="flat", axis=0),
+             helper.make_node("MatMul", ["f", "w"], ["m"], name="matmul"),
+             helper.make_node("Add", ["bias", "m"], ["a"], name="add"), b]
+    return model(nodes, [1, 2, 2, 2], [1, 3], inits + [init("w", rand(8, 3)), init("bias", rand(3))]), \
+        ["fully_connected"]
+
+
+def keras_head():
+    """GlobalAveragePool -> 1x1 Conv -> Reshape -> Softmax (Keras MobileNet's classifier)."""
+    nodes = [helper.make_node("GlobalAveragePool", ["input"], ["g"], name="gap"),
+             helper.make_node("Conv", ["g", "w", "b"], ["c"], name="logits"),
+             helper.make_node("Reshape", ["c", "shape"], ["r"], name="reshape"),
+             helper.make_node("Softmax", ["r"], ["output"], name="softmax")]
+    inits = [init("w", rand(5, 4, 1, 1)), init("b", rand(5)), helper.make_tensor("shape", 7, [2], [1, 5])]
+    return model(nodes, [1, 4, 3, 3], [1, 5], inits), ["global_avg_pool", "pointwise_conv", "softmax"]
+
+
+def vector_unsqueeze_conv():
+    """A vector input reshaped to [1, C, 1, 1] for a padded 3x3 conv."""
+    nodes = [helper.make_node("Unsqueeze", ["input", "axes"], ["u"], name="unsq"),
+             helper.make_node("Conv", ["u", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Flatten", ["c"], ["output"], name="flat")]
+    inits = [helper.make_tensor("axes", 7, [2], [2, 3]), init("w", rand(3, 6, 3, 3))]
+    return model(nodes, [1, 6], [1, 3], inits), ["conv"]
+
+
+def same_lower_dilated_and_pool_auto_pad():
+    nodes = [helper.make_node("Conv", ["input", "w"], ["c"], name="conv", auto_pad="SAME_LOWER", strides=[2, 2]),
+             helper.make_node("Conv", ["c", "w2"], ["d"], name="dilated", dilations=[2, 2], pads=[2, 2, 2, 2]),
+             helper.make_node("AveragePool", ["d"], ["output"], name="pool", kernel_shape=[3, 3], auto_pad="SAME_UPPER")]
+    inits = [init("w", rand(4, 3, 4, 4)), init("w2", rand(2, 4, 3, 3))]
+    return model(nodes, [1, 3, 9, 8], [1, 2, 5, 4], inits), ["conv", "conv", "avg_pool"]
+
+
+CASES = [clip_then_relu_disjoint, matmul_add_bn, keras_head, vector_unsqueeze_conv,
+         same_lower_dilated_and_pool_auto_pad, conv_bn_relu, pad_conv_clip, clip_opset6, depthwise_bn_clip_pointwise, flatten_gemm_nchw_order,
          matmul_add_identity_dropout, standalone_bn_then_conv, avgpool_variants, gemm_bn1d_relu_clip]
 
 
@@ -117,12 +165,12 @@ def test_rewritten_graph_matches_onnxruntime(case, tmp_path):
     graph, _ = pipeline.front(path)
     assert [n.op for n in graph.nodes] == expected_ops
     x = RNG.uniform(-2, 2, size=[4] + [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim][1:])
+    x = x.astype(np.float32)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     want = np.concatenate([session.run(None, {"input": x[i:i + 1].astype(np.float32)})[0] for i in range(4)])
-    x_ir = x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
-    got = reference.run_float(graph, x_ir)
-    got = got.transpose(0, 3, 1, 2) if got.ndim == 4 else got
+    got = layout.to_onnx(reference.run_float(graph, layout.to_ir(x)))
     np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-4, atol=1e-5)
+    assert got.size == want.size
 
 
 @pytest.mark.skipif(not COMPILERS, reason="no C compiler")
@@ -135,12 +183,16 @@ def test_int8_c_is_bit_exact(case, tmp_path):
     assert result.cosine > 0.9  # small models quantize well; a wiring error would not
 
 
-def test_bn_fold_changes_weights_not_just_removes_node(tmp_path):
-    path = save(conv_bn_relu()[0], tmp_path)
+def test_bn_fold_scales_weights_and_moves_the_shift_into_the_bias(tmp_path):
+    m = conv_bn_relu()[0]
+    path = save(m, tmp_path)
     graph, _ = pipeline.front(path)
     conv = graph.nodes[0]
+    values = {t.name: onnx.numpy_helper.to_array(t).astype(np.float64) for t in m.graph.initializer}
+    scale = values["bn_g"] / np.sqrt(values["bn_v"] + 1e-3)
+    np.testing.assert_allclose(conv.attrs["weight"], values["w"].transpose(0, 2, 3, 1) * scale[:, None, None, None])
+    np.testing.assert_allclose(conv.attrs["bias"], values["bn_b"] - values["bn_m"] * scale)
     assert conv.attrs["act"] == (0.0, float("inf"))
-    assert np.any(conv.attrs["bias"] != 0)  # the conv had no bias: BN's shift is now its bias
 
 
 def test_pad_folds_into_conv_padding(tmp_path):
@@ -159,8 +211,25 @@ def leftover_pad_before_pool():
     return model(nodes, [1, 2, 4, 4], [1, 2, 5, 5], [helper.make_tensor("pads", 7, [8], [0, 0, 1, 1, 0, 0, 1, 1])])
 
 
+def flatten_axis2_before_matmul():
+    nodes = [helper.make_node("Flatten", ["input"], ["f"], name="flat", axis=2),
+             helper.make_node("MatMul", ["f", "w"], ["output"], name="mm")]
+    return model(nodes, [1, 4, 3, 3], [4, 2], [init("w", rand(9, 2))])
+
+
+def softmax_after_spatial_flatten():
+    """Softmax over H*W of a one-channel map: the flatten is free in memory, but the
+    softmax would read a different last axis without it."""
+    nodes = [helper.make_node("Conv", ["input", "w"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["f"], name="flat"),
+             helper.make_node("Softmax", ["f"], ["output"], name="sm")]
+    return model(nodes, [1, 2, 3, 3], [1, 9], [init("w", rand(1, 2, 1, 1))])
+
+
 @pytest.mark.parametrize("case,words", [(leftover_relu_on_input, "activation must follow"),
-                                        (leftover_pad_before_pool, "Pad must feed exactly one Conv")])
+                                        (leftover_pad_before_pool, "Pad must feed exactly one Conv"),
+                                        (flatten_axis2_before_matmul, "changes the batch"),
+                                        (softmax_after_spatial_flatten, "Flatten/Reshape must leave NHWC data")])
 def test_leftover_ops_are_refused_clearly(case, words, tmp_path):
     with pytest.raises(McugenError, match=words):
         pipeline.front(save(case(), tmp_path))

@@ -9,12 +9,14 @@ counted, with 1 they hold the zero point (real zero) and are counted.
 import numpy as np
 
 from mcugen.fixedpoint import rounding_div
+from mcugen.layout import as_image
 from mcugen.ops import common
 
 KIND = "avg_pool"
 
 
 def output_shape(node, in_shape):
+    in_shape = as_image(in_shape)
     out_h, out_w = common.window_output_hw(in_shape[1:3], node.attrs)
     return (in_shape[0], out_h, out_w, in_shape[3])
 
@@ -29,8 +31,9 @@ def output_qparams(node, qin, observed):
 
 
 def quantize(node, qin, qout):
+    assert qout == qin, "the kernel has no requantization: output_qparams keeps the input's"
     act_min, act_max = common.clamp_range(node.attrs.get("act"), qout)
-    return dict(input_zp=qin.zero_point, output_zp=qout.zero_point, act_min=act_min, act_max=act_max,
+    return dict(input_zp=qin.zero_point, act_min=act_min, act_max=act_max,
                 count_include_pad=int(node.attrs["count_include_pad"]))
 
 
@@ -53,6 +56,7 @@ def _divide(total, count):
 
 def _sum_and_count(attrs, x, pad_value):
     """Window sums, and the divisor for each output position ([1, OH, OW, 1])."""
+    x = x.reshape(as_image(x.shape))
     out_hw = common.window_output_hw(x.shape[1:3], attrs)
     padded = common.pad_nhwc(x, attrs["pads"], pad_value)
     total = sum(view for _, _, view in common.taps(padded, attrs, out_hw))
@@ -67,11 +71,11 @@ def arrays(node):
 
 
 def c_fields(node, in_shape, out_shape):
-    return common.window_fields(node.attrs, in_shape, out_shape)
+    return common.window_fields(node.attrs, as_image(in_shape), out_shape)
 
 
 def access(node, in_shape, out_shape):
-    return common.window_access(node.attrs, in_shape, out_shape)
+    return common.window_access(node.attrs, as_image(in_shape), out_shape)
 
 
 def cost(node, in_shape, out_shape):

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mcugen.errors import McugenError, quote
 from mcugen.fixedpoint import INT32_MAX, INT32_MIN, quantize_multiplier, requantize, round_half_away
 from mcugen.ir import QParams
 
 INT8_MIN, INT8_MAX = -128, 127
+BIAS_LIMIT = 2**30  # |quantized bias| stays below this, leaving int32 room for the products
 
 
 @dataclass(frozen=True)
@@ -86,38 +88,74 @@ def taps(x_padded: np.ndarray, attrs, out_hw):
 
 
 def clamp_range(act, q: QParams) -> tuple[int, int]:
-    """A fused activation's float bounds as an int8 clamp on the output."""
+    """A fused activation's float bounds as an int8 clamp on the output. Bounds beyond
+    int8 are clipped to it; an empty range [low > high] gives high, as ONNX's Clip does."""
     low, high = act if act is not None else (-np.inf, np.inf)
-    lo = INT8_MIN if np.isinf(low) else int(max(INT8_MIN, q.zero_point + round_half_away(low / q.scale)))
-    hi = INT8_MAX if np.isinf(high) else int(min(INT8_MAX, q.zero_point + round_half_away(high / q.scale)))
-    return lo, max(lo, hi)
+
+    def to_q(v, default):
+        return default if np.isinf(v) else int(np.clip(q.zero_point + round_half_away(v / q.scale), INT8_MIN, INT8_MAX))
+
+    lo, hi = to_q(low, INT8_MIN), to_q(high, INT8_MAX)
+    return min(lo, hi), hi
 
 
 def quantize_weighted(node, qin: QParams, qout: QParams, channel_axis: int) -> dict:
     """Per-channel symmetric int8 weights, int32 bias with the input zero point folded in,
-    and one Q31 multiplier + shift per output channel (design.md, numeric contract)."""
+    and one Q31 multiplier + shift per output channel (design.md, numeric contract).
+
+    The weight scale of a channel is raised, if need be, until its bias fits in BIAS_LIMIT
+    (a channel whose weights are tiny next to its bias, as after folding a BatchNorm with
+    gamma near 0). Then the worst-case accumulator, |bias'| + 128 * sum|w|, is proved to
+    fit in int32, so the C never overflows; a layer where it cannot is refused."""
     w, b = node.attrs["weight"], node.attrs["bias"]
     other_axes = tuple(i for i in range(w.ndim) if i != channel_axis)
     shape = [1] * w.ndim
     shape[channel_axis] = -1
-    w_max = np.max(np.abs(w), axis=other_axes)
-    w_scale = np.where(w_max > 0, w_max / 127.0, 1.0)
+    w_scale = np.maximum(np.max(np.abs(w), axis=other_axes) / 127.0, np.abs(b) / (qin.scale * BIAS_LIMIT))
+    w_scale = np.where(w_scale > 0, w_scale, 1.0)
     w_q = np.clip(round_half_away(w / w_scale.reshape(shape)), -127, 127).astype(np.int8)
     bias_scale = qin.scale * w_scale
-    b_q = np.clip(round_half_away(b / bias_scale), INT32_MIN, INT32_MAX).astype(np.int64)
+    b_q = round_half_away(b / bias_scale).astype(np.int64)
     folded = b_q - qin.zero_point * w_q.astype(np.int64).sum(axis=other_axes)
+    worst = np.abs(folded) + 128 * np.abs(w_q.astype(np.int64)).sum(axis=other_axes)
+    if worst.max() > INT32_MAX:
+        raise McugenError(
+            f"node {quote(node.name or '<unnamed>')} ({node.onnx_op}): its int32 accumulator could "
+            f"overflow (worst case {int(worst.max()):,} > {INT32_MAX:,}); the layer is too large for int8"
+        )
     pairs = [quantize_multiplier(m) for m in bias_scale / qout.scale]
     act_min, act_max = clamp_range(node.attrs.get("act"), qout)
     return dict(
         weight=w_q,
-        bias=np.clip(folded, INT32_MIN, INT32_MAX).astype(np.int32),
+        bias=folded.astype(np.int32),
         mult=np.array([m for m, _ in pairs], dtype=np.int32),
         shift=np.array([s for _, s in pairs], dtype=np.int32),
         input_zp=qin.zero_point,
         output_zp=qout.zero_point,
         act_min=act_min,
         act_max=act_max,
+        acc_bound=int(worst.max()),
     )
+
+
+def observed_qparams(node, qin, observed):
+    """The output_qparams hook of ops whose output range comes from calibration."""
+    return observed
+
+
+def run_weighted_float(node, x, accumulate):
+    """Float reference of a weighted op: accumulate(node, x, weight, pad_value) + bias, clamped."""
+    return clamp_float(accumulate(node, x, node.attrs["weight"], 0.0) + node.attrs["bias"], node)
+
+
+def run_weighted_int8(node, x, accumulate):
+    """Integer reference of a weighted op: the same sums in int64 (padding holds the input
+    zero point, real zero), the folded bias, then requantization."""
+    p = node.params
+    acc = accumulate(node, x.astype(np.int64), p["weight"].astype(np.int64), p["input_zp"]) + p["bias"]
+    # quantize_weighted proved this; if it fails, the C would overflow where numpy does not.
+    assert np.all(np.abs(acc) <= p.get("acc_bound", INT32_MAX)), "accumulator beyond its proven bound"
+    return requantize_output(acc, p)
 
 
 def requantize_output(acc: np.ndarray, p: dict) -> np.ndarray:

@@ -6,40 +6,40 @@ dilations, pads (t, l, b, r), act.
 
 import numpy as np
 
+from mcugen.layout import as_image
 from mcugen.ops import common
 
 KIND = "depthwise_conv"
 
 
 def output_shape(node, in_shape):
+    in_shape = as_image(in_shape)
     out_h, out_w = common.window_output_hw(in_shape[1:3], node.attrs)
     return (in_shape[0], out_h, out_w, in_shape[3])
 
 
+def accumulate(node, x, w, pad_value):
+    x = x.reshape(as_image(x.shape))
+    out_hw = common.window_output_hw(x.shape[1:3], node.attrs)
+    acc = 0
+    for ky, kx, view in common.taps(common.pad_nhwc(x, node.attrs["pads"], pad_value), node.attrs, out_hw):
+        acc = acc + view * w[ky, kx, :]
+    return acc
+
+
 def run_float(node, x):
-    return common.clamp_float(_accumulate(node.attrs, x, node.attrs["weight"], 0.0) + node.attrs["bias"], node)
+    return common.run_weighted_float(node, x, accumulate)
 
 
-def output_qparams(node, qin, observed):
-    return observed
+def run_int8(node, x):
+    return common.run_weighted_int8(node, x, accumulate)
+
+
+output_qparams = common.observed_qparams
 
 
 def quantize(node, qin, qout):
     return common.quantize_weighted(node, qin, qout, channel_axis=2)
-
-
-def run_int8(node, x):
-    p = node.params
-    acc = _accumulate(node.attrs, x.astype(np.int64), p["weight"].astype(np.int64), p["input_zp"])
-    return common.requantize_output(acc + p["bias"], p)
-
-
-def _accumulate(attrs, x, w, pad_value):
-    out_hw = common.window_output_hw(x.shape[1:3], attrs)
-    acc = 0
-    for ky, kx, view in common.taps(common.pad_nhwc(x, attrs["pads"], pad_value), attrs, out_hw):
-        acc = acc + view * w[ky, kx, :]
-    return acc
 
 
 def arrays(node):
@@ -47,11 +47,11 @@ def arrays(node):
 
 
 def c_fields(node, in_shape, out_shape):
-    return common.window_fields(node.attrs, in_shape, out_shape)
+    return common.window_fields(node.attrs, as_image(in_shape), out_shape)
 
 
 def access(node, in_shape, out_shape):
-    return common.window_access(node.attrs, in_shape, out_shape)
+    return common.window_access(node.attrs, as_image(in_shape), out_shape)
 
 
 def cost(node, in_shape, out_shape):

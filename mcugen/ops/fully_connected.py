@@ -14,22 +14,23 @@ def output_shape(node, in_shape):
     return (in_shape[0], node.attrs["weight"].shape[0])
 
 
+def accumulate(node, x, w, pad_value):
+    return x.reshape(len(x), -1) @ w.T
+
+
 def run_float(node, x):
-    return common.clamp_float(x.reshape(len(x), -1) @ node.attrs["weight"].T + node.attrs["bias"], node)
+    return common.run_weighted_float(node, x, accumulate)
 
 
-def output_qparams(node, qin, observed):
-    return observed
+def run_int8(node, x):
+    return common.run_weighted_int8(node, x, accumulate)
+
+
+output_qparams = common.observed_qparams
 
 
 def quantize(node, qin, qout):
     return common.quantize_weighted(node, qin, qout, channel_axis=0)
-
-
-def run_int8(node, x):
-    p = node.params
-    acc = x.reshape(len(x), -1).astype(np.int64) @ p["weight"].astype(np.int64).T + p["bias"]
-    return common.requantize_output(acc, p)
 
 
 def arrays(node):

@@ -7,17 +7,18 @@ range): sum the raw values, divide by H*W rounding half away from zero, as TFLit
 import numpy as np
 
 from mcugen.fixedpoint import rounding_div
+from mcugen.layout import as_image
 from mcugen.ops import common
 
 KIND = "global_avg_pool"
 
 
 def output_shape(node, in_shape):
-    return (in_shape[0], 1, 1, in_shape[3])
+    return (in_shape[0], 1, 1, as_image(in_shape)[3])
 
 
 def run_float(node, x):
-    return common.clamp_float(x.mean(axis=(1, 2), keepdims=True), node)
+    return common.clamp_float(x.reshape(as_image(x.shape)).mean(axis=(1, 2), keepdims=True), node)
 
 
 def output_qparams(node, qin, observed):
@@ -25,12 +26,14 @@ def output_qparams(node, qin, observed):
 
 
 def quantize(node, qin, qout):
+    assert qout == qin, "the kernel has no requantization: output_qparams keeps the input's"
     act_min, act_max = common.clamp_range(node.attrs.get("act"), qout)
-    return dict(input_zp=qin.zero_point, output_zp=qout.zero_point, act_min=act_min, act_max=act_max)
+    return dict(act_min=act_min, act_max=act_max)
 
 
 def run_int8(node, x):
     p = node.params
+    x = x.reshape(as_image(x.shape))
     total = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
     out = rounding_div(total, x.shape[1] * x.shape[2])
     return np.clip(out, p["act_min"], p["act_max"]).astype(np.int8)
@@ -41,12 +44,13 @@ def arrays(node):
 
 
 def c_fields(node, in_shape, out_shape):
+    in_shape = as_image(in_shape)
     return dict(pixels=in_shape[1] * in_shape[2], channels=in_shape[3])
 
 
 def access(node, in_shape, out_shape):
     """Channel by channel; output[c] is written after channel c of every pixel is read."""
-    return common.Access(np.arange(in_shape[3]), 1)
+    return common.Access(np.arange(as_image(in_shape)[3]), 1)
 
 
 def cost(node, in_shape, out_shape):

@@ -1,6 +1,6 @@
 """Pointwise (1x1, stride 1, unpadded) convolution: a matrix product per pixel.
 
-attrs: weight [O, I], bias [O], act.
+attrs: weight [O, I], bias [O], act. Any rank: the last axis is the channels.
 """
 
 import numpy as np
@@ -14,22 +14,23 @@ def output_shape(node, in_shape):
     return tuple(in_shape[:-1]) + (node.attrs["weight"].shape[0],)
 
 
+def accumulate(node, x, w, pad_value):
+    return x @ w.T
+
+
 def run_float(node, x):
-    return common.clamp_float(x @ node.attrs["weight"].T + node.attrs["bias"], node)
+    return common.run_weighted_float(node, x, accumulate)
 
 
-def output_qparams(node, qin, observed):
-    return observed
+def run_int8(node, x):
+    return common.run_weighted_int8(node, x, accumulate)
+
+
+output_qparams = common.observed_qparams
 
 
 def quantize(node, qin, qout):
     return common.quantize_weighted(node, qin, qout, channel_axis=0)
-
-
-def run_int8(node, x):
-    p = node.params
-    acc = x.astype(np.int64) @ p["weight"].astype(np.int64).T + p["bias"]
-    return common.requantize_output(acc, p)
 
 
 def arrays(node):

@@ -2,8 +2,9 @@
 
 Each pass has `run(graph)` and rewrites the graph in place. After the pipeline every
 node is a kernel op (mcugen/ops); anything left over is reported as unsupported.
-The order matters: BatchNorm folds into a conv before the conv's activation is fused
-(conv -> BN -> ReLU6), and Pad folds before 1x1 convs are specialized to pointwise.
+The order matters: a MatMul's bias Add folds before a BatchNorm after it; BatchNorm folds
+into a conv before the conv's activation is fused (conv -> BN -> ReLU6); Pad folds before
+1x1 convs are specialized to pointwise.
 """
 
 from mcugen import ops
@@ -21,9 +22,9 @@ from mcugen.passes import (
 
 PIPELINE = [
     remove_identity,
+    fold_bias_add,
     fold_batchnorm,
     fold_pad,
-    fold_bias_add,
     fuse_activation,
     remove_reshape,
     specialize_pointwise,
@@ -35,7 +36,8 @@ LEFTOVER = {
     "clip": "an activation must follow a conv, pooling or fully-connected node that feeds only it",
     "bias_add": "an Add of a constant must follow a MatMul that feeds only it",
     "batch_norm": "a BatchNormalization on a 2-D tensor must follow a Gemm/MatMul that feeds only it",
-    "reshape": "a Flatten/Reshape that reorders NHWC data must feed exactly one Gemm/MatMul",
+    "reshape": "a Flatten/Reshape must leave NHWC data in place for the layers after it, "
+               "or feed exactly one Gemm/MatMul",
 }
 
 

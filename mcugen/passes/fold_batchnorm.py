@@ -14,7 +14,7 @@ def run(graph):
     for bn in [n for n in graph.nodes if n.op == "batch_norm"]:
         scale, shift = bn.attrs["scale"], bn.attrs["shift"]
         producer = graph.folds_into(bn, tuple(CHANNEL_AXIS))
-        if producer is not None and "act" not in producer.attrs:
+        if producer is not None and "act" not in producer.attrs:  # a clamp in between would not fold
             axis = CHANNEL_AXIS[producer.op]
             shape = [1] * producer.attrs["weight"].ndim
             shape[axis] = -1

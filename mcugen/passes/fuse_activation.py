@@ -1,8 +1,15 @@
 """Fuse Relu/Clip into the node before it, as that node's output clamp.
 
 Every int8 kernel ends by clamping to [-128, 127]; a fused activation narrows that clamp,
-which costs nothing at run time. Two activations in a row intersect.
+which costs nothing at run time. Two activations in a row compose into one clamp.
 """
+
+
+def compose(inner, outer):
+    """clip(clip(x, *inner), *outer) as one clip(x, low, high) (numpy's clip semantics:
+    with low > high the result is high, as for ONNX's Clip)."""
+    (l1, h1), (l2, h2) = inner, outer
+    return min(max(l1, l2), h2), min(max(h1, l2), h2)
 
 FUSES_INTO = ("conv", "depthwise_conv", "fully_connected", "avg_pool", "global_avg_pool")
 
@@ -12,6 +19,6 @@ def run(graph):
         producer = graph.folds_into(clip, FUSES_INTO)
         if producer is None:
             continue  # left for normalize() to report
-        low, high = producer.attrs.get("act", (-float("inf"), float("inf")))
-        producer.attrs["act"] = (max(low, clip.attrs["low"]), min(high, clip.attrs["high"]))
+        inner = producer.attrs.get("act", (-float("inf"), float("inf")))
+        producer.attrs["act"] = compose(inner, (clip.attrs["low"], clip.attrs["high"]))
         graph.merge_into_producer(producer, clip)

@@ -1,22 +1,44 @@
 """Remove Flatten/Reshape/Squeeze/Unsqueeze.
 
-Most are free once tensors are NHWC (e.g. [1,1,1,C] -> [1,C]): they vanish. A flatten of
-a spatial tensor reads in NCHW order, which NHWC memory does not have; when it feeds a
-fully-connected node, the reorder is folded into that node's weight columns instead.
+Most are free once tensors are NHWC (e.g. [1,1,1,C] -> [1,C]): they vanish, and their
+consumer reads the producer's bytes directly, which is right when the consumer reads
+them the same way under both shapes (same image view for windowed ops, same last axis
+for per-channel ops). A flatten of a spatial tensor reads in NCHW order, which NHWC
+memory does not have; when it feeds a fully-connected node, the reorder is folded into
+that node's weight columns instead. Anything else stays, and is reported as unsupported.
 """
 
 import numpy as np
+
+from mcugen.layout import as_image
+
+SAME_IMAGE = ("conv", "depthwise_conv", "avg_pool", "global_avg_pool")
+SAME_LAST_AXIS = ("pointwise_conv", "softmax")
+
+
+def reads_alike(op: str, before, after) -> bool:
+    """Would an `op` node read a tensor of shape `before` as it reads shape `after`?"""
+    if op in SAME_IMAGE:
+        return as_image(before) == as_image(after)
+    if op in SAME_LAST_AXIS:
+        return before[-1] == after[-1]
+    return op == "fully_connected"  # reads its input flat
 
 
 def run(graph):
     for reshape in [n for n in graph.nodes if n.op == "reshape"]:
         perm = reshape.attrs["perm"]
-        if perm is not None:
-            fc = graph.sole_consumer(reshape.output)
-            if fc is None or fc.op != "fully_connected":
-                continue  # left for normalize() to report
-            # fc reads x[j] = memory[perm[j]]: weight column j moves to column perm[j].
-            weight = np.empty_like(fc.attrs["weight"])
-            weight[:, perm] = fc.attrs["weight"]
-            fc.attrs["weight"] = weight
+        users = graph.consumers(reshape.output)
+        if perm is None:
+            before, after = graph.shape(reshape.input), graph.shape(reshape.output)
+            if all(reads_alike(user.op, before, after) for user in users):
+                graph.bypass(reshape)
+            continue
+        fc = graph.sole_consumer(reshape.output)
+        if fc is None or fc.op != "fully_connected" or len(perm) != fc.attrs["weight"].shape[1]:
+            continue  # left for normalize() to report
+        # fc reads x[j] = memory[perm[j]]: weight column j moves to column perm[j].
+        weight = np.empty_like(fc.attrs["weight"])
+        weight[:, perm] = fc.attrs["weight"]
+        fc.attrs["weight"] = weight
         graph.bypass(reshape)
