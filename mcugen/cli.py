@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from mcugen import __version__, codegen, pipeline, report, toolchain
+from mcugen import __version__, codegen, picture, pipeline, planner, report, toolchain
 from mcugen.errors import McugenError
 from mcugen.verify import verify
 
@@ -37,8 +37,8 @@ def _say(kind: str, text: str) -> None:
     print(f"mcugen: {kind}: {_one_line(text)}", file=sys.stderr)
 
 
-def _build(args, quantized=True):
-    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized)
+def _build(args, quantized=True, ram_limit=None):
+    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit)
     for note in compiled.notes:
         _say("note", note)
     for warning in compiled.warnings:
@@ -127,7 +127,7 @@ def cmd_compile(args) -> int:
     name = _name(args)
     out = Path(args.output)
     check_output_folder(out)  # before the work, so a refusal is quick
-    compiled = _build(args)
+    compiled = _build(args, ram_limit=args.ram_limit)
     files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name)
     summary = report.summary(compiled.graph, compiled.plan)
     files[MANIFEST] = manifest(args, compiled, name, files, summary)
@@ -142,10 +142,24 @@ def cmd_compile(args) -> int:
 
 
 def cmd_report(args) -> int:
+    for option, path in (("--html", args.html), ("--plot", args.plot)):
+        if path and Path(path).suffix.lower() != (".html" if option == "--html" else ".svg"):
+            raise McugenError(f"{option} {path}: the file name must end in {'.html' if option == '--html' else '.svg'}")
     compiled = _build(args, quantized=False)
     summary = report.summary(compiled.float_graph, compiled.plan)
+    for path, render in ((args.html, picture.html), (args.plot, picture.svg)):
+        if path:
+            _write_file(Path(path), render(summary))
     print(json.dumps(summary, indent=2) if args.json else report.format_text(summary))
+    planner.check_limit(compiled.float_graph, compiled.plan, args.ram_limit)  # after the report: it explains
     return 0
+
+
+def _write_file(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise McugenError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 # ---------------------------------------------------------------------------- verify
@@ -159,7 +173,7 @@ def cmd_verify(args) -> int:
     name = _name(args)
     cc = toolchain.find_cc(args.cc)
     start = time.perf_counter()
-    compiled = _build(args)
+    compiled = _build(args, ram_limit=args.ram_limit)
     g = compiled.graph
     if args.samples * g.tensors[g.input].size > MAX_SAMPLE_BYTES:
         raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
@@ -208,6 +222,9 @@ def parser() -> argparse.ArgumentParser:
 
     def common(p, calib=True):
         p.add_argument("model", help="the ONNX model file")
+        p.add_argument("--ram-limit", metavar="BYTES",
+                       help="fail (exit 2) when the arena needs more, naming the layer that sets the peak; "
+                            "accepts 37500, 64K, 0.5M (K = 1024 bytes, M = 1024 K)")
         if calib:
             p.add_argument("--calib", metavar="FILE.npz",
                            help="calibration samples: float32 array [N, ...] in the ONNX input's layout, "
@@ -233,7 +250,10 @@ def parser() -> argparse.ArgumentParser:
                        "totals: flash for constants, arena bytes, the arena's lower bound, MACs. "
                        "Needs no calibration: sizes do not depend on it.")
     common(p, calib=False)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output, with every tensor's offset and lifetime")
+    p.add_argument("--html", metavar="FILE.html", help="write a page with a picture of the arena and its tensors")
+    p.add_argument("--plot", metavar="FILE.svg", help="write the picture of the arena alone, as SVG")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("verify", help="build and run the C, compare with the reference byte for byte",

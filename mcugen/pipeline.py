@@ -46,9 +46,10 @@ def front(model: str | Path) -> tuple[Graph, list[str]]:
 
 
 def build(model: str | Path, calib: str | Path | None = None, percentile: float = 100.0,
-          quantized: bool = True) -> Compiled:
+          quantized: bool = True, ram_limit: str | None = None) -> Compiled:
     graph, notes = front(model)
     result = Compiled(graph, planner.plan(graph), notes=notes)
+    planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast
     if not quantized:
         return result
     if calib is None:

@@ -33,6 +33,11 @@ def layers(graph: Graph, plan: Plan) -> list[dict]:
     return rows
 
 
+def tensors(graph: Graph, plan: Plan) -> list[dict]:
+    return [dict(name=escape(b.name), bytes=b.size, offset=plan.offsets[b.name], first_layer=b.first,
+                 last_layer=b.last) for b in sorted(plan.buffers, key=lambda b: (b.first, b.last, b.name))]
+
+
 def summary(graph: Graph, plan: Plan) -> dict:
     rows = layers(graph, plan)
     return dict(
@@ -46,7 +51,12 @@ def summary(graph: Graph, plan: Plan) -> dict:
         output=dict(name=escape(graph.output), shape=list(graph.shape(graph.output)[1:]),
                     offset=plan.offsets[graph.output], bytes=graph.tensors[graph.output].size),
         planner=plan.strategy,
+        peak_layer=plan.peak_step,
+        baseline_bytes=plan.baseline_bytes,
+        strategies=plan.candidates,
         layers=rows,
+        tensors=tensors(graph, plan),
+        overlaps=[dict(input=escape(a), output=escape(b), distance=d) for (a, b), d in sorted(plan.overlaps.items())],
     )
 
 
@@ -66,7 +76,9 @@ def format_text(s: dict) -> str:
         f"MACs              {s['macs']:,}",
         f"flash (constants) {s['weights_bytes']:,} bytes  (weights, biases, multipliers, tables; code not included)",
         f"RAM (arena)       {s['arena_bytes']:,} bytes  (all activations, input and output; planner {s['planner']})",
-        f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer; the arena is {gap:.2f}x it)",
+        f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer, layer {s['peak_layer']}; "
+        f"the arena is {gap:.3f}x it)",
+        f"without overlap   {s['baseline_bytes']:,} bytes  (TFLM's greedy-by-size planner, for comparison)",
         f"input             {'x'.join(map(str, s['input']['shape']))} int8 at offset {s['input']['offset']:,}",
         f"output            {'x'.join(map(str, s['output']['shape']))} int8 at offset {s['output']['offset']:,}",
     ]

@@ -128,3 +128,57 @@ def test_readme_lists_exactly_the_supported_onnx_ops():
     section = text.split("<!-- ops:")[1].split("<!-- /ops -->")[0]
     listed = section.split("ONNX ops:")[1].strip().split(", ")
     assert listed == sorted(IMPORTERS)
+
+
+@pytest.mark.parametrize("text,value", [("37500", 37500), ("64K", 65536), ("0.5M", 524288), ("36 KiB", 36864)])
+def test_ram_limit_units(text, value):
+    from mcugen.planner import parse_bytes
+
+    assert parse_bytes(text) == value
+
+
+def test_ram_limit_refuses_naming_the_peak_layer(tmp_path):
+    code, _, stderr = run("compile", VWW, "-o", tmp_path / "o", "--ram-limit", "36K")
+    assert code == 2 and not (tmp_path / "o").exists()
+    line = stderr.strip()
+    assert len(line.splitlines()) == 1  # refused before calibration warns about anything
+    assert "over --ram-limit 36K (36,864 bytes)" in line and "layer 3 (depthwise_conv" in line
+    code, _, stderr = run("compile", VWW, "-o", tmp_path / "o", "--ram-limit", "37500", "--calib",
+                          EXAMPLES / "vww_calib.npz")
+    assert code == 0, stderr
+    code, _, stderr = run("report", VWW, "--ram-limit", "lots")
+    assert code == 2 and "--ram-limit 'lots'" in stderr
+
+
+def test_report_json_tensors_are_a_valid_plan():
+    """Independently of the planner's own checks: from the JSON alone, no two tensors live
+    at one layer share a byte unless they are a listed (input, output) overlap at the
+    layer joining them, with the output far enough below."""
+    code, out, _ = run("report", DIGITS, "--json")
+    data = json.loads(out)
+    tensors = {t["name"]: t for t in data["tensors"]}
+    allowed = {(o["input"], o["output"]): o["distance"] for o in data["overlaps"]}
+    assert data["arena_bytes"] >= max(t["offset"] + t["bytes"] for t in tensors.values())
+    for a in tensors.values():
+        for b in tensors.values():
+            if a is b or a["last_layer"] < b["first_layer"] or b["last_layer"] < a["first_layer"]:
+                continue
+            if a["offset"] < b["offset"] + b["bytes"] and b["offset"] < a["offset"] + a["bytes"]:
+                src, dst = (a, b) if (a["name"], b["name"]) in allowed else (b, a)
+                assert (src["name"], dst["name"]) in allowed, (a, b)
+                assert src["last_layer"] == dst["first_layer"]
+                assert dst["offset"] <= src["offset"] - allowed[(src["name"], dst["name"])]
+    assert allowed  # the digits network does overlap layers
+
+
+def test_report_html_and_svg(tmp_path):
+    code, _, stderr = run("report", VWW, "--html", tmp_path / "arena.html", "--plot", tmp_path / "arena.svg")
+    assert code == 0, stderr
+    svg = (tmp_path / "arena.svg").read_text()
+    page = (tmp_path / "arena.html").read_text()
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert svg.count("<title>") == 31  # one box per tensor: the input and 30 layer outputs
+    assert "peak" in svg and "arena 36,888 B" in svg
+    assert "<svg" in page and "MobilenetV1/Conv2d_0/Relu6:0" in page
+    code, _, _ = run("report", VWW, "--plot", tmp_path / "arena.png")
+    assert code == 2
