@@ -23,6 +23,9 @@ from mcugen.errors import McugenError, quote
 from mcugen.ir import Graph, Node, Tensor
 
 INF = math.inf
+# No microcontroller has this much RAM; refusing early also bounds mcugen's own memory
+# (calibration holds float copies of every activation) against hostile shape claims.
+MAX_ACTIVATION_BYTES = 16 << 20
 
 
 # ---------------------------------------------------------------------------- loading
@@ -41,6 +44,7 @@ def load(path: str | Path) -> onnx.ModelProto:
         raise McugenError(f"{path}: not a readable ONNX file ({type(exc).__name__})") from None
     if not model.HasField("graph") or not model.graph.node:
         raise McugenError(f"{path}: not an ONNX model (no graph or no nodes)")
+    _check_names(model, path)
     _load_external_data(model, path)
     try:
         onnx.checker.check_model(model)
@@ -48,6 +52,17 @@ def load(path: str | Path) -> onnx.ModelProto:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise McugenError(f"{path}: invalid ONNX model: {first[:200]}") from None
     return model
+
+
+def _check_names(model: onnx.ModelProto, path: Path) -> None:
+    """Names that are not valid UTF-8 come back from protobuf as bytes: a corrupt file."""
+    g = model.graph
+    names = [g.name] + [v.name for v in list(g.input) + list(g.output) + list(g.value_info)]
+    names += [t.name for t in g.initializer]
+    for n in g.node:
+        names += [n.name, n.op_type, n.domain, *n.input, *n.output, *(a.name for a in n.attribute)]
+    if any(not isinstance(name, str) for name in names):
+        raise McugenError(f"{path}: a name in the model is not valid UTF-8 (a corrupt file)")
 
 
 def _load_external_data(model: onnx.ModelProto, path: Path) -> None:
@@ -94,6 +109,9 @@ class Context:
         return self.consts[name]
 
     def shape(self, name: str) -> tuple[int, ...]:
+        if name not in self.shapes:
+            raise McugenError(f"the shape of tensor {quote(name)} is unknown, dynamic or empty; "
+                              "mcugen needs static shapes")
         return self.shapes[name]
 
 
@@ -124,7 +142,7 @@ def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, 
     notes: list[str] = []
     model = _fix_input_shape(model, inputs[0], source, notes)
     shapes = _infer_shapes(model, source)
-    consts = {t.name: _constant(t.name, numpy_helper.to_array(t), source) for t in model.graph.initializer}
+    consts = {t.name: _constant(t.name, _array(t, source), source) for t in model.graph.initializer}
     ctx = Context(consts, shapes, opset, notes)
 
     nodes: list[Node] = []
@@ -142,8 +160,9 @@ def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, 
     tensors = {}
     for name in [input_name] + [o for n in nodes for o in n.outputs]:
         shape = _known_shape(name, shapes, source)
-        if min(shape) <= 0:
-            raise McugenError(f"{source}: tensor {quote(name)} has shape {list(shape)}: an empty tensor")
+        if math.prod(shape) > MAX_ACTIVATION_BYTES:
+            raise McugenError(f"{source}: tensor {quote(name)} of shape {list(shape)} is over "
+                              f"{MAX_ACTIVATION_BYTES >> 20} MiB as int8; no microcontroller holds it")
         tensors[name] = Tensor(name, layout.ir_shape(shape))
     for n in nodes:
         for name in n.inputs:
@@ -169,7 +188,7 @@ def _fix_input_shape(model, inp, source, notes):
         )
     model = onnx.ModelProto.FromString(model.SerializeToString())  # leave the caller's copy alone
     dims = next(i for i in model.graph.input if i.name == inp.name).type.tensor_type.shape.dim
-    if not dims[0].HasField("dim_value") or dims[0].dim_value == 0:
+    if not dims[0].HasField("dim_value"):
         label = dims[0].dim_param or "?"
         notes.append(f"input {quote(inp.name)}: symbolic batch '{label}' compiled as 1")
         dims[0].Clear()
@@ -199,7 +218,7 @@ def _infer_shapes(model, source) -> dict[str, tuple[int, ...]]:
     g = inferred.graph
     for vi in list(g.input) + list(g.value_info) + list(g.output):
         t = vi.type.tensor_type
-        if t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim):
+        if t.HasField("shape") and all(d.HasField("dim_value") and d.dim_value > 0 for d in t.shape.dim):
             shapes[vi.name] = tuple(int(d.dim_value) for d in t.shape.dim)
     return shapes
 
@@ -207,7 +226,7 @@ def _infer_shapes(model, source) -> dict[str, tuple[int, ...]]:
 def _known_shape(name, shapes, source):
     if name not in shapes:
         raise McugenError(
-            f"{source}: the shape of tensor {quote(name)} is unknown or dynamic; "
+            f"{source}: the shape of tensor {quote(name)} is unknown, dynamic or empty; "
             "mcugen needs static shapes"
         )
     return shapes[name]
@@ -215,6 +234,15 @@ def _known_shape(name, shapes, source):
 
 def _to_float(array: np.ndarray) -> np.ndarray:
     return array.astype(np.float64) if array.dtype.kind == "f" else array
+
+
+def _array(tensor: onnx.TensorProto, source: str) -> np.ndarray:
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception:  # data that does not fit the declared type and shape
+        dtype = onnx.TensorProto.DataType.Name(tensor.data_type) if tensor.data_type in onnx.TensorProto.DataType.values() else "?"
+        raise McugenError(f"{source}: constant {quote(tensor.name)}: its data does not match its type "
+                          f"({dtype}) and shape {list(tensor.dims)}") from None
 
 
 def _constant(name: str, array: np.ndarray, source: str) -> np.ndarray:
@@ -287,6 +315,9 @@ def import_conv(node, ctx):
     bias = ctx.const(node, 2, "B", required=False)
     bias = np.zeros(out_c) if bias is None else bias.reshape(out_c)
     group = int(attr(node, "group", 1))
+    if group < 1 or in_per_group * group != in_shape[1]:
+        raise McugenError(f"{describe(node, ctx.opset)}: weights for {in_per_group} x group {group} input "
+                          f"channels, but the input has {in_shape[1]}")
     window = _window(node, ctx, (kh, kw))
     if group == 1:
         return [_ir(node, "conv", node.input[:1], weight=w.transpose(0, 2, 3, 1), bias=bias, **window)]
@@ -367,7 +398,10 @@ def import_gemm(node, ctx):
         raise McugenError(f"{describe(node, ctx.opset)}: only Gemm(activation, constant) without transA is supported")
     _require_rank(node, ctx, 2, "a 2-D Gemm input")
     b = ctx.const(node, 1, "B")
+    if b.ndim != 2:
+        raise McugenError(f"{describe(node, ctx.opset)}: B must be 2-D")
     weight = b if int(attr(node, "transB", 0)) else b.T  # [out, in]
+    _check_features(node, ctx, weight.shape[1])
     weight = weight * float(attr(node, "alpha", 1.0))
     c = ctx.const(node, 2, "C", required=False)
     bias = np.zeros(weight.shape[0]) if c is None else np.broadcast_to(c, (1, weight.shape[0]))[0]
@@ -382,7 +416,15 @@ def import_matmul(node, ctx):
     b = ctx.const(node, 1, "B")
     if b.ndim != 2:
         raise McugenError(f"{describe(node, ctx.opset)}: the constant operand must be 2-D")
+    _check_features(node, ctx, b.shape[0])
     return [_ir(node, "fully_connected", node.input[:1], weight=b.T, bias=np.zeros(b.shape[1]))]
+
+
+def _check_features(node, ctx, expected: int) -> None:
+    features = ctx.shape(node.input[0])[1]
+    if features != expected:
+        raise McugenError(f"{describe(node, ctx.opset)}: weights for {expected} input features, "
+                          f"but the input has {features}")
 
 
 def import_add(node, ctx):
@@ -445,7 +487,7 @@ def import_constant(node, ctx):
     for a in node.attribute:
         value = onnx.helper.get_attribute_value(a)
         if isinstance(value, onnx.TensorProto):
-            array = numpy_helper.to_array(value)
+            array = _array(value, "model")
         elif a.name in ("value_float", "value_int", "value_floats", "value_ints"):
             array = np.array(value)
         else:

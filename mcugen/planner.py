@@ -133,7 +133,7 @@ def step_needs(bufs: list[Buffer], rules) -> list[int]:
     sizes = {b.name: b for b in bufs}
     for (src, dst), distance in rules.items():
         a, b = sizes[src], sizes[dst]
-        needs[b.first] -= a.size + b.size - max(a.size + distance, b.size)
+        needs[b.first] -= a.size + b.size - min(a.size + b.size, max(a.size + distance, b.size))
     return needs
 
 

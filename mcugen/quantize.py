@@ -69,15 +69,30 @@ def synthetic_calibration(graph: Graph, count: int = SYNTHETIC_SAMPLES, seed: in
     return Calibration(x, synthetic=True, source="synthetic uniform [-1, 1]")
 
 
+MAX_KEPT = 1 << 20  # values kept per tensor for percentiles: enough, and bounded
+
+
 def calibrate(graph: Graph, calib: Calibration, percentile: float = 100.0) -> dict[str, tuple[float, float]]:
-    """Range (low, high) of every activation tensor over the calibration samples."""
-    values = reference.run_float(graph, layout.to_ir(calib.samples), keep=True)
+    """Range (low, high) of every activation tensor over the calibration samples.
+
+    Samples run a batch at a time (reference.batch_size), keeping running min/max; for a
+    percentile, an evenly strided subsample of at most MAX_KEPT values per tensor."""
+    step = reference.batch_size(graph)
+    low, high, kept = {}, {}, {}
+    for start in range(0, len(calib.samples), step):
+        values = reference.run_float(graph, layout.to_ir(calib.samples[start: start + step]), keep=True)
+        for name, v in values.items():
+            low[name] = min(low.get(name, np.inf), float(v.min()))
+            high[name] = max(high.get(name, -np.inf), float(v.max()))
+            if percentile < 100.0:
+                stride = max(1, -(-v.size * len(calib.samples) // (len(v) * MAX_KEPT)))
+                kept.setdefault(name, []).append(v.reshape(-1)[::stride])
+    if percentile >= 100.0:
+        return {name: (low[name], high[name]) for name in low}
     ranges = {}
-    for name, v in values.items():
-        if percentile >= 100.0:
-            ranges[name] = (float(v.min()), float(v.max()))
-        else:
-            ranges[name] = (float(np.percentile(v, 100.0 - percentile)), float(np.percentile(v, percentile)))
+    for name, parts in kept.items():
+        v = np.concatenate(parts)
+        ranges[name] = (float(np.percentile(v, 100.0 - percentile)), float(np.percentile(v, percentile)))
     return ranges
 
 

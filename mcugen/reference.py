@@ -21,6 +21,20 @@ def run_int8(graph: Graph, x: np.ndarray, keep: bool = False):
     return _run(graph, np.asarray(x, dtype=np.int8), "run_int8", keep)
 
 
+WORKING_BYTES = 256 << 20  # float64 copies of every activation, per batch of samples
+
+
+def batch_size(graph: Graph) -> int:
+    """Samples per batch so one batch's activations (as float64) fit WORKING_BYTES."""
+    return max(1, WORKING_BYTES // (8 * sum(t.size for t in graph.tensors.values())))
+
+
+def run_int8_batched(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """run_int8 over many samples, a batch at a time, so memory stays bounded."""
+    step = batch_size(graph)
+    return np.concatenate([run_int8(graph, x[i: i + step]) for i in range(0, len(x), step)])
+
+
 def _run(graph, x, hook, keep):
     values = {graph.input: x}
     for node in graph.nodes:

@@ -28,7 +28,7 @@ def problems(draw, max_buffers=25):
         for b in bufs:
             if (a is not b and a.last == b.first and b.size and a.last not in steps_used
                     and not {a.name, b.name} & used and draw(st.booleans())):
-                rules[(a.name, b.name)] = planner.align(draw(st.integers(0, b.size - 1)))
+                rules[(a.name, b.name)] = planner.ALIGN * draw(st.integers(0, (b.size - 1) // planner.ALIGN))
                 steps_used.add(a.last)
                 used |= {a.name, b.name}
     return bufs, rules
