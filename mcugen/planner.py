@@ -95,6 +95,7 @@ def overlap_rules(graph: Graph) -> dict[tuple[str, str], int]:
     rules = {}
     for step, node in enumerate(graph.nodes):
         src, dst = node.input, node.output
+        # A node with several inputs (add, mul) keeps each of them apart from its output.
         if len(node.inputs) != 1 or last_reader[src] != step or src == graph.output:
             continue
         in_shape, out_shape = graph.shape(src), graph.shape(dst)
