@@ -123,14 +123,13 @@ def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, 
         raise McugenError(f"{source}: the model has {len(g.output)} outputs; mcugen supports exactly one")
     notes: list[str] = []
     model = _fix_input_shape(model, inputs[0], source, notes)
-    shapes = _infer_shapes(model, source)
+    model = fold_constants(model, _infer_shapes(model, source), opset)
+    shapes = _infer_shapes(model, source)  # again: folded shape sub-graphs make more shapes static
     consts = {t.name: _constant(t.name, numpy_helper.to_array(t), source) for t in model.graph.initializer}
     ctx = Context(consts, shapes, opset, notes)
 
     nodes: list[Node] = []
     for node in model.graph.node:
-        if node.domain in ("", "ai.onnx") and fold_constant(node, ctx, model.opset_import):
-            continue
         importer = IMPORTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
         if importer is None:
             raise McugenError(
@@ -241,37 +240,57 @@ def reshape_permutation(in_shape, out_shape) -> np.ndarray | None:
 
 # ---------------------------------------------------------------------------- constant folding
 
-NEVER_FOLD = {"Constant", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+NEVER_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
 SHAPE_OPS = {"Shape", "Size"}  # constant once the input's shape is static, whatever its values
 
 
-def fold_constant(node, ctx, opset_import) -> bool:
-    """Evaluate, at compile time, a node whose inputs are all constants, or a Shape/Size of a
-    tensor whose shape is static (exporters' Shape -> Gather -> Concat -> Reshape chains).
-    onnx's reference evaluator runs it, at the model's opsets; its outputs become constants."""
+def fold_constants(model: onnx.ModelProto, shapes, opset: int) -> onnx.ModelProto:
+    """Evaluate at compile time every node whose inputs are all constants, and Shape/Size of a
+    tensor whose shape is static: exporters' Shape -> Gather -> Unsqueeze -> Concat -> Reshape
+    chains vanish. Folded nodes become initializers, so shape inference sees through them;
+    Constant nodes stay (the Constant importer reads them) but feed the folding."""
+    raw = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    kept, folded = [], {}
+    for node in model.graph.node:
+        values = _evaluate(node, raw, shapes, model.opset_import, opset)
+        if values is None or node.op_type == "Constant":
+            kept.append(node)
+        if values is not None:
+            raw.update(values)
+            if node.op_type != "Constant":
+                folded.update(values)
+    if not folded:
+        return model
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    model.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), name) for name, v in folded.items())
+    return model
+
+
+def _evaluate(node, raw, shapes, opset_import, opset) -> dict | None:
+    """{output: value} of a foldable node (onnx's reference evaluator at the model's opsets),
+    or None when it depends on the model's input."""
     given = [name for name in node.input if name]
-    if node.op_type in NEVER_FOLD or not given:
-        return False
-    if node.op_type in SHAPE_OPS and given[0] in ctx.shapes:
-        feeds = {given[0]: np.zeros(ctx.shapes[given[0]], np.float32)}
-    elif all(name in ctx.consts for name in given):
-        feeds = {name: ctx.consts[name] for name in given}
+    if node.domain not in ("", "ai.onnx") or node.op_type in NEVER_FOLD:
+        return None
+    if node.op_type in SHAPE_OPS and given and given[0] in shapes:
+        feeds = {given[0]: np.zeros(shapes[given[0]], np.float32)}
+    elif all(name in raw for name in given):
+        feeds = {name: raw[name] for name in given}
     else:
-        return False
+        return None
+    outputs = [name for name in node.output if name]
     graph = onnx.helper.make_graph(
         [node], "fold", [onnx.helper.make_tensor_value_info(name, 0, None) for name in feeds],
-        [onnx.helper.make_tensor_value_info(name, 0, None) for name in node.output if name])
+        [onnx.helper.make_tensor_value_info(name, 0, None) for name in outputs])
     try:
         from onnx.reference import ReferenceEvaluator
 
-        folded = onnx.helper.make_model(graph, opset_imports=list(opset_import))
-        values = ReferenceEvaluator(folded).run(None, feeds)
+        values = ReferenceEvaluator(onnx.helper.make_model(graph, opset_imports=list(opset_import))).run(None, feeds)
     except Exception as exc:
-        raise McugenError(f"{describe(node, ctx.opset)}: cannot evaluate it on its constant inputs "
+        raise McugenError(f"{describe(node, opset)}: cannot evaluate it on its constant inputs "
                           f"({type(exc).__name__})") from None
-    for name, value in zip([name for name in node.output if name], values):
-        ctx.consts[name] = _constant(name, np.asarray(value), "model")
-    return True
+    return dict(zip(outputs, values))
 
 
 # ---------------------------------------------------------------------------- importers
