@@ -13,7 +13,7 @@ how depthwise convolutions run in place (one row of slack instead of a row buffe
 how a 1x1 conv that widens 8 -> 16 channels needs little more than its output's size.
 
 Offsets: first fit under these rules, over several orderings (TFLM's largest-first among
-them), plus an exact solver for chains (at most two buffers live at any step, as in
+them) and seeded random ones, plus an exact solver for chains (at most two buffers live at any step, as in
 MobileNet v1); the smallest arena wins. The lower bound is the most bytes any one step
 needs under the same rules: no plan for this execution order can use fewer.
 """
@@ -171,7 +171,27 @@ ORDERINGS = {
     "by_first_use": lambda b: (b.first, -b.size, b.name),
     "by_lifetime": lambda b: (-(b.last - b.first), -b.size, b.name),
     "by_size_x_lifetime": lambda b: (-b.size * (b.last - b.first + 1), b.first, b.name),
+    # An output that overlaps its input sits below it; placing later tensors first leaves
+    # room for that, where first fit in use order puts the input at 0 and the output above.
+    "by_last_use_reversed": lambda b: (-b.last, -b.size, b.name),
+    "greedy_by_size_late_first": lambda b: (-b.size, -b.first, b.name),
 }
+RANDOM_ORDERS = 64  # first fit over this many seeded random orders too: cheap, and often best
+
+
+def random_orders(bufs: list[Buffer], rules) -> dict[str, int]:
+    """The best first fit over seeded random orders (deterministic: same graph, same plan).
+    On graphs with branches (residuals, squeeze-and-excitation) no fixed ordering rule
+    keeps every overlapped pair in the right order; a few dozen tries usually find one."""
+    rng = np.random.default_rng(0)
+    names = sorted(b.name for b in bufs)
+    best = None
+    for _ in range(RANDOM_ORDERS):
+        rank = dict(zip(names, rng.permutation(len(names))))
+        offsets = first_fit(bufs, rules, lambda b: rank[b.name])
+        if best is None or _arena(bufs, offsets) < _arena(bufs, best):
+            best = offsets
+    return best
 
 
 def _floor(n: int) -> int:
@@ -238,6 +258,7 @@ def _arena(bufs, offsets) -> int:
 def assign(bufs: list[Buffer], rules) -> tuple[str, dict[str, int], dict[str, int]]:
     """Try every strategy; keep the smallest valid arena. Returns (name, offsets, sizes)."""
     results = {name: first_fit(bufs, rules, key) for name, key in ORDERINGS.items()}
+    results["random_orders"] = random_orders(bufs, rules)
     results["no_overlap"] = first_fit(bufs, {}, ORDERINGS["greedy_by_size"])  # always valid
     best = min(_arena(bufs, o) for o in results.values())
     exact = chain_optimal(bufs, rules, best)
