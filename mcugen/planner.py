@@ -4,8 +4,9 @@ Execution is layer by layer; step i runs layer i, which reads its inputs and wri
 output. The model's input is live from step 0; its output stays live after the last step
 so the caller can read it. Offsets are multiples of ALIGN.
 
-Two buffers live at the same step may not share a byte, with one exception: a layer's
-output may overlap the input it consumes when that layer is the input's last reader. The
+Two buffers live at the same step may not share a byte, with one exception: a layer with
+one input may write its output over that input when it is the input's last reader (a
+residual Add or a Mul keeps both of its inputs apart from its output). The
 kernel writes its output front to back while it reads the input front to back
 (ops.<op>.access states its loop order), so the output may start `distance` bytes below
 the input and run into it: every input byte is read before it is overwritten. That is
