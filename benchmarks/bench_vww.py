@@ -35,6 +35,10 @@ from mcugen.quantize import dequantize  # noqa: E402
 EXAMPLES = [
     ("vww", ROOT / "examples/vww_mobilenet_v1_025.onnx", ROOT / "examples/vww_calib.npz"),
     ("digits", ROOT / "examples/digits_mobilenet_v1.onnx", ROOT / "examples/digits_calib.npz"),
+    ("v2", ROOT / "examples/mobilenet_v2_035_96.onnx", ROOT / "examples/vww_calib.npz"),
+    ("v3", ROOT / "examples/mobilenet_v3_small_075_96.onnx", ROOT / "examples/vww_calib.npz"),
+    ("v2_torch", ROOT / "examples/mobilenet_v2_035_96_torchscript.onnx", ROOT / "examples/vww_calib.npz"),
+    ("v3_torch", ROOT / "examples/mobilenet_v3_small_075_96_torchscript.onnx", ROOT / "examples/vww_calib.npz"),
 ]
 
 

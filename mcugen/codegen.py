@@ -122,18 +122,20 @@ def layer_arrays(g: Graph, prefix: str) -> list[CArray]:
 def _layers(g: Graph, plan: Plan, arrays: list[CArray]) -> list[dict]:
     layers = []
     for index, node in enumerate(g.nodes):
-        in_shape, out_shape = g.shape(node.input), g.shape(node.output)
+        in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
         scalars = {k: v for k, v in node.params.items() if isinstance(v, (int, np.integer))}
+        inputs = [f"arena.bytes + {plan.offsets[name]}" for name in node.inputs]
         layers.append(dict(
             index=index,
             id=f"l{index}",
             kind=node.op,
             comment=c_comment(f"{node.name or '<unnamed>'} ({node.onnx_op})"),
-            summary=f"{node.op} {_shape_text(in_shape)} -> {_shape_text(out_shape)}",
-            input=f"arena.bytes + {plan.offsets[node.input]}",
+            summary=f"{node.op} {' + '.join(map(_shape_text, in_shapes))} -> {_shape_text(out_shape)}",
+            input=inputs[0],
+            inputs=inputs,
             output=f"arena.bytes + {plan.offsets[node.output]}",
             out_size=g.tensors[node.output].size,
-            fields=ops.get(node.op).c_fields(node, in_shape, out_shape),
+            fields=ops.get(node.op).c_fields(node, *in_shapes, out_shape),
             params={k: int(v) for k, v in scalars.items()},
             arrays={a.suffix: a.symbol for a in arrays if a.layer == index},
         ))

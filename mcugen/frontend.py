@@ -18,7 +18,7 @@ import onnx
 from onnx import numpy_helper
 
 from mcugen import layout
-from mcugen.ops.common import window_output_hw
+from mcugen.ops.common import pad_nhwc, taps, window_output_hw
 from mcugen.errors import McugenError, quote
 from mcugen.ir import Graph, Node, Tensor
 
@@ -141,7 +141,8 @@ def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, 
         raise McugenError(f"{source}: the model has {len(g.output)} outputs; mcugen supports exactly one")
     notes: list[str] = []
     model = _fix_input_shape(model, inputs[0], source, notes)
-    shapes = _infer_shapes(model, source)
+    model = fold_constants(model, _infer_shapes(model, source), opset)
+    shapes = _infer_shapes(model, source)  # again: folded shape sub-graphs make more shapes static
     consts = {t.name: _constant(t.name, _array(t, source), source) for t in model.graph.initializer}
     ctx = Context(consts, shapes, opset, notes)
 
@@ -263,6 +264,84 @@ def reshape_permutation(in_shape, out_shape) -> np.ndarray | None:
     memory = np.arange(n).reshape(layout.ir_shape(in_shape))
     moved = layout.to_ir(layout.to_onnx(memory).reshape(out_shape)).ravel()
     return None if np.array_equal(moved, np.arange(n)) else moved
+
+
+# ---------------------------------------------------------------------------- constant folding
+
+MAX_FOLDED_ELEMENTS = 1 << 24  # a constant computed at compile time; bounds a hostile ConstantOfShape
+# Ops whose output can be far larger than their inputs: the size is checked before evaluating.
+GROWTH = {
+    "ConstantOfShape": lambda v: math.prod(int(d) for d in v[0].reshape(-1)),
+    "Expand": lambda v: math.prod(np.broadcast_shapes(v[0].shape, tuple(int(d) for d in v[1].reshape(-1)))),
+    "Tile": lambda v: math.prod(int(a) * int(r) for a, r in zip(v[0].shape, v[1].reshape(-1))),
+    "Range": lambda v: math.ceil((float(v[1]) - float(v[0])) / float(v[2])) if float(v[2]) else 0,
+}
+NEVER_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+SHAPE_OPS = {"Shape", "Size"}  # constant once the input's shape is static, whatever its values
+
+
+def fold_constants(model: onnx.ModelProto, shapes, opset: int) -> onnx.ModelProto:
+    """Evaluate at compile time every node whose inputs are all constants, and Shape/Size of a
+    tensor whose shape is static: exporters' Shape -> Gather -> Unsqueeze -> Concat -> Reshape
+    chains vanish. Folded nodes become initializers, so shape inference sees through them;
+    Constant nodes stay (the Constant importer reads them) but feed the folding."""
+    raw = {t.name: _array(t, "model") for t in model.graph.initializer}
+    kept, folded = [], {}
+    for node in model.graph.node:
+        values = _evaluate(node, raw, shapes, model.opset_import, opset)
+        if values is None or node.op_type == "Constant":
+            kept.append(node)
+        if values is not None:
+            raw.update(values)
+            if node.op_type != "Constant":
+                folded.update(values)
+    if not folded:
+        return model
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    model.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), name) for name, v in folded.items())
+    return model
+
+
+def _check_growth(node, feeds, opset) -> None:
+    estimate = GROWTH.get(node.op_type)
+    if estimate is None:
+        return
+    try:
+        size = estimate([feeds[name] for name in node.input if name])
+    except Exception:
+        return  # malformed inputs: the evaluator below reports them
+    if size > MAX_FOLDED_ELEMENTS:
+        raise McugenError(f"{describe(node, opset)}: its constant output would have {size:,} elements")
+
+
+def _evaluate(node, raw, shapes, opset_import, opset) -> dict | None:
+    """{output: value} of a foldable node (onnx's reference evaluator at the model's opsets),
+    or None when it depends on the model's input."""
+    given = [name for name in node.input if name]
+    if node.domain not in ("", "ai.onnx") or node.op_type in NEVER_FOLD:
+        return None
+    if node.op_type in SHAPE_OPS and given and given[0] in shapes:
+        if math.prod(shapes[given[0]]) > MAX_ACTIVATION_BYTES:
+            return None  # refused later, with the size limit's message
+        feeds = {given[0]: np.zeros(shapes[given[0]], np.float32)}
+    elif all(name in raw for name in given):
+        feeds = {name: raw[name] for name in given}
+        _check_growth(node, feeds, opset)
+    else:
+        return None
+    outputs = [name for name in node.output if name]
+    graph = onnx.helper.make_graph(
+        [node], "fold", [onnx.helper.make_tensor_value_info(name, 0, None) for name in feeds],
+        [onnx.helper.make_tensor_value_info(name, 0, None) for name in outputs])
+    try:
+        from onnx.reference import ReferenceEvaluator
+
+        values = ReferenceEvaluator(onnx.helper.make_model(graph, opset_imports=list(opset_import))).run(None, feeds)
+    except Exception as exc:
+        raise McugenError(f"{describe(node, opset)}: cannot evaluate it on its constant inputs "
+                          f"({type(exc).__name__})") from None
+    return dict(zip(outputs, values))
 
 
 # ---------------------------------------------------------------------------- importers
@@ -427,20 +506,94 @@ def _check_features(node, ctx, expected: int) -> None:
                           f"but the input has {features}")
 
 
-def import_add(node, ctx):
-    """Add of a constant to an activation: a bias, folded into the MatMul before it."""
-    consts = [name for name in node.input if name in ctx.consts]
-    if len(consts) != 1:
-        raise McugenError(
-            f"{describe(node, ctx.opset)} is not supported: only Add(activation, constant) "
-            "as a MatMul bias; residual Add comes with MobileNet v2"
-        )
-    activation = next(name for name in node.input if name not in ctx.consts)
+def import_arith(node, ctx):
+    """Add, Sub, Mul, Div: of two activations (residual Add, channel-wise Mul), or of an
+    activation and a constant (a MatMul's bias, or scalar arithmetic: a lookup table)."""
+    if len(node.input) != 2:
+        raise McugenError(f"{describe(node, ctx.opset)}: expected two inputs")
+    a, b = node.input
+    if a not in ctx.consts and b not in ctx.consts:
+        return _two_activations(node, ctx, a, b)
+    const_first = a in ctx.consts
+    activation, value = (b, ctx.consts[a]) if const_first else (a, ctx.consts[b])
     shape = ctx.shape(activation)
-    bias = ctx.consts[consts[0]]
-    if len(shape) != 2 or bias.size not in (1, shape[1]):
-        raise McugenError(f"{describe(node, ctx.opset)}: only a per-feature bias on a 2-D tensor is supported")
-    return [_ir(node, "bias_add", [activation], bias=np.broadcast_to(bias.reshape(-1), (shape[1],)).copy())]
+    if node.op_type == "Add" and len(shape) == 2 and value.size in (1, shape[1]):
+        return [_ir(node, "bias_add", [activation], bias=np.broadcast_to(value.reshape(-1), (shape[1],)).copy())]
+    if value.size != 1:
+        raise McugenError(f"{describe(node, ctx.opset)}: only a scalar constant operand is supported "
+                          f"(this one has shape {list(value.shape)})")
+    c = float(value.reshape(-1)[0])
+    steps = {"Add": (1.0, c), "Sub": (-1.0, c) if const_first else (1.0, -c), "Mul": (c, 0.0)}
+    if node.op_type == "Div":
+        if const_first or c == 0.0:
+            raise McugenError(f"{describe(node, ctx.opset)}: only division of an activation by a non-zero constant "
+                              "is supported")
+        steps["Div"] = (1.0 / c, 0.0)
+    return [_ir(node, "lut", [activation], steps=(("affine", *steps[node.op_type]),))]
+
+
+def _two_activations(node, ctx, a, b):
+    """Residual Add of equal shapes; Mul of equal shapes or by one value per channel."""
+    sa, sb = ctx.shape(a), ctx.shape(b)
+    if node.op_type == "Add" and sa == sb:
+        return [_ir(node, "add", [a, b])]
+    if node.op_type == "Mul":
+        per_channel = lambda big, small: len(big) == 4 and tuple(small) == (big[0], big[1], 1, 1)  # noqa: E731
+        if sa == sb or per_channel(sa, sb):
+            return [_ir(node, "mul", [a, b])]
+        if per_channel(sb, sa):
+            return [_ir(node, "mul", [b, a])]
+    raise McugenError(
+        f"{describe(node, ctx.opset)} of two tensors {list(sa)} and {list(sb)} is not supported; mcugen supports "
+        "Add of equal shapes, and Mul of equal shapes or by one value per channel [N,C,1,1]")
+
+
+def import_min_max(node, ctx):
+    """Max(x, c) and Min(x, c) with a constant scalar c: clamps, as ReLU6 is sometimes written."""
+    consts = [name for name in node.input if name in ctx.consts]
+    activations = [name for name in node.input if name not in ctx.consts]
+    if len(node.input) != 2 or len(consts) != 1 or ctx.consts[consts[0]].size != 1:
+        raise McugenError(f"{describe(node, ctx.opset)}: only {node.op_type} of a tensor and a constant scalar "
+                          "is supported")
+    c = float(ctx.consts[consts[0]].reshape(-1)[0])
+    low, high = (c, INF) if node.op_type == "Max" else (-INF, c)
+    return [_ir(node, "clip", activations, low=low, high=high)]
+
+
+def import_elementwise(node, ctx):
+    """HardSwish, HardSigmoid, Sigmoid: 256-entry lookup tables (mcugen/ops/lut.py)."""
+    if node.op_type == "HardSigmoid":
+        step = ("hardsigmoid", float(attr(node, "alpha", 0.2)), float(attr(node, "beta", 0.5)))
+    else:
+        step = (node.op_type.lower(),)
+    return [_ir(node, "lut", node.input[:1], steps=(step,))]
+
+
+def import_max_pool(node, ctx):
+    _require_rank(node, ctx, 4, "2-D pooling")
+    if len(node.output) > 1 and node.output[1]:
+        raise McugenError(f"{describe(node, ctx.opset)}: MaxPool's Indices output is not supported")
+    if int(attr(node, "storage_order", 0)):
+        raise McugenError(f"{describe(node, ctx.opset)}: storage_order=1 is not supported")
+    window = _window(node, ctx, tuple(attr(node, "kernel_shape")))
+    in_hw = ctx.shape(node.input[0])[2:]
+    if int(attr(node, "ceil_mode", 0)) and window_output_hw(in_hw, window) != ctx.shape(node.output[0])[2:]:
+        raise McugenError(f"{describe(node, ctx.opset)}: ceil_mode=1 with a partial last window is not supported")
+    ones = pad_nhwc(np.ones((1, *in_hw, 1)), window["pads"], 0.0)  # 1 where a tap reads input
+    if sum(view for _, _, view in taps(ones, window, window_output_hw(in_hw, window))).min() <= 0:
+        raise McugenError(f"{describe(node, ctx.opset)}: pads {list(window['pads'])} leave a window with no input")
+    return [_ir(node, "max_pool", node.input[:1], **window)]
+
+
+def import_reduce_mean(node, ctx):
+    """ReduceMean over height and width: global average pooling (torch's AdaptiveAvgPool(1))."""
+    shape = _require_rank(node, ctx, 4, "ReduceMean of a 4-D tensor")
+    axes = attr(node, "axes") if ctx.opset < 18 else ctx.const(node, 1, "axes", required=False)
+    axes = sorted(int(a) % 4 for a in (axes if axes is not None else []))
+    if axes != [2, 3]:
+        raise McugenError(f"{describe(node, ctx.opset)}: only ReduceMean over height and width (axes 2, 3) is "
+                          f"supported, not axes {axes} of {list(shape)}")
+    return [_ir(node, "global_avg_pool", node.input[:1])]
 
 
 def import_softmax(node, ctx):
@@ -454,9 +607,6 @@ def import_softmax(node, ctx):
 
 
 def import_identity(node, ctx):
-    if node.input[0] in ctx.consts:  # torch exports alias shared weights through Identity
-        ctx.consts[node.output[0]] = ctx.consts[node.input[0]]
-        return []
     if node.op_type == "Dropout":
         mode = ctx.const(node, 2, "training_mode", required=False) if ctx.opset >= 12 else None
         if (mode is not None and bool(mode.reshape(-1)[0])) or any(node.output[1:]):
@@ -498,6 +648,7 @@ def import_constant(node, ctx):
 
 
 IMPORTERS = {
+    "Add": import_arith,
     "AveragePool": import_avg_pool,
     "BatchNormalization": import_batch_norm,
     "Clip": import_clip,
@@ -508,12 +659,21 @@ IMPORTERS = {
     "Gemm": import_gemm,
     "GlobalAveragePool": import_global_avg_pool,
     "Identity": import_identity,
+    "HardSigmoid": import_elementwise,
+    "HardSwish": import_elementwise,
     "MatMul": import_matmul,
-    "Add": import_add,
+    "Max": import_min_max,
+    "MaxPool": import_max_pool,
+    "Min": import_min_max,
+    "Mul": import_arith,
+    "Div": import_arith,
     "Pad": import_pad,
+    "ReduceMean": import_reduce_mean,
     "Relu": import_relu,
     "Reshape": import_reshape,
+    "Sigmoid": import_elementwise,
     "Softmax": import_softmax,
+    "Sub": import_arith,
     "Squeeze": import_reshape,
     "Unsqueeze": import_reshape,
 }

@@ -45,6 +45,7 @@ class Node:
 
     @property
     def input(self) -> str:
+        """The first input: the only one of every op but `add` and `mul`."""
         return self.inputs[0]
 
     @property
@@ -72,6 +73,10 @@ class Graph:
 
     def shape(self, tensor: str) -> tuple[int, ...]:
         return self.tensors[tensor].shape
+
+    def in_shapes(self, node: Node) -> list[tuple[int, ...]]:
+        """The shapes of node's inputs in order: what the op hooks take as *in_shapes."""
+        return [self.shape(name) for name in node.inputs]
 
     def bypass(self, node: Node) -> None:
         """Remove a single-input, single-output node, wiring its input through."""

@@ -27,7 +27,7 @@ def resolve_shapes(graph: Graph) -> None:
     """After the passes, shapes come from each op's own rule (a removed reshape can leave
     [1,1,1,C] where ONNX said [1,C]); ONNX shape inference must agree on the size."""
     for node in graph.nodes:
-        mine = tuple(int(d) for d in ops.get(node.op).output_shape(node, graph.shape(node.input)))
+        mine = tuple(int(d) for d in ops.get(node.op).output_shape(node, *graph.in_shapes(node)))
         claimed = graph.shape(node.output)
         if min(mine) <= 0 or int(np.prod(mine)) != int(np.prod(claimed)):
             raise McugenError(

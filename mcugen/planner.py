@@ -4,8 +4,9 @@ Execution is layer by layer; step i runs layer i, which reads its inputs and wri
 output. The model's input is live from step 0; its output stays live after the last step
 so the caller can read it. Offsets are multiples of ALIGN.
 
-Two buffers live at the same step may not share a byte, with one exception: a layer's
-output may overlap the input it consumes when that layer is the input's last reader. The
+Two buffers live at the same step may not share a byte, with one exception: a layer with
+one input may write its output over that input when it is the input's last reader (a
+residual Add or a Mul keeps both of its inputs apart from its output). The
 kernel writes its output front to back while it reads the input front to back
 (ops.<op>.access states its loop order), so the output may start `distance` bytes below
 the input and run into it: every input byte is read before it is overwritten. That is
@@ -13,7 +14,7 @@ how depthwise convolutions run in place (one row of slack instead of a row buffe
 how a 1x1 conv that widens 8 -> 16 channels needs little more than its output's size.
 
 Offsets: first fit under these rules, over several orderings (TFLM's largest-first among
-them), plus an exact solver for chains (at most two buffers live at any step, as in
+them) and a seeded search over orders, plus an exact solver for chains (at most two buffers live at any step, as in
 MobileNet v1); the smallest arena wins. The lower bound is the most bytes any one step
 needs under the same rules: no plan for this execution order can use fewer.
 """
@@ -95,6 +96,7 @@ def overlap_rules(graph: Graph) -> dict[tuple[str, str], int]:
     rules = {}
     for step, node in enumerate(graph.nodes):
         src, dst = node.input, node.output
+        # A node with several inputs (add, mul) keeps each of them apart from its output.
         if len(node.inputs) != 1 or last_reader[src] != step or src == graph.output:
             continue
         in_shape, out_shape = graph.shape(src), graph.shape(dst)
@@ -170,7 +172,35 @@ ORDERINGS = {
     "by_first_use": lambda b: (b.first, -b.size, b.name),
     "by_lifetime": lambda b: (-(b.last - b.first), -b.size, b.name),
     "by_size_x_lifetime": lambda b: (-b.size * (b.last - b.first + 1), b.first, b.name),
+    # An output that overlaps its input sits below it; placing later tensors first leaves
+    # room for that, where first fit in use order puts the input at 0 and the output above.
+    "by_last_use_reversed": lambda b: (-b.last, -b.size, b.name),
+    "greedy_by_size_late_first": lambda b: (-b.size, -b.first, b.name),
 }
+SEARCH_STEPS = 512  # first fits tried by the order search below: cheap, and often the best
+
+
+def search_orders(bufs: list[Buffer], rules) -> dict[str, int]:
+    """First fit over seeded random orders, then a hill climb from the best one: move one
+    buffer elsewhere in the order, keep the move unless the arena grows. On graphs with
+    branches (residuals, squeeze-and-excitation) no fixed ordering rule keeps every
+    overlapped pair in a good order; this usually finds one. Seeded: same graph, same plan."""
+    rng = np.random.default_rng(0)
+    names = sorted(b.name for b in bufs)
+    best_order, best, best_size = None, None, None
+    for step in range(SEARCH_STEPS):
+        if step < SEARCH_STEPS // 4:
+            order = [names[i] for i in rng.permutation(len(names))]
+        else:
+            order = list(best_order)
+            src, dst = rng.integers(len(order), size=2)
+            order.insert(dst, order.pop(src))
+        rank = {name: i for i, name in enumerate(order)}
+        offsets = first_fit(bufs, rules, lambda b: rank[b.name])
+        size = _arena(bufs, offsets)
+        if best_size is None or size <= best_size:
+            best_order, best, best_size = order, offsets, size
+    return best
 
 
 def _floor(n: int) -> int:
@@ -242,6 +272,8 @@ def assign(bufs: list[Buffer], rules) -> tuple[str, dict[str, int], dict[str, in
     exact = chain_optimal(bufs, rules, best)
     if exact is not None:
         results["chain_exact"] = exact
+    else:  # the exact solver is optimal where it applies: search only where it does not
+        results["order_search"] = search_orders(bufs, rules)
     results = {name: o for name, o in results.items() if not conflicts(bufs, o, rules)}
     sizes = {name: _arena(bufs, o) for name, o in results.items()}
     name = min(sizes, key=lambda n: (sizes[n], n != "chain_exact", n))

@@ -112,10 +112,10 @@ def quantize(graph: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
     g.tensors[g.input].q = choose_qparams(*ranges[g.input])
     for node in g.nodes:
         op = ops.get(node.op)
-        qin = g.tensors[node.input].q
-        qout = op.output_qparams(node, qin, choose_qparams(*ranges[node.output]))
+        qins = [g.tensors[name].q for name in node.inputs]
+        qout = op.output_qparams(node, *qins, choose_qparams(*ranges[node.output]))
         g.tensors[node.output].q = qout
-        node.params = op.quantize(node, qin, qout)
+        node.params = op.quantize(node, *qins, qout)
     return g
 
 

@@ -38,5 +38,5 @@ def run_int8_batched(graph: Graph, x: np.ndarray) -> np.ndarray:
 def _run(graph, x, hook, keep):
     values = {graph.input: x}
     for node in graph.nodes:
-        values[node.output] = getattr(ops.get(node.op), hook)(node, values[node.input])
+        values[node.output] = getattr(ops.get(node.op), hook)(node, *(values[name] for name in node.inputs))
     return values if keep else values[graph.output]

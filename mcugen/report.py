@@ -15,18 +15,20 @@ def _dims(shape) -> str:
 def layers(graph: Graph, plan: Plan) -> list[dict]:
     rows = []
     for index, node in enumerate(graph.nodes):
-        in_shape, out_shape = graph.shape(node.input), graph.shape(node.output)
-        cost = ops.get(node.op).cost(node, in_shape, out_shape)
+        in_shapes, out_shape = graph.in_shapes(node), graph.shape(node.output)
+        cost = ops.get(node.op).cost(node, *in_shapes, out_shape)
         rows.append(dict(
             index=index,
             name=escape(node.name or "<unnamed>"),
             onnx_op=node.onnx_op,
             op=node.op,
-            input_shape=list(in_shape[1:]),
+            input_shape=list(in_shapes[0][1:]),
+            input_shapes=[list(shape[1:]) for shape in in_shapes],  # add and mul have two
             output_shape=list(out_shape[1:]),
             macs=cost.macs,
             weight_bytes=cost.flash_bytes,
             input_offset=plan.offsets[node.input],
+            input_offsets=[plan.offsets[name] for name in node.inputs],
             output_offset=plan.offsets[node.output],
             output_bytes=graph.tensors[node.output].size,
         ))

@@ -19,6 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 VWW = EXAMPLES / "vww_mobilenet_v1_025.onnx"
 DIGITS = EXAMPLES / "digits_mobilenet_v1.onnx"
+V2 = EXAMPLES / "mobilenet_v2_035_96.onnx"
+V3 = EXAMPLES / "mobilenet_v3_small_075_96.onnx"
+
+
+def exports(path: Path) -> list[Path]:
+    """An example network as built with onnx.helper, and its two torch exports."""
+    return [path] + [path.with_name(f"{path.stem}_{exporter}.onnx") for exporter in ("torchscript", "dynamo")]
 
 COMPILERS = [cc for cc in ("gcc", "clang") if shutil.which(cc)]
 

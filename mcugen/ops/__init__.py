@@ -1,33 +1,45 @@
 """One module per kernel kind, each with the same hooks (and one template,
 templates/kernels/<KIND>.c.j2, with the macros `definition()`, `data(L)` and `call(L)`).
 
-Hooks, all module-level functions:
-    KIND                                  the op kind name used in the IR
-    output_shape(node, in_shape)          shape rule (NHWC, leading batch)
-    run_float(node, x)                    float reference, x float64 [N, ...]
-    output_qparams(node, qin, observed)   the output's quantization (observed = calibrated)
-    quantize(node, qin, qout) -> params   integer constants for the kernel
-    run_int8(node, x)                     integer reference, the oracle for the C
-    arrays(node)                          [(suffix, C type, array)] constants for flash
-    c_fields(node, in_shape, out_shape)   the kernel's shape struct fields
-    access(node, in_shape, out_shape)     Access: the kernel's loop order, for the planner
-    cost(node, in_shape, out_shape)       Cost(macs, flash_bytes)
+Hooks, all module-level functions. A hook that needs the node's inputs gets all of them,
+one positional argument per input in node.inputs order, then the output's argument: a
+single-input op declares `output_shape(node, in_shape)`, the two-input `add` declares
+`output_shape(node, a_shape, b_shape)`, and callers always pass `*inputs`.
+    KIND                                     the op kind name used in the IR
+    output_shape(node, *in_shapes)           shape rule (NHWC, leading batch)
+    run_float(node, *xs)                     float reference, each x float64 [N, ...]
+    output_qparams(node, *qins, observed)    the output's quantization (observed = calibrated)
+    quantize(node, *qins, qout) -> params    integer constants for the kernel
+    run_int8(node, *xs)                      integer reference, the oracle for the C
+    arrays(node)                             [(suffix, C type, array)] constants for flash
+    c_fields(node, *in_shapes, out_shape)    the kernel's shape struct fields
+    access(node, *in_shapes, out_shape)      Access: the kernel's loop order over its first
+                                             input; the planner overlaps the output with
+                                             the input only for single-input nodes
+    cost(node, *in_shapes, out_shape)        Cost(macs, flash_bytes)
+
+In a template, L.input is the first input's arena address and L.inputs all of them.
 
 To add an op: copy the closest module (pointwise_conv.py is the smallest weighted one),
 write its template, add the module to KINDS below, and an importer in frontend.py.
 """
 
 from mcugen.ops import (
+    add,
     avg_pool,
     conv,
     depthwise_conv,
     fully_connected,
     global_avg_pool,
+    lut,
+    max_pool,
+    mul,
     pointwise_conv,
     softmax,
 )
 
-KINDS = [conv, depthwise_conv, pointwise_conv, fully_connected, avg_pool, global_avg_pool, softmax]
+KINDS = [conv, depthwise_conv, pointwise_conv, fully_connected, avg_pool, global_avg_pool, softmax,
+         add, mul, lut, max_pool]
 HOOKS = ("output_shape", "run_float", "output_qparams", "quantize", "run_int8", "arrays", "c_fields", "access", "cost")
 
 REGISTRY = {module.KIND: module for module in KINDS}

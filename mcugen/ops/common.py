@@ -138,9 +138,10 @@ def quantize_weighted(node, qin: QParams, qout: QParams, channel_axis: int) -> d
     )
 
 
-def observed_qparams(node, qin, observed):
-    """The output_qparams hook of ops whose output range comes from calibration."""
-    return observed
+def observed_qparams(node, *qins_and_observed):
+    """The output_qparams hook (node, *qins, observed) of ops whose output range comes from
+    calibration: the observed one."""
+    return qins_and_observed[-1]
 
 
 def run_weighted_float(node, x, accumulate):

@@ -4,7 +4,8 @@ Each pass has `run(graph)` and rewrites the graph in place. After the pipeline e
 node is a kernel op (mcugen/ops); anything left over is reported as unsupported.
 The order matters: a MatMul's bias Add folds before a BatchNorm after it; BatchNorm folds
 into a conv before the conv's activation is fused (conv -> BN -> ReLU6); Pad folds before
-1x1 convs are specialized to pointwise.
+1x1 convs are specialized to pointwise; activations fuse into lookup tables before the
+tables merge (HardSwish patterns).
 """
 
 from mcugen import ops
@@ -13,6 +14,7 @@ from mcugen.ir import Graph
 from mcugen.passes import (
     fold_batchnorm,
     fold_bias_add,
+    fold_elementwise,
     fold_pad,
     fuse_activation,
     remove_identity,
@@ -26,6 +28,7 @@ PIPELINE = [
     fold_batchnorm,
     fold_pad,
     fuse_activation,
+    fold_elementwise,
     remove_reshape,
     specialize_pointwise,
 ]
@@ -33,7 +36,8 @@ PIPELINE = [
 # Why a transitional op can survive the pipeline, for the error message.
 LEFTOVER = {
     "pad": "a Pad must feed exactly one Conv",
-    "clip": "an activation must follow a conv, pooling or fully-connected node that feeds only it",
+    "clip": "an activation must follow a conv, pooling, fully-connected, Add, Mul or element-wise node "
+            "that feeds only it",
     "bias_add": "an Add of a constant must follow a MatMul that feeds only it",
     "batch_norm": "a BatchNormalization on a 2-D tensor must follow a Gemm/MatMul that feeds only it",
     "reshape": "a Flatten/Reshape must leave NHWC data in place for the layers after it, "

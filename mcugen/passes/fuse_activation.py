@@ -1,4 +1,4 @@
-"""Fuse Relu/Clip into the node before it, as that node's output clamp.
+"""Fuse Relu/Clip (and Max/Min with a constant) into the node before it, as its output clamp.
 
 Every int8 kernel ends by clamping to [-128, 127]; a fused activation narrows that clamp,
 which costs nothing at run time. Two activations in a row compose into one clamp.
@@ -11,7 +11,7 @@ def compose(inner, outer):
     (l1, h1), (l2, h2) = inner, outer
     return min(max(l1, l2), h2), min(max(h1, l2), h2)
 
-FUSES_INTO = ("conv", "depthwise_conv", "fully_connected", "avg_pool", "global_avg_pool")
+FUSES_INTO = ("conv", "depthwise_conv", "fully_connected", "avg_pool", "global_avg_pool", "max_pool", "add", "mul", "lut")
 
 
 def run(graph):

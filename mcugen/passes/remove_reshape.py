@@ -12,8 +12,9 @@ import numpy as np
 
 from mcugen.layout import as_image
 
-SAME_IMAGE = ("conv", "depthwise_conv", "avg_pool", "global_avg_pool")
+SAME_IMAGE = ("conv", "depthwise_conv", "avg_pool", "global_avg_pool", "max_pool")
 SAME_LAST_AXIS = ("pointwise_conv", "softmax")
+FLAT = ("fully_connected", "add", "mul", "lut")  # read memory in order, whatever the shape
 
 
 def reads_alike(op: str, before, after) -> bool:
@@ -22,7 +23,7 @@ def reads_alike(op: str, before, after) -> bool:
         return as_image(before) == as_image(after)
     if op in SAME_LAST_AXIS:
         return before[-1] == after[-1]
-    return op == "fully_connected"  # reads its input flat
+    return op in FLAT
 
 
 def run(graph):

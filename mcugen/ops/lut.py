@@ -1,0 +1,77 @@
+"""Element-wise int8 -> int8 functions as a 256-entry table computed at compile time:
+HardSwish, HardSigmoid, Sigmoid, Add/Mul/Div by a constant, and compositions of them
+(the older exporters' HardSwish pattern x * Clip(x + 3, 0, 6) / 6 is one table).
+
+attrs: steps, a tuple of (name, *args) applied in order to v, which starts as the input
+x (see STEPS; "mul_input" multiplies by x itself), and act. table[q + 128] holds the
+quantized f(real(q)) for each of the 256 input values q, so the kernel is one load per
+byte and the numpy reference and the C agree by construction.
+"""
+
+import numpy as np
+
+from mcugen.fixedpoint import round_half_away
+from mcugen.ops import common
+
+KIND = "lut"
+
+
+def _sigmoid(v):
+    return 0.5 * (1.0 + np.tanh(0.5 * v))  # no overflow for any v
+
+
+STEPS = {  # name: f(v, x, *args), in float64
+    "affine": lambda v, x, scale, shift: v * scale + shift,
+    "clip": lambda v, x, low, high: np.minimum(np.maximum(v, low), high),  # ONNX's Clip on low > high
+    "hardsigmoid": lambda v, x, alpha, beta: np.clip(alpha * v + beta, 0.0, 1.0),
+    "hardswish": lambda v, x: v * np.clip(v / 6.0 + 0.5, 0.0, 1.0),
+    "sigmoid": lambda v, x: _sigmoid(v),
+    "mul_input": lambda v, x: v * x,
+}
+
+
+def evaluate(steps, x):
+    v = x
+    for name, *args in steps:
+        v = STEPS[name](v, x, *args)
+    return v
+
+
+def output_shape(node, in_shape):
+    return tuple(in_shape)
+
+
+def run_float(node, x):
+    return common.clamp_float(evaluate(node.attrs["steps"], x), node)
+
+
+output_qparams = common.observed_qparams
+
+
+def quantize(node, qin, qout):
+    real = qin.scale * (np.arange(-128, 128) - qin.zero_point)
+    y = run_float(node, real)
+    act_min, act_max = common.clamp_range(node.attrs.get("act"), qout)
+    table = np.clip(round_half_away(y / qout.scale) + qout.zero_point, act_min, act_max)
+    return dict(table=table.astype(np.int8))
+
+
+def run_int8(node, x):
+    return node.params["table"][x.astype(np.int64) + 128]
+
+
+def arrays(node):
+    return [("table", "int8_t", node.params["table"])]
+
+
+def c_fields(node, in_shape, out_shape):
+    return dict(size=int(np.prod(in_shape[1:])))
+
+
+def access(node, in_shape, out_shape):
+    """Byte by byte: byte i is read, then written."""
+    return common.Access(np.arange(int(np.prod(in_shape[1:]))), 1)
+
+
+def cost(node, in_shape, out_shape):
+    return common.Cost(0, 256)
