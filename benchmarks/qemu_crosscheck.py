@@ -27,6 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from mcugen import bench, codegen, cycles, emulator, pipeline, targets  # noqa: E402
 
+DIGITS = ROOT / "examples/digits_mobilenet_v1.onnx"
+DIGITS_CALIB = ROOT / "examples/digits_calib.npz"
+
 
 def qemu_count(elf: Path, board: str, program: emulator.Program, name: str) -> int:
     start, end = program.address(f"{name}_run"), program.address("mcugen_exchange")
@@ -54,12 +57,13 @@ def qemu_count(elf: Path, board: str, program: emulator.Program, name: str) -> i
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(ROOT / "examples/digits_mobilenet_v1.onnx"))
-    ap.add_argument("--calib", default=str(ROOT / "examples/digits_calib.npz"))
+    ap.add_argument("--model", default=str(DIGITS))
+    ap.add_argument("--calib", help="calibration samples (default: the digits example's, for the digits model)")
     ap.add_argument("--target", default="cortex-m4", choices=[n for n, t in targets.TARGETS.items() if t.qemu_board])
     args = ap.parse_args()
     target = targets.TARGETS[args.target]
-    compiled = pipeline.build(args.model, args.calib)
+    calib = args.calib or (DIGITS_CALIB if Path(args.model) == DIGITS else None)
+    compiled = pipeline.build(args.model, calib)
     g, name = compiled.graph, codegen.default_name(args.model)
     files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
     with tempfile.TemporaryDirectory() as tmp:

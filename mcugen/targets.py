@@ -90,11 +90,12 @@ class CrossCompiler:
         return ["-target", "thumb-freestanding-eabi", f"-mcpu={target.zig_cpu}", "-mfloat-abi=soft", *COMMON_FLAGS]
 
     def link_flags(self, script: Path) -> list[str]:
-        # No C library start files: startup.c is the whole start-up. newlib-nano (gcc) or
-        # zig's compiler_rt supply memcpy/memset and the 64-bit helpers the compiler calls.
+        # No C library start files: startup.c is the whole start-up. newlib-nano and libgcc
+        # (gcc) or zig's compiler_rt (linked by default for a freestanding target) supply
+        # memcpy/memset and the 64-bit helpers the compiler calls (__aeabi_lmul on M0+).
         if self.kind == "gcc":
             return ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-T", str(script)]
-        return ["-nostdlib", "-Wl,--gc-sections", "-T", str(script)]
+        return ["-Wl,--gc-sections", "-T", str(script)]
 
     def describe(self, target: Target) -> str:
         cpu = target.gcc_cpu if self.kind == "gcc" else target.zig_cpu

@@ -30,7 +30,7 @@ static void semihosting_exit(uint32_t reason)
 {
     register uint32_t op __asm__("r0") = SYS_EXIT;
     register uint32_t arg __asm__("r1") = reason;
-    __asm__ volatile("bkpt #0xab" : : "r"(op), "r"(arg) : "memory");
+    __asm__ volatile("bkpt #0xab" : "+r"(op) : "r"(arg) : "memory");  /* r0: the result */
 }
 
 /* The 16 system entries are enough: nothing here enables an interrupt. */
