@@ -85,6 +85,9 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     total = sum(layer.instructions for layer in layers)
     total_cycles = sum(layer.cycles for layer in layers)
     macs = sum(macs_per_layer)
+    notes = []
+    if ram["stack"] < ram["stack_measured"]:  # the static analysis missed a call: say so, not hide it
+        notes.append(f"the static stack ({ram['stack']} B) is below the measured one ({ram['stack_measured']} B)")
     return BenchResult(
         model=Path(model_path).name, target=target.info(), compiler=build.compiler, emulator=emulator.describe(),
         cost_model=model.to_dict(),
@@ -92,7 +95,7 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
         output_bit_exact=bool(np.array_equal(np.frombuffer(profile.output, np.int8), expected)),
         macs=macs, instructions=total, instructions_per_mac=_ratio(total, macs),
         cycles=total_cycles, cycles_per_mac=_ratio(total_cycles, macs),
-        layers=layers, flash=flash, ram=ram,
+        layers=layers, flash=flash, ram=ram, notes=notes,
     )
 
 
@@ -190,6 +193,7 @@ def _thumb():
 
     md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
     md.detail = True
+    md.skipdata = True  # literal pools sit between a function's instructions: step over them
     return md
 
 
@@ -256,5 +260,6 @@ def format_text(r: BenchResult) -> str:
         f"RAM {r.ram['total']:,} B: .data {r.ram['data']:,} + .bss {r.ram['bss']:,} + stack {r.ram['stack']:,} "
         f"({' > '.join(r.ram['stack_chain'])}; measured in the emulator: {r.ram['stack_measured']:,})",
         f"cycles: an estimate, {r.cost_model['source']}; zero wait states",
+        *(f"note: {note}" for note in r.notes),
     ]
     return "\n".join(lines)

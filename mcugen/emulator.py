@@ -178,6 +178,7 @@ def run_samples(program: Program, samples: list[bytes], input_size: int, output_
             out.extend(m.read(m.reg("r1"), output_size))
         sample = next(pending, None)
         if sample is None:
+            state["done"] = True
             m.stop()
             return
         if len(sample) != input_size:
@@ -192,6 +193,8 @@ def run_samples(program: Program, samples: list[bytes], input_size: int, output_
     if trace_symbol:
         machine.hook_at(program.address(trace_symbol), trace)
     machine.run()
+    if not state.get("done"):  # emu_start also returns on its timeout: never pass that off as a result
+        raise BuildError(f"{program.path.name} did not finish its {len(samples)} samples in the emulator")
     return bytes(out)
 
 

@@ -306,3 +306,15 @@ def test_firmware_example_runs_under_qemu_and_agrees_with_the_reference(tmp_path
     expected = reference.run_int8(g, x).reshape(-1)
     assert printed_output == expected.tolist()
     assert printed_class == int(np.argmax(expected))
+
+
+def test_help_lists_bench_and_the_target_options():
+    code, out, _ = mcugen("--help")
+    assert code == 0 and "bench" in out
+    for command in ("verify", "bench"):
+        code, out, _ = mcugen(command, "--help")
+        assert code == 0
+        for option in ("--target", "--cc", "--json", "--calib", "--seed"):
+            assert option in out, (command, option)
+        for core in CORES:
+            assert core in out, (command, core)
