@@ -9,9 +9,8 @@ From a trace build of the model (targets.py) run once in the emulator (emulator.
   along the deepest call chain, found in the ELF's code (reset handler -> main -> NAME_run
   -> kernels), and is checked against the high-water mark the emulator measures.
 
-The per-layer marker costs the call itself, about five instructions per layer (argument
-set-up and the branch), which are counted in the layer; the marker's body (a return) is
-left out. Instruction counts depend slightly on the data (requantization rounds by sign,
+The per-layer marker costs the call itself, a few instructions per layer (the arguments
+and the BL), which are counted in the layer; the marker's body (a return) is left out. Instruction counts depend slightly on the data (requantization rounds by sign,
 clamps branch), so bench runs one deterministic sample: the first --calib sample, or a
 seeded random one.
 """
