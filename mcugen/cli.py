@@ -1,4 +1,4 @@
-"""The mcugen command: compile, report, verify.
+"""The mcugen command: compile, report, verify, bench.
 
 Exit status: 0 success; 1 verification failed (the C and the reference differ); 2 bad
 input or usage, with one line on stderr and nothing written; 3 a bug in mcugen.
@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from mcugen import __version__, codegen, picture, pipeline, planner, report, toolchain
+from mcugen import __version__, codegen, picture, pipeline, planner, report, targets, toolchain
 from mcugen.errors import McugenError
-from mcugen.verify import verify
+from mcugen.verify import HostRunner, TargetRunner, verify
 
 MANIFEST = "mcugen.json"
 MAX_SAMPLES = 100_000
@@ -171,14 +171,15 @@ def cmd_verify(args) -> int:
     if args.seed < 0:
         raise McugenError(f"--seed must be 0 or more, got {args.seed}")
     name = _name(args)
-    cc = toolchain.find_cc(args.cc)
+    runner = _runner(args)
     start = time.perf_counter()
     compiled = _build(args, ram_limit=args.ram_limit)
     g = compiled.graph
     if args.samples * g.tensors[g.input].size > MAX_SAMPLE_BYTES:
         raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
     summary = report.summary(compiled.graph, compiled.plan)
-    result = verify(args.model, compiled, name, args.samples, cc, summary["weights_bytes"], summary["macs"], args.seed)
+    result = verify(args.model, compiled, name, args.samples, runner, summary["weights_bytes"], summary["macs"],
+                    args.seed)
     result.notes.append(f"verify took {time.perf_counter() - start:.1f} s")
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -187,10 +188,22 @@ def cmd_verify(args) -> int:
     return 0 if result.bit_exact else 1
 
 
+def _runner(args):
+    """Where verify runs the C: natively, or on a Cortex-M core in the emulator. Checked
+    before any work, so a missing toolchain is reported at once."""
+    target = targets.get(args.target)
+    if target is None:
+        return HostRunner(toolchain.find_cc(args.cc))
+    runner = TargetRunner(target, targets.find_cross(args.cc))
+    runner.info()  # the emulator must be importable
+    return runner
+
+
 def _verify_text(r) -> str:
     verdict = "BIT-EXACT" if r.bit_exact else "MISMATCH"
+    where = "" if r.target["name"] == targets.HOST else f" on {r.target['name']} in {r.target['emulator']}"
     lines = [
-        f"{verdict}: generated C ({r.compiler}) vs numpy reference on {r.samples} samples "
+        f"{verdict}: generated C ({r.compiler}){where} vs numpy reference on {r.samples} samples "
         f"({r.calibration_samples} from --calib, {r.samples - r.calibration_samples} random): "
         f"{r.mismatches} differing output bytes in {r.mismatched_samples} samples",
     ]
@@ -205,6 +218,27 @@ def _verify_text(r) -> str:
     ]
     lines += [f"note: {n}" for n in r.notes]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- bench
+
+
+def cmd_bench(args) -> int:
+    from mcugen import bench  # needs the target packages; imported only when asked for
+
+    if args.seed < 0:
+        raise McugenError(f"--seed must be 0 or more, got {args.seed}")
+    target = targets.get(args.target)
+    if target is None:
+        raise McugenError("bench needs a Cortex-M --target (" + ", ".join(targets.TARGETS) + ")")
+    runner = _runner(args)
+    name = _name(args)
+    compiled = _build(args, ram_limit=args.ram_limit)
+    summary = report.summary(compiled.graph, compiled.plan)
+    macs = [layer["macs"] for layer in summary["layers"]]
+    result = bench.bench(args.model, compiled, name, target, runner.cross, macs, args.seed)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else bench.format_text(result))
+    return 0 if result.output_bit_exact else 1
 
 
 # ---------------------------------------------------------------------------- main
@@ -265,10 +299,30 @@ def parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--samples", type=int, default=20, metavar="N", help="number of inputs (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    p.add_argument("--cc", help="host C compiler (default: $CC, cc, gcc or clang)")
+    target_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("bench", help="instructions, cycles, flash and RAM on a Cortex-M core (emulated)",
+                       description="Build the model for a Cortex-M core (arm-none-eabi-gcc -O3), run one "
+                       "inference in the emulator and report, per layer and in total: executed instructions, "
+                       "instructions per MAC and estimated cycles (a per-instruction cost model from ARM's "
+                       "manuals); and the flash (.text + .rodata + .data) and RAM (.data + .bss + deepest "
+                       "stack) of the ELF. Exit 1 if the emulated output differs from the reference.")
+    common(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random input when there is no --calib")
+    target_options(p, default="cortex-m4")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_bench)
     return top
+
+
+def target_options(p, default: str = targets.HOST) -> None:
+    p.add_argument("--target", default=default, metavar="T",
+                   help=f"where the C runs: {', '.join(targets.TARGET_NAMES)} (default {default}); a Cortex-M "
+                        "build uses arm-none-eabi-gcc (or the ziglang package) and runs in unicorn")
+    p.add_argument("--cc", help="C compiler (default: host: $CC, cc, gcc or clang; Cortex-M: arm-none-eabi-gcc, "
+                                "else 'zig' from the ziglang package)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,10 @@
 """Verify: the generated C, built and run, against the numpy reference and the float model.
 
 1. Bit-exactness (the contract): a runner built from the generated files with the host
-   compiler processes N int8 samples; every output byte must equal run_int8's. When one
-   differs, a trace build dumps every layer for the first bad sample and names the first
-   layer whose output differs.
+   compiler, or for a Cortex-M target and run in the emulator (targets.py, emulator.py),
+   processes N int8 samples; every output byte must equal run_int8's. When one differs, a
+   trace build dumps every layer for the first bad sample and names the first layer whose
+   output differs.
 2. Accuracy (a figure, not the contract): the int8 outputs, dequantized, against the float
    ONNX model run by onnxruntime on the same (dequantized) inputs.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import codegen, layout, reference, toolchain
+from mcugen import codegen, emulator, layout, reference, targets, toolchain
 from mcugen.errors import escape
 from mcugen.pipeline import Compiled
 from mcugen.quantize import dequantize, quantize_input
@@ -39,6 +40,7 @@ class Result:
     weights_bytes: int
     macs: int
     compiler: str
+    target: dict = field(default_factory=lambda: dict(name=targets.HOST))
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -74,10 +76,50 @@ def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = F
         return toolchain.run(binary, np.ascontiguousarray(x).tobytes())
 
 
-def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, cc: str) -> dict | None:
+@dataclass
+class HostRunner:
+    """Builds with the host compiler and runs natively."""
+    cc: str
+
+    @property
+    def compiler(self) -> str:
+        return self.cc
+
+    def info(self) -> dict:
+        return dict(name=targets.HOST)
+
+    def run(self, compiled: Compiled, name: str, x: np.ndarray, trace: bool = False) -> bytes:
+        return run_c(compiled, name, x, self.cc, trace)
+
+
+@dataclass
+class TargetRunner:
+    """Builds for a Cortex-M core and runs in the emulator; same output as the host runner."""
+    target: targets.Target
+    cross: targets.CrossCompiler
+
+    @property
+    def compiler(self) -> str:
+        return self.cross.describe(self.target)
+
+    def info(self) -> dict:
+        return dict(self.target.info(), emulator=emulator.describe())
+
+    def run(self, compiled: Compiled, name: str, x: np.ndarray, trace: bool = False) -> bytes:
+        g = compiled.graph
+        files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
+        with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
+            build = targets.build_elf(files, name, self.target, self.cross, Path(tmp), trace)
+            program = emulator.load(build.elf)
+        samples = [row.tobytes() for row in np.ascontiguousarray(x)]
+        return emulator.run_samples(program, samples, g.tensors[g.input].size, g.tensors[g.output].size,
+                                    f"{name}_trace" if trace else None)
+
+
+def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, runner) -> dict | None:
     """Run a trace build on one sample; the first layer whose output differs from numpy's."""
     g = compiled.graph
-    dump = np.frombuffer(run_c(compiled, name, sample[None], cc, trace=True), dtype=np.int8)
+    dump = np.frombuffer(runner.run(compiled, name, sample[None], trace=True), dtype=np.int8)
     expected = reference.run_int8(g, sample[None], keep=True)
     offset = 0
     for index, node in enumerate(g.nodes):
@@ -129,16 +171,18 @@ def accuracy(y_int8: np.ndarray, y_float: np.ndarray) -> tuple[float, float, flo
     return top1, float(np.mean(cos)), float(np.max(np.abs(y_int8 - y_float)))
 
 
-def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: str,
+def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: "str | HostRunner | TargetRunner",
            weights_bytes: int, macs: int, seed: int = 0) -> Result:
+    """`cc` is the host compiler, or a runner (HostRunner, TargetRunner) that says where to run."""
+    runner = HostRunner(cc) if isinstance(cc, str) else cc
     g = compiled.graph
     x, from_calib = make_inputs(compiled, samples, seed)
     expected = reference.run_int8_batched(g, x).reshape(len(x), -1)
-    got = np.frombuffer(run_c(compiled, name, x, cc), dtype=np.int8).reshape(len(x), -1)
+    got = np.frombuffer(runner.run(compiled, name, x), dtype=np.int8).reshape(len(x), -1)
     differs = got != expected
     bad = None
     if differs.any():
-        bad = first_bad_layer(compiled, name, x[int(np.argmax(differs.any(axis=1)))], cc)
+        bad = first_bad_layer(compiled, name, x[int(np.argmax(differs.any(axis=1)))], runner)
     y_float, float_ref = float_outputs(model_path, compiled, x)
     y_int8 = onnx_layout(dequantize(got, g.tensors[g.output].q), g.shape(g.output))
     top1, cos, max_err = accuracy(y_int8, y_float)
@@ -157,5 +201,6 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: str
         lower_bound_bytes=compiled.plan.lower_bound,
         weights_bytes=weights_bytes,
         macs=macs,
-        compiler=cc,
+        compiler=runner.compiler,
+        target=runner.info(),
     )

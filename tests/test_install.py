@@ -20,7 +20,8 @@ def test_wheel_install_finds_templates(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(target))
     # Run from an empty folder so the source checkout is not importable.
     code = ("from mcugen import codegen; d = codegen.templates_dir(); print(d); "
-            "assert (d / 'kernels' / 'conv.c.j2').is_file()")
+            "assert (d / 'kernels' / 'conv.c.j2').is_file(); "
+            "assert (d / 'target' / 'link.ld').is_file() and (d / 'target' / 'runner.c.j2').is_file()")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert str(target) in proc.stdout
