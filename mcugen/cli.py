@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import warnings
 import json
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from mcugen import __version__, codegen, picture, pipeline, planner, report, targets, toolchain
 from mcugen.errors import McugenError
@@ -145,13 +148,17 @@ def cmd_report(args) -> int:
     for option, path in (("--html", args.html), ("--plot", args.plot)):
         if path and Path(path).suffix.lower() != (".html" if option == "--html" else ".svg"):
             raise McugenError(f"{option} {path}: the file name must end in {'.html' if option == '--html' else '.svg'}")
-    compiled = _build(args, quantized=False)
-    summary = report.summary(compiled.float_graph, compiled.plan)
+    # Quantized for the accumulators' headroom; sizes do not depend on the calibration, so
+    # the synthetic one is used silently when no --calib is given.
+    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, ram_limit=args.ram_limit)
+    for note in compiled.notes:
+        _say("note", note)
+    summary = report.summary(compiled.graph, compiled.plan)
+    summary["calibration"] = "synthetic" if compiled.calibration.synthetic else Path(args.calib).name
     for path, render in ((args.html, picture.html), (args.plot, picture.svg)):
         if path:
             _write_file(Path(path), render(summary))
     print(json.dumps(summary, indent=2) if args.json else report.format_text(summary))
-    planner.check_limit(compiled.float_graph, compiled.plan, args.ram_limit)  # after the report: it explains
     return 0
 
 
@@ -193,7 +200,9 @@ def _runner(args):
     before any work, so a missing toolchain is reported at once."""
     target = targets.get(args.target)
     if target is None:
-        return HostRunner(toolchain.find_cc(args.cc))
+        return HostRunner(toolchain.find_cc(args.cc), sanitize=getattr(args, "sanitize", False))
+    if getattr(args, "sanitize", False):
+        raise McugenError("--sanitize builds for the host; it cannot be combined with --target")
     runner = TargetRunner(target, targets.find_cross(args.cc))
     runner.info()  # the emulator must be importable
     return runner
@@ -282,8 +291,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="flash, RAM and MACs per layer and in total",
                        description="Per layer: op, shapes, MACs, constant bytes, arena offset and size; "
                        "totals: flash for constants, arena bytes, the arena's lower bound, MACs. "
-                       "Needs no calibration: sizes do not depend on it.")
-    common(p, calib=False)
+                       "Sizes do not depend on calibration; --calib only sharpens the accumulator headroom column "
+                       "(computed with synthetic samples otherwise, silently).")
+    common(p)
     p.add_argument("--json", action="store_true",
                    help="machine-readable output, with every tensor's offset and lifetime")
     p.add_argument("--html", metavar="FILE.html", help="write a page with a picture of the arena and its tensors")
@@ -301,6 +311,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     target_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--sanitize", action="store_true",
+                   help="build the host runner with AddressSanitizer and UndefinedBehaviorSanitizer: any "
+                        "out-of-bounds access, overflow or other undefined behaviour fails the run")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("bench", help="instructions, cycles, flash and RAM on a Cortex-M core (emulated)",
@@ -326,6 +339,14 @@ def target_options(p, default: str = targets.HOST) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # numpy's warnings are not messages for users: bad values are checked and refused
+    # explicitly, with one line that names them.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = parser().parse_args(argv)
         if not getattr(args, "func", None):
@@ -340,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mcugen report | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         if os.environ.get("MCUGEN_DEBUG"):
             raise

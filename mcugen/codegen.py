@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from mcugen import __version__, ops
+from mcugen import __version__, ops, planner
 from mcugen.errors import McugenError
 from mcugen.ir import Graph
 from mcugen.planner import Plan
@@ -135,11 +135,23 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray]) -> list[dict]:
             inputs=inputs,
             output=f"arena.bytes + {plan.offsets[node.output]}",
             out_size=g.tensors[node.output].size,
+            scratch=_scratch(g, plan, index),
+            scratch_bytes=_scratch(g, plan, index, "int8_t"),
             fields=ops.get(node.op).c_fields(node, *in_shapes, out_shape),
             params={k: int(v) for k, v in scalars.items()},
             arrays={a.suffix: a.symbol for a in arrays if a.layer == index},
         ))
     return layers
+
+
+def _scratch(g: Graph, plan: Plan, index: int, ctype: str = "int32_t") -> str:
+    """The C expression of a layer's planned scratch buffer (word aligned), or NULL."""
+    name = planner.scratch_name(g, index)
+    if name not in plan.offsets:
+        return "NULL"
+    if ctype == "int8_t":
+        return f"arena.bytes + {plan.offsets[name]}"
+    return f"({ctype} *)(void *)(arena.bytes + {plan.offsets[name]})"
 
 
 def _io(g: Graph, plan: Plan, name: str) -> dict:

@@ -23,6 +23,15 @@ class Compiled:
     warnings: list[str] = field(default_factory=list)
 
 
+def check_finite(graph: Graph) -> None:
+    """Folding (BatchNorm into weights, say) can overflow float: refuse what is not finite."""
+    for node in graph.nodes:
+        for key, value in node.attrs.items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise McugenError(f"node {quote(node.name or '<unnamed>')} ({node.onnx_op}): its {key} is not "
+                                  "finite after folding the graph (values too large for float)")
+
+
 def resolve_shapes(graph: Graph) -> None:
     """After the passes, shapes come from each op's own rule (a removed reshape can leave
     [1,1,1,C] where ONNX said [1,C]); ONNX shape inference must agree on the size."""
@@ -40,6 +49,7 @@ def resolve_shapes(graph: Graph) -> None:
 def front(model: str | Path) -> tuple[Graph, list[str]]:
     graph, notes = frontend.read(model)
     passes.normalize(graph)
+    check_finite(graph)
     resolve_shapes(graph)
     graph.nodes = planner.schedule(graph)
     return graph, notes

@@ -41,6 +41,7 @@ class Buffer:
     size: int
     first: int  # first step at which the bytes must hold the tensor
     last: int  # last step that reads it
+    scratch: bool = False  # a kernel's working memory, live during its own layer only
 
     def overlaps_in_time(self, other: Buffer) -> bool:
         return self.first <= other.last and other.first <= self.last
@@ -76,7 +77,26 @@ def buffers(graph: Graph) -> list[Buffer]:
             first[name] = step
             last.setdefault(name, step)
     last[graph.output] = len(graph.nodes)  # read by the caller, after the last step
-    return [Buffer(name, graph.tensors[name].size, first[name], last[name]) for name in first]
+    bufs = [Buffer(name, graph.tensors[name].size, first[name], last[name]) for name in first]
+    for step, node in enumerate(graph.nodes):
+        size = scratch_bytes(graph, node)
+        if size:  # a kernel's working memory: live during its own layer only
+            bufs.append(Buffer(scratch_name(graph, step), size, step, step, scratch=True))
+    return bufs
+
+
+def scratch_bytes(graph: Graph, node: Node) -> int:
+    """The optional `scratch` hook of an op: bytes of working memory its kernel needs."""
+    hook = getattr(ops.get(node.op), "scratch", None) if node.op in ops.REGISTRY else None
+    return align(hook(node, *graph.in_shapes(node), graph.shape(node.output))) if hook else 0
+
+
+def scratch_name(graph: Graph, step: int) -> str:
+    """A buffer name no tensor of the model has (ONNX names are the model's to choose)."""
+    name = f"<scratch of layer {step}>"
+    while name in graph.tensors:
+        name += "'"
+    return name
 
 
 def safe_distance(access: ops.common.Access) -> int:
@@ -146,11 +166,14 @@ def lower_bound(bufs: list[Buffer], rules=None) -> int:
 # ---------------------------------------------------------------------------- offsets
 
 
-def first_fit(bufs: list[Buffer], rules, key) -> dict[str, int]:
-    """Place buffers in `key` order, each at the lowest aligned offset the rules allow."""
-    placed: list[tuple[int, Buffer]] = []
-    offsets = {}
-    for buf in sorted(bufs, key=key):
+def first_fit(bufs: list[Buffer], rules, key, fixed: dict[str, int] | None = None) -> dict[str, int]:
+    """Place buffers in `key` order, each at the lowest aligned offset the rules allow
+    (around those already at the `fixed` offsets)."""
+    fixed = fixed or {}
+    by_name = {b.name: b for b in bufs}
+    placed: list[tuple[int, Buffer]] = [(offset, by_name[name]) for name, offset in fixed.items()]
+    offsets = dict(fixed)
+    for buf in sorted((b for b in bufs if b.name not in fixed), key=key):
         blocked = []
         for offset, other in placed:
             interval = forbidden(other, buf, rules)
@@ -269,9 +292,12 @@ def assign(bufs: list[Buffer], rules) -> tuple[str, dict[str, int], dict[str, in
     results = {name: first_fit(bufs, rules, key) for name, key in ORDERINGS.items()}
     results["no_overlap"] = first_fit(bufs, {}, ORDERINGS["greedy_by_size"])  # always valid
     best = min(_arena(bufs, o) for o in results.values())
-    exact = chain_optimal(bufs, rules, best)
+    # Kernels' scratch buffers live for one step each: solve the tensors' chain exactly,
+    # then fit each scratch buffer into the gaps left at its step.
+    tensors = [b for b in bufs if not b.scratch]
+    exact = chain_optimal(tensors, rules, best)
     if exact is not None:
-        results["chain_exact"] = exact
+        results["chain_exact"] = first_fit(bufs, rules, ORDERINGS["greedy_by_size"], fixed=exact)
     else:  # the exact solver is optimal where it applies: search only where it does not
         results["order_search"] = search_orders(bufs, rules)
     results = {name: o for name, o in results.items() if not conflicts(bufs, o, rules)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from mcugen import ops
 from mcugen.errors import escape
 from mcugen.ir import Graph
@@ -31,8 +33,18 @@ def layers(graph: Graph, plan: Plan) -> list[dict]:
             input_offsets=[plan.offsets[name] for name in node.inputs],
             output_offset=plan.offsets[node.output],
             output_bytes=graph.tensors[node.output].size,
+            **_headroom(node),
         ))
     return rows
+
+
+def _headroom(node) -> dict:
+    """The proven worst-case int32 accumulator (ops.common.quantize_weighted) and how many
+    bits are left above it; only for a quantized layer that accumulates."""
+    bound = node.params.get("acc_bound")
+    if bound is None:
+        return {}
+    return dict(accumulator_bound=int(bound), headroom_bits=31 - math.ceil(math.log2(bound + 1)))
 
 
 def tensors(graph: Graph, plan: Plan) -> list[dict]:
@@ -63,18 +75,21 @@ def summary(graph: Graph, plan: Plan) -> dict:
 
 
 def format_text(s: dict) -> str:
-    head = f"{'#':>3}  {'op':<16} {'input':>11} {'output':>11} {'MACs':>10} {'flash B':>8} {'out @ offset':>14} {'bytes':>7}  name"
+    head = (f"{'#':>3}  {'op':<16} {'input':>11} {'output':>11} {'MACs':>10} {'flash B':>8} "
+            f"{'out @ offset':>14} {'bytes':>7} {'headroom':>8}  name")
     lines = [f"mcugen report: {s['model']}", "", head, "-" * len(head)]
     for r in s["layers"]:
         lines.append(
             f"{r['index']:>3}  {r['op']:<16} {'x'.join(map(str, r['input_shape'])):>11} "
             f"{'x'.join(map(str, r['output_shape'])):>11} {r['macs']:>10,} {r['weight_bytes']:>8,} "
-            f"{r['output_offset']:>14,} {r['output_bytes']:>7,}  {r['name'][:40]}"
+            f"{r['output_offset']:>14,} {r['output_bytes']:>7,} "
+            f"{(str(r['headroom_bits']) + ' b') if 'headroom_bits' in r else '':>8}  {r['name'][:40]}"
         )
     gap = s["arena_bytes"] / s["lower_bound_bytes"] if s["lower_bound_bytes"] else 1.0
     lines += [
         "",
-        f"layers            {len(s['layers'])}",
+        f"layers            {len(s['layers'])}  (headroom: bits left above each layer's proven worst-case "
+        f"int32 accumulator, with {s.get('calibration', 'synthetic')} calibration)",
         f"MACs              {s['macs']:,}",
         f"flash (constants) {s['weights_bytes']:,} bytes  (weights, biases, multipliers, tables; code not included)",
         f"RAM (arena)       {s['arena_bytes']:,} bytes  (all activations, input and output; planner {s['planner']})",

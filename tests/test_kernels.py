@@ -216,9 +216,12 @@ int main(void)
     long acc, mult, shift, zp, lo, hi;
     while (scanf("%ld %ld %ld %ld %ld %ld", &acc, &mult, &shift, &zp, &lo, &hi) == 6) {
         const int32_t m = (int32_t)mult, s = (int32_t)shift;
-        const requant_t q = { 0, (int32_t)zp, (int32_t)lo, (int32_t)hi, &m, &s };
-        printf("%d %d %d\n", multiply_by_quantized_multiplier((int32_t)acc, m, s),
-               requantize_s8((int32_t)acc, &q, 0), rounding_div((int32_t)(acc / 4), (int32_t)(mult % 1000 + 1)));
+        const requant_t q = { 0, (int32_t)zp, (int32_t)lo, (int32_t)hi, &m, &s, 0 };
+        const requant_t fast = { 0, (int32_t)zp, (int32_t)lo, (int32_t)hi, &m, &s, 1 };
+        const int fast_applies = s <= -2 && m > (1 << 30);  /* what the layer's flag promises */
+        printf("%d %d %d %d\n", multiply_by_quantized_multiplier((int32_t)acc, m, s),
+               requantize_s8((int32_t)acc, &q, 0), rounding_div((int32_t)(acc / 4), (int32_t)(mult % 1000 + 1)),
+               fast_applies ? requantize_s8((int32_t)acc, &fast, 0) : requantize_s8((int32_t)acc, &q, 0));
     }
     return 0;
 }
@@ -251,10 +254,14 @@ def test_fixed_point_helpers_match_numpy_at_the_extremes(tmp_path):
     lines = "\n".join(" ".join(map(str, row)) for row in zip(acc, mult, shift, zp, lo, hi))
     proc = subprocess.run([str(binary)], input=lines, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[:500]
-    got = np.array(proc.stdout.split(), dtype=np.int64).reshape(-1, 3)
+    got = np.array(proc.stdout.split(), dtype=np.int64).reshape(-1, 4)
     want = requantize(acc, mult, shift)
     np.testing.assert_array_equal(got[:, 0], want)
     np.testing.assert_array_equal(got[:, 1], np.clip(want + zp, lo, hi))
+    # The fast formulation (AND, SUBS, SBC, SMLAL, ASR) agrees wherever its flag allows it.
+    fast_rows = (shift <= -2) & (mult > 2**30)
+    assert fast_rows.sum() > 10_000
+    np.testing.assert_array_equal(got[:, 3], np.clip(want + zp, lo, hi))
     # Pooling sums stay far inside int32 (taps * 128), hence the quarter.
     np.testing.assert_array_equal(got[:, 2], rounding_div(div_trunc(acc, 4), mult % 1000 + 1))
 

@@ -90,6 +90,10 @@ def tightest_plan(graph: Graph) -> planner.Plan:
     low = min(offsets.values())
     offsets = {k: v - low for k, v in offsets.items()}
     bufs = planner.buffers(graph)
+    top = planner.align(max(offsets[b.name] + b.size for b in bufs if b.name in offsets))
+    for b in bufs:  # kernels' scratch buffers: above everything else
+        if b.name not in offsets:
+            offsets[b.name], top = top, planner.align(top + b.size)
     assert planner.conflicts(bufs, offsets, rules) == []
     size = planner.align(max(offsets[b.name] + b.size for b in bufs))
     return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest")
@@ -187,21 +191,34 @@ def test_random_chains_at_their_tightest_overlap(data):
 
 
 def test_widening_pointwise_needs_about_its_output_size():
-    """8 -> 16 channels pixel by pixel: the output plus one pixel's worth of slack."""
+    """8 -> 16 channels, four pixels at a time: the output plus four input pixels of slack."""
+    from mcugen.ops.pointwise_conv import PIXELS_AT_ONCE
+
     rng = np.random.default_rng(0)
     graph = build_chain([("pointwise_conv", 16)], (1, 4, 4, 8), rng)
     rules = planner.overlap_rules(graph)
-    assert rules[("t0", "t1")] == 8 * 16 + 8  # the input sits at the end of the output's region
+    slack = PIXELS_AT_ONCE * 8
+    assert rules[("t0", "t1")] == 16 * 16 - 16 * 8 + slack  # the input sits at the end of the output
     plan = check_chain(graph, rng)
-    assert plan.arena_size == 16 * 16 + 8
+    assert plan.arena_size - plan.buffers[-1].size <= 16 * 16 + slack  # the rest is the kernel's scratch
 
 
 def test_depthwise_runs_in_place_with_one_row_of_slack():
     rng = np.random.default_rng(1)
-    graph = build_chain([("depthwise_conv", 3, 1, 1, (1, 1, 1, 1), 0)], (1, 6, 5, 4), rng)
+    graph = build_chain([("depthwise_conv", 3, 1, 1, (1, 1, 1, 1), 0)], (1, 14, 13, 4), rng)
     distance = planner.overlap_rules(graph)[("t0", "t1")]
-    assert distance == (5 + 2) * 4  # a row and two pixels: far less than a second copy
+    assert distance == (13 + 2) * 4  # a row and two pixels: far less than a second copy
     check_chain(graph, rng)
+
+
+def test_small_depthwise_copies_its_input_then_overlaps_it_whole():
+    """On small maps the kernel first copies the input into a padded scratch buffer, after
+    which its output may take the input's place entirely."""
+    rng = np.random.default_rng(3)
+    graph = build_chain([("depthwise_conv", 3, 1, 1, (1, 1, 1, 1), 0)], (1, 6, 5, 4), rng)
+    assert planner.overlap_rules(graph)[("t0", "t1")] == 0
+    plan = check_chain(graph, rng)
+    assert [b.size for b in plan.buffers if b.scratch] == [(6 + 2) * (5 + 2) * 4]
 
 
 def test_strided_depthwise_is_nearly_in_place():

@@ -138,6 +138,15 @@ def quantize_weighted(node, qin: QParams, qout: QParams, channel_axis: int) -> d
     )
 
 
+def fast_requant(node) -> int:
+    """1 when the C may use requant_fast_s8 (templates/kernels/common.c.j2): every channel
+    has a right shift of at least 2 (a multiplier below 1/4) and a normalized multiplier
+    above 2^30, as normal layers do. Derived from the arrays themselves, so it holds for
+    any parameters, calibrated or hand-made."""
+    p = node.params
+    return int(bool(np.all(p["shift"] <= -2) and np.all(p["mult"] > 2**30)))
+
+
 def observed_qparams(node, *qins_and_observed):
     """The output_qparams hook (node, *qins, observed) of ops whose output range comes from
     calibration: the observed one."""

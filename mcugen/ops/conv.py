@@ -47,7 +47,8 @@ def arrays(node):
 
 
 def c_fields(node, in_shape, out_shape):
-    return common.window_fields(node.attrs, as_image(in_shape), out_shape)
+    return dict(common.window_fields(node.attrs, as_image(in_shape), out_shape),
+                fast=common.fast_requant(node))
 
 
 def access(node, in_shape, out_shape):

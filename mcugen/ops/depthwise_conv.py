@@ -43,15 +43,56 @@ def quantize(node, qin, qout):
 
 
 def arrays(node):
-    return common.weighted_arrays(node)
+    """The C keeps weights as [C][KH][KW]: a channel's taps are consecutive for the kernel."""
+    arrays = common.weighted_arrays(node)
+    return [(name, ctype, data.transpose(2, 0, 1) if name == "weight" else data) for name, ctype, data in arrays]
+
+
+PADDED_COPY_PIXELS = 12 * 12  # at or below this many outputs, borders are a third or more
+
+
+def padded_copy(node, in_shape, out_shape) -> bool:
+    """Whether the kernel first copies the input into a zero-point-padded scratch buffer, so
+    that every 3x3 window lies inside it and takes the unrolled path. Worth it on small
+    stride-1 maps, where border pixels (which would take the general path) are a large
+    share, and cheap there: the copy is a few KiB that the arena has free at those layers
+    (a stride-2 copy would be as large as the input, and 'same' padding leaves it few
+    border pixels anyway). The one place this is decided: scratch, access and the C
+    (through c_fields) all follow it."""
+    a = node.attrs
+    return (a["kernel"] == (3, 3) and a["dilations"] == (1, 1) and a["strides"] == (1, 1) and any(a["pads"])
+            and out_shape[1] * out_shape[2] <= PADDED_COPY_PIXELS)
+
+
+def _padded_hw(node, out_shape) -> tuple[int, int]:
+    """Rows and columns of the padded copy: just what the output's windows cover."""
+    (sh, sw) = node.attrs["strides"]
+    return (out_shape[1] - 1) * sh + 3, (out_shape[2] - 1) * sw + 3
+
+
+def scratch(node, in_shape, out_shape):
+    if not padded_copy(node, as_image(in_shape), out_shape):
+        return 0
+    rows, cols = _padded_hw(node, out_shape)
+    return rows * cols * as_image(in_shape)[3]
 
 
 def c_fields(node, in_shape, out_shape):
-    return common.window_fields(node.attrs, as_image(in_shape), out_shape)
+    in_shape = as_image(in_shape)
+    rows, cols = _padded_hw(node, out_shape)
+    padded = padded_copy(node, in_shape, out_shape)
+    return dict(common.window_fields(node.attrs, in_shape, out_shape), fast=common.fast_requant(node),
+                padded_h=rows if padded else 0, padded_w=cols if padded else 0)
 
 
 def access(node, in_shape, out_shape):
-    return common.window_access(node.attrs, as_image(in_shape), out_shape)
+    """Row-major output pixels, all channels of a pixel before the next; with the padded
+    copy, the whole input is read (copied) before the first output is written."""
+    in_shape = as_image(in_shape)
+    if padded_copy(node, in_shape, out_shape):
+        steps = out_shape[1] * out_shape[2]
+        return common.Access(np.full(steps, int(np.prod(in_shape[1:]))), out_shape[3])
+    return common.window_access(node.attrs, in_shape, out_shape)
 
 
 def cost(node, in_shape, out_shape):

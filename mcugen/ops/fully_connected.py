@@ -38,7 +38,8 @@ def arrays(node):
 
 
 def c_fields(node, in_shape, out_shape):
-    return dict(in_features=int(np.prod(in_shape[1:])), out_features=out_shape[1])
+    return dict(in_features=int(np.prod(in_shape[1:])), out_features=out_shape[1],
+                fast=common.fast_requant(node))
 
 
 def access(node, in_shape, out_shape):

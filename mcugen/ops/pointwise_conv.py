@@ -38,13 +38,22 @@ def arrays(node):
 
 
 def c_fields(node, in_shape, out_shape):
-    return dict(pixels=int(np.prod(in_shape[1:-1])), in_c=in_shape[-1], out_c=out_shape[-1])
+    return dict(pixels=int(np.prod(in_shape[1:-1])), in_c=in_shape[-1], out_c=out_shape[-1],
+                fast=common.fast_requant(node))
+
+
+PIXELS_AT_ONCE = 4  # the DSP kernel's group; the plain kernel's one pixel at a time stays inside it
 
 
 def access(node, in_shape, out_shape):
-    """Pixel by pixel; each output channel re-reads the pixel's input channels."""
-    pixels = int(np.prod(in_shape[1:-1]))
-    return common.Access(np.arange(pixels) * in_shape[-1], out_shape[-1])
+    """Groups of four pixels: a group's outputs are written while its pixels may be read."""
+    groups = -(-int(np.prod(in_shape[1:-1])) // PIXELS_AT_ONCE)
+    return common.Access(np.arange(groups) * PIXELS_AT_ONCE * in_shape[-1], PIXELS_AT_ONCE * out_shape[-1])
+
+
+def scratch(node, in_shape, out_shape):
+    """The DSP kernel's four pixels of input, as int16: 2 bytes per channel in whole groups of 4."""
+    return PIXELS_AT_ONCE * 2 * (in_shape[-1] // 4 * 4)
 
 
 def cost(node, in_shape, out_shape):
