@@ -67,8 +67,12 @@ def one_layer_graph(node: Node, in_shape, out_shape, qin=QParams(0.05, 3), qout=
     return Graph(tensors, [node], "x", "y", source="test")
 
 
-def run_graph_c(graph: Graph, x: np.ndarray, cc: str = "cc", name: str = "t") -> np.ndarray:
-    """Generate C for a quantized graph, build it, run it on the int8 batch x."""
+# The DSP kernels' portable build: hosts run the same code paths as a Cortex-M4.
+EMULATE_DSP = ("-DMCUGEN_EMULATE_DSP",)
+
+
+def run_graph_c(graph: Graph, x: np.ndarray, cc: str = "cc", name: str = "t", dsp: bool = False) -> np.ndarray:
+    """Generate C for a quantized graph, build it (plain, or the DSP kernels), run it on x."""
     compiled = Compiled(graph, planner.plan(graph), graph=graph)
-    out = np.frombuffer(run_c(compiled, name, x, cc), dtype=np.int8)
+    out = np.frombuffer(run_c(compiled, name, x, cc, extra_flags=EMULATE_DSP if dsp else ()), dtype=np.int8)
     return out.reshape((len(x),) + tuple(graph.shape(graph.output)[1:]))

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import COMPILERS
+from helpers import COMPILERS, EMULATE_DSP
 from mcugen import ops, planner, reference
 from mcugen.ir import Graph, Node, QParams, Tensor
 from mcugen.pipeline import Compiled
@@ -99,10 +99,13 @@ def tightest_plan(graph: Graph) -> planner.Plan:
     return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest")
 
 
-def check_chain(graph: Graph, rng, samples=3):
+def check_chain(graph: Graph, rng, samples=3, dsp=None):
+    """Runs the plain kernels, or the DSP ones (portable build), at the tightest overlap."""
     plan = tightest_plan(graph)
     x = rng.integers(-128, 128, size=(samples, *graph.shape(graph.input)[1:]), dtype=np.int8)
-    dump = np.frombuffer(run_c(Compiled(graph, plan, graph=graph), "ov", x, COMPILERS[0], trace=True), np.int8)
+    dsp = bool(rng.integers(2)) if dsp is None else dsp
+    dump = np.frombuffer(run_c(Compiled(graph, plan, graph=graph), "ov", x, COMPILERS[0], trace=True,
+                               extra_flags=EMULATE_DSP if dsp else ()), np.int8)
     want = reference.run_int8(graph, x, keep=True)
     sizes = [graph.tensors[n.output].size for n in graph.nodes]
     per_sample = sum(sizes) + sizes[-1]  # every layer's trace, then the output
@@ -151,7 +154,8 @@ def test_every_window_configuration_at_its_tightest_overlap(kind):
         shape0 = (1, 7, 6, 3)
         rng2 = np.random.default_rng(start)
         graph = build_chain(_reshaped(chunk, shape0, rng2), shape0, rng2)
-        check_chain(graph, rng2)
+        check_chain(graph, rng2, dsp=False)
+        check_chain(graph, rng2, dsp=True)
 
 
 def _reshaped(specs, shape, rng):
