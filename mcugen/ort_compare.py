@@ -48,8 +48,8 @@ def _outputs(session, feeds: list[dict]) -> list[list[np.ndarray]]:
     return [session.run(None, feed) for feed in feeds]
 
 
-def compare(model: onnx.ModelProto, graph: Graph, x_onnx: np.ndarray, x_int8: np.ndarray,
-            y_ours: np.ndarray, ours_by_tensor: dict[str, np.ndarray]) -> dict:
+def compare(model: onnx.ModelProto, graph: Graph, x_onnx: np.ndarray, y_ours: np.ndarray,
+            ours_by_tensor: dict[str, np.ndarray]) -> dict:
     """The figures (verify.Result's qdq_* fields); raises when onnxruntime fails.
     y_ours: mcugen's outputs dequantized, flat, in ONNX order; ours_by_tensor: every int8
     tensor of the reference run (graph layout)."""

@@ -74,6 +74,8 @@ def _params(node, feeds: dict, where: str, integer_input: bool):
             or zp.dtype.kind not in "iu":
         raise McugenError(f"{where}: only {'integer' if integer_input else 'float'} values with a float scale and "
                           "an integer zero point are supported")
+    if scale is not None and scale.size == 1 and zp.size == 1:  # [1] or (): per tensor, as onnxruntime takes it
+        scale, zp = scale.reshape(()), zp.reshape(())
     if int(_attr(node, "block_size", 0)) or scale.ndim > 1 or zp.shape != scale.shape:
         raise McugenError(f"{where}: only per-tensor or per-axis quantization is supported "
                           f"(scale {list(scale.shape)}, zero point {list(zp.shape)})")

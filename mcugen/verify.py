@@ -54,6 +54,7 @@ class Result:
     qdq_fused_within_1_lsb: float | None = None
     qdq_layers_within_1_lsb: float | None = None
     qdq_layers_compared: int | None = None
+    qdq_samples: int | None = None  # the first samples, at most QDQ_SAMPLES
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -190,18 +191,33 @@ def float_outputs(model_path: str, compiled: Compiled, x_int8: np.ndarray) -> tu
     return y, label
 
 
-def qdq_agreement(model_path: str, compiled: Compiled, x_int8: np.ndarray, y_int8: np.ndarray) -> dict:
-    """The int8 outputs (dequantized, ONNX order) and every layer against onnxruntime
-    running the QDQ model (mcugen/ort_compare.py)."""
-    g = compiled.graph
-    ours = reference.run_int8(g, x_int8, keep=True)
+QDQ_SAMPLES = 20  # samples compared with onnxruntime running a QDQ model, layer by layer
+
+
+def qdq_agreement(model_path: str, compiled: Compiled, x_int8: np.ndarray, y_int8: np.ndarray,
+                  ours: dict[str, np.ndarray]) -> dict:
+    """The int8 outputs (dequantized, ONNX order) and every layer (`ours`: the reference's
+    tensors for the first samples) against onnxruntime running the QDQ model
+    (mcugen/ort_compare.py)."""
+    count = len(ours[compiled.graph.input])
+    x_onnx = onnx_inputs(compiled, x_int8[:count])[1]
     try:
-        return ort_compare.compare(frontend.load(model_path), g, onnx_inputs(compiled, x_int8)[1], x_int8, y_int8, ours)
+        figures = ort_compare.compare(frontend.load(model_path), compiled.graph, x_onnx, y_int8[:count], ours)
+        return dict(figures, qdq_samples=count)
     except ImportError:
         why = "onnxruntime is not installed"
     except Exception as exc:  # a model mcugen takes but onnxruntime does not
         why = "onnxruntime failed: " + " ".join(str(exc).split())[:120]
     return dict(notes=[f"no comparison with onnxruntime running the QDQ model: {why}"])
+
+
+def reference_outputs(graph, x: np.ndarray, keep: int) -> tuple[np.ndarray, dict]:
+    """The reference's outputs for every sample, flat, and every tensor of the first `keep`."""
+    kept = reference.run_int8(graph, x[:keep], keep=True) if keep else {}
+    parts = [kept[graph.output]] if keep else []
+    if len(x) > keep:
+        parts.append(reference.run_int8_batched(graph, x[keep:]))
+    return np.concatenate(parts).reshape(len(x), -1), kept
 
 
 def _own_float(compiled: Compiled, x: np.ndarray) -> np.ndarray:
@@ -228,7 +244,8 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: "st
     runner = HostRunner(cc) if isinstance(cc, str) else cc
     g = compiled.graph
     x, from_calib = make_inputs(compiled, samples, seed)
-    expected = reference.run_int8_batched(g, x).reshape(len(x), -1)
+    qdq_model = is_qdq(compiled)
+    expected, kept = reference_outputs(g, x, min(len(x), QDQ_SAMPLES, reference.batch_size(g)) if qdq_model else 0)
     got = np.frombuffer(runner.run(compiled, name, x), dtype=np.int8).reshape(len(x), -1)
     differs = got != expected
     bad = None
@@ -237,7 +254,7 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: "st
     y_float, float_ref = float_outputs(model_path, compiled, x)
     y_int8 = onnx_layout(dequantize(got, g.tensors[g.output].q), g.shape(g.output))
     top1, cos, max_err = accuracy(y_int8, y_float)
-    agreement = qdq_agreement(model_path, compiled, x, y_int8) if is_qdq(compiled) else {}
+    agreement = qdq_agreement(model_path, compiled, x, y_int8, kept) if qdq_model else {}
     return Result(
         bit_exact=not differs.any(),
         samples=len(x),
