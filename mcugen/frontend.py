@@ -181,19 +181,11 @@ def import_model(model: onnx.ModelProto, source: str = "model",
     return graph, notes
 
 
-# Why an op that has no importer is refused, where a hint helps more than the list.
-HINTS = {
-    "Transpose": "mcugen absorbs a Transpose(perm=[0,3,1,2]) only right after an NHWC graph input (tf2onnx)",
-}
-
-
 def unsupported(node, opset: int) -> str:
     """The one-line refusal of a node without an importer."""
     if node.op_type in qdq.QOPERATOR:
         return (f"{describe(node, opset)} is not supported: it is onnxruntime's QOperator format; mcugen takes "
                 "pre-quantized models in the QDQ format (quantize_static with quant_format=QuantFormat.QDQ)")
-    if node.op_type in HINTS and node.domain in ("", "ai.onnx"):
-        return f"{describe(node, opset)} is not supported here: {HINTS[node.op_type]}"
     return f"{describe(node, opset)} is not supported; supported: {', '.join(sorted(IMPORTERS))}"
 
 
@@ -320,15 +312,17 @@ def _constant(name: str, array: np.ndarray, source: str) -> np.ndarray:
     return array
 
 
-def reshape_permutation(in_shape, out_shape) -> np.ndarray | None:
-    """How an ONNX reshape moves bytes once tensors are stored NHWC.
+def reshape_permutation(in_shape, out_shape, transpose=None) -> np.ndarray | None:
+    """How an ONNX reshape (or, with `transpose`, a Transpose of that perm) moves bytes once
+    tensors are stored NHWC.
 
-    Returns None when the reshape leaves memory order alone (then it is free), else the
-    gather index `perm` with out_memory[i] = in_memory[perm[i]].
+    Returns None when it leaves memory order alone (then it is free), else the gather
+    index `perm` with out_memory[i] = in_memory[perm[i]].
     """
     n = int(np.prod(in_shape))
-    memory = np.arange(n).reshape(layout.ir_shape(in_shape))
-    moved = layout.to_ir(layout.to_onnx(memory).reshape(out_shape)).ravel()
+    memory = layout.to_onnx(np.arange(n).reshape(layout.ir_shape(in_shape)))
+    moved = memory.transpose(transpose) if transpose is not None else memory.reshape(out_shape)
+    moved = layout.to_ir(moved).ravel()
     return None if np.array_equal(moved, np.arange(n)) else moved
 
 
@@ -546,6 +540,19 @@ def import_reshape(node, ctx):
     if out_shape[:1] != (1,):
         raise McugenError(f"{describe(node, ctx.opset)}: a reshape to {list(out_shape)} changes the batch of 1")
     return [_ir(node, "reshape", node.input[:1], perm=reshape_permutation(in_shape, out_shape))]
+
+
+def import_transpose(node, ctx):
+    """A Transpose is a reshape that moves bytes: free when NHWC memory keeps its order
+    (tf2onnx's NCHW -> NHWC before a Flatten: the two together read NHWC memory in order),
+    else folded into the next Gemm's weights like a flatten (passes/remove_reshape.py).
+    The NHWC input's own Transpose is absorbed before import (mcugen/tidy.py)."""
+    in_shape = ctx.shape(node.input[0])
+    perm = [int(p) for p in attr(node, "perm", list(range(len(in_shape)))[::-1])]
+    if sorted(perm) != list(range(len(in_shape))) or perm[0] != 0:
+        raise McugenError(f"{describe(node, ctx.opset)}: only a Transpose that keeps the batch first is supported "
+                          f"(perm {perm} of {list(in_shape)})")
+    return [_ir(node, "reshape", node.input[:1], perm=reshape_permutation(in_shape, None, perm))]
 
 
 def import_gemm(node, ctx):
@@ -802,6 +809,7 @@ IMPORTERS = {
     "Softmax": import_softmax,
     "Sub": import_arith,
     "Squeeze": import_reshape,
+    "Transpose": import_transpose,
     "Unsqueeze": import_reshape,
 }
 

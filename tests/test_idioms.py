@@ -97,11 +97,31 @@ def test_nhwc_input_calibration_is_in_the_files_layout(tmp_path):
     assert refused.returncode == 2 and "(N, 10, 12, 3)" in refused.stderr
 
 
-def test_a_transpose_elsewhere_is_refused_clearly(tmp_path):
+def test_keras_flatten_after_a_transpose_to_nhwc_is_free(tmp_path):
+    """tf2onnx's Keras Flatten: Transpose(perm=[0,2,3,1]) to NHWC, then Reshape [1, -1],
+    then MatMul + Add. Together the two read NHWC memory in order: no move at all."""
+    nodes = [helper.make_node("Conv", ["input", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Transpose", ["c"], ["t"], name="to_nhwc", perm=[0, 2, 3, 1]),
+             helper.make_node("Reshape", ["t", "shape"], ["f"], name="flatten"),
+             helper.make_node("MatMul", ["f", "fw"], ["m"], name="dense"),
+             helper.make_node("Add", ["m", "fb"], ["output"], name="bias")]
+    inits = [init("w", rand(4, 3, 3, 3)), helper.make_tensor("shape", TensorProto.INT64, [2], [1, -1]),
+             init("fw", rand(5 * 6 * 4, 3)), init("fb", rand(3))]
+    graph, _ = check(save(model(nodes, [1, 3, 5, 6], [1, 3], inits), tmp_path))
+    assert [n.op for n in graph.nodes] == ["conv", "fully_connected"]
+    np.testing.assert_array_equal(graph.nodes[1].attrs["weight"], onnx.numpy_helper.to_array(inits[2]).T)
+
+
+def test_a_transpose_that_moves_bytes_folds_into_the_gemm_or_is_refused(tmp_path):
     nodes, inits = conv_net(x="t")
     nodes.insert(0, helper.make_node("Transpose", ["input"], ["t"], name="swap_hw", perm=[0, 1, 3, 2]))
-    with pytest.raises(McugenError, match=r"node 'swap_hw' \(Transpose, opset 13\) is not supported here: .*NHWC"):
+    with pytest.raises(McugenError, match=r"'swap_hw' \(Transpose\) cannot be compiled: a Flatten/Reshape/Transpose"):
         pipeline.front(save(model(nodes, [1, 3, 8, 8], [1, 4], inits), tmp_path))
+    flat = [helper.make_node("Transpose", ["input"], ["t"], name="swap_hw", perm=[0, 1, 3, 2]),
+            helper.make_node("Flatten", ["t"], ["f"], name="flat"),
+            helper.make_node("Gemm", ["f", "fw"], ["output"], name="fc", transB=1)]
+    graph, _ = check(save(model(flat, [1, 2, 3, 4], [1, 3], [init("fw", rand(3, 24))]), tmp_path, "folds.onnx"))
+    assert [n.op for n in graph.nodes] == ["fully_connected"]
 
 
 # ---------------------------------------------------------------------------- file-level clean-ups

@@ -43,7 +43,7 @@ LEFTOVER = {
             "that feeds only it",
     "bias_add": "an Add of a constant must follow a MatMul that feeds only it",
     "batch_norm": "a BatchNormalization on a 2-D tensor must follow a Gemm/MatMul that feeds only it",
-    "reshape": "a Flatten/Reshape must leave NHWC data in place for the layers after it, "
+    "reshape": "a Flatten/Reshape/Transpose must leave NHWC data in place for the layers after it, "
                "or feed exactly one Gemm/MatMul",
     "quantize_linear": "a QuantizeLinear must feed only DequantizeLinear nodes of the same scale and zero point "
                        "(the QDQ format), not be the model's output",
