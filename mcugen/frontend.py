@@ -548,8 +548,8 @@ def import_transpose(node, ctx):
     else folded into the next Gemm's weights like a flatten (passes/remove_reshape.py).
     The NHWC input's own Transpose is absorbed before import (mcugen/tidy.py)."""
     in_shape = ctx.shape(node.input[0])
-    perm = [int(p) for p in attr(node, "perm", list(range(len(in_shape)))[::-1])]
-    if sorted(perm) != list(range(len(in_shape))) or perm[0] != 0:
+    perm = attr(node, "perm", list(range(len(in_shape)))[::-1])
+    if not isinstance(perm, list) or sorted(perm) != list(range(len(in_shape))) or perm[0] != 0:
         raise McugenError(f"{describe(node, ctx.opset)}: only a Transpose that keeps the batch first is supported "
                           f"(perm {perm} of {list(in_shape)})")
     return [_ir(node, "reshape", node.input[:1], perm=reshape_permutation(in_shape, None, perm))]

@@ -206,7 +206,9 @@ def _pair_range(quantize, values) -> tuple[float, float] | None:
     if inputs[1] not in values or (inputs[2] and inputs[2] not in values):
         return None
     scale = float(np.asarray(values[inputs[1]]).reshape(-1)[0])
-    zp = np.asarray(values[inputs[2]]) if inputs[2] else np.zeros((), np.uint8)
+    zp = np.asarray(values[inputs[2]]) if inputs[2] else np.zeros((), output_type(quantize, "QuantizeLinear"))
+    if zp.dtype.kind not in "iu":
+        return None
     info = np.iinfo(zp.dtype)
     zero = int(zp.reshape(-1)[0])
     return scale * (info.min - zero), scale * (info.max - zero)
