@@ -133,7 +133,8 @@ def manifest(args, compiled, name: str, files: dict[str, str], summary: dict) ->
         lower_bound_bytes=summary["lower_bound_bytes"],
         weights_bytes=summary["weights_bytes"],
         macs=summary["macs"],
-        input=dict(shape=summary["input"]["shape"], scale=qin.scale, zero_point=qin.zero_point),
+        input=dict(shape=summary["input"]["shape"], scale=qin.scale, zero_point=qin.zero_point,
+                   onnx_layout=summary["input"]["onnx_layout"], onnx_shape=summary["input"]["onnx_shape"]),
         output=dict(shape=summary["output"]["shape"], scale=qout.scale, zero_point=qout.zero_point),
     )
     return json.dumps(data, indent=2, sort_keys=True) + "\n"

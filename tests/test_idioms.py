@@ -95,6 +95,8 @@ def test_nhwc_input_calibration_is_in_the_files_layout(tmp_path):
     assert data["cosine"] > 0.95  # the float comparison fed onnxruntime NHWC samples
     refused = mcugen("compile", path, "--calib", tmp_path / "nchw.npz", "-o", tmp_path / "out")
     assert refused.returncode == 2 and "(N, 10, 12, 3)" in refused.stderr
+    reported = json.loads(mcugen("report", path, "--json").stdout)["input"]
+    assert reported["onnx_layout"] == "NHWC" and reported["onnx_shape"] == reported["shape"] == [10, 12, 3]
 
 
 def test_keras_flatten_after_a_transpose_to_nhwc_is_free(tmp_path):
