@@ -37,6 +37,7 @@ EXAMPLES = [
     ("digits", ROOT / "examples/digits_mobilenet_v1.onnx", ROOT / "examples/digits_calib.npz"),
     ("v2", ROOT / "examples/mobilenet_v2_035_96.onnx", ROOT / "examples/vww_calib.npz"),
     ("v3", ROOT / "examples/mobilenet_v3_small_075_96.onnx", ROOT / "examples/vww_calib.npz"),
+    ("v3_large", ROOT / "examples/mobilenet_v3_large_050_96.onnx", ROOT / "examples/vww_calib.npz"),
     ("v2_torch", ROOT / "examples/mobilenet_v2_035_96_torchscript.onnx", ROOT / "examples/vww_calib.npz"),
     ("v3_torch", ROOT / "examples/mobilenet_v3_small_075_96_torchscript.onnx", ROOT / "examples/vww_calib.npz"),
 ]

@@ -11,6 +11,7 @@ import hashlib
 import warnings
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -41,12 +42,27 @@ def _say(kind: str, text: str) -> None:
 
 
 def _build(args, quantized=True, ram_limit=None):
-    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit)
+    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit,
+                              input_shape=parse_shape(args.input_shape))
     for note in compiled.notes:
         _say("note", note)
     for warning in compiled.warnings:
         _say("warning", warning)
     return compiled
+
+
+MAX_DIM = 1 << 24  # any real input is far smaller; bounds what reaches ONNX's int64 fields
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    """--input-shape 1,3,48,192: positive sizes, comma-separated."""
+    if text is None:
+        return None
+    parts = text.replace(" ", "").split(",")
+    if not all(re.fullmatch(r"[0-9]{1,9}", p) and 0 < int(p) <= MAX_DIM for p in parts):
+        raise McugenError(f"--input-shape must be comma-separated sizes from 1 to {MAX_DIM:,}, such as 1,3,48,192; "
+                          f"got {text!r}")
+    return tuple(int(p) for p in parts)
 
 
 def _name(args) -> str:
@@ -113,17 +129,24 @@ def manifest(args, compiled, name: str, files: dict[str, str], summary: dict) ->
         generated_by=f"mcugen {__version__}",
         model=Path(args.model).name,
         model_sha256=hashlib.sha256(Path(args.model).read_bytes()).hexdigest(),
-        calibration=Path(compiled.calibration.source).name if not compiled.calibration.synthetic else "synthetic",
+        calibration=_calibration_name(compiled.calibration),
         name=name,
         files=sorted(files),
         arena_bytes=summary["arena_bytes"],
         lower_bound_bytes=summary["lower_bound_bytes"],
         weights_bytes=summary["weights_bytes"],
         macs=summary["macs"],
-        input=dict(shape=summary["input"]["shape"], scale=qin.scale, zero_point=qin.zero_point),
+        input=dict(shape=summary["input"]["shape"], scale=qin.scale, zero_point=qin.zero_point,
+                   onnx_layout=summary["input"]["onnx_layout"], onnx_shape=summary["input"]["onnx_shape"]),
         output=dict(shape=summary["output"]["shape"], scale=qout.scale, zero_point=qout.zero_point),
     )
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def _calibration_name(cal) -> str:
+    if cal is None:
+        return "none (QDQ model)"
+    return "synthetic" if cal.synthetic else Path(cal.source).name
 
 
 def cmd_compile(args) -> int:
@@ -225,6 +248,14 @@ def _verify_text(r) -> str:
         f"arena {r.arena_bytes:,} bytes (lower bound {r.lower_bound_bytes:,}), constants {r.weights_bytes:,} bytes, "
         f"{r.macs:,} MACs",
     ]
+    if r.qdq_within_1_lsb is not None:
+        layers = "" if r.qdq_layers_within_1_lsb is None else (
+            f"; layer by layer on mcugen's own inputs, {r.qdq_layers_within_1_lsb:.2%} of the elements of "
+            f"{r.qdq_layers_compared} tensors")
+        lines.insert(-1, f"int8 vs onnxruntime running the QDQ model, {r.qdq_samples} samples: "
+                         f"{r.qdq_within_1_lsb:.1%} of output elements "
+                         f"within 1 LSB (at most {r.qdq_max_lsb:g} LSB apart; {r.qdq_fused_within_1_lsb:.1%} with its "
+                         f"fused integer kernels){layers}")
     lines += [f"note: {n}" for n in r.notes]
     return "\n".join(lines)
 
@@ -265,6 +296,9 @@ def parser() -> argparse.ArgumentParser:
 
     def common(p, calib=True):
         p.add_argument("model", help="the ONNX model file")
+        p.add_argument("--input-shape", metavar="N,C,H,W",
+                       help="the input's shape, in the model's input layout, for a model whose input has "
+                            "symbolic sizes (e.g. [N,3,?,?]): 1,3,48,192. Sizes the model fixes must agree")
         p.add_argument("--ram-limit", metavar="BYTES",
                        help="fail (exit 2) when the arena needs more, naming the layer that sets the peak; "
                             "accepts 37500, 64K, 0.5M (K = 1024 bytes, M = 1024 K)")

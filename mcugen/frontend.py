@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from mcugen import layout
+from mcugen import layout, qdq, tidy
 from mcugen.ops.common import pad_nhwc, taps, window_output_hw
-from mcugen.errors import McugenError, quote
+from mcugen.errors import McugenError, escape, quote
 from mcugen.ir import Graph, Node, Tensor
 
 INF = math.inf
@@ -94,6 +94,8 @@ class Context:
     shapes: dict[str, tuple[int, ...]]  # ONNX layout (NCHW)
     opset: int
     notes: list[str] = field(default_factory=list)
+    quantized: dict[str, qdq.QuantizedConstant] = field(default_factory=dict)  # constants behind a DequantizeLinear
+    requantized: list[str] = field(default_factory=list)  # why model-quantized weights were not taken
 
     def const(self, node, index: int, what: str, required: bool = True) -> np.ndarray | None:
         if index >= len(node.input) or not node.input[index]:
@@ -129,9 +131,10 @@ def attr(node, name: str, default=None):
     return default
 
 
-def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, list[str]]:
-    """Translate a checked ONNX model to an IR graph. Returns (graph, notes for the user)."""
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+def import_model(model: onnx.ModelProto, source: str = "model",
+                 input_shape: tuple[int, ...] | None = None) -> tuple[Graph, list[str]]:
+    """Translate a checked ONNX model to an IR graph. Returns (graph, notes for the user).
+    `input_shape` (--input-shape) fixes the input's symbolic sizes, in the file's layout."""
     g = model.graph
     init_names = {t.name for t in g.initializer}
     inputs = [i for i in g.input if i.name not in init_names]
@@ -140,20 +143,23 @@ def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, 
     if len(g.output) != 1:
         raise McugenError(f"{source}: the model has {len(g.output)} outputs; mcugen supports exactly one")
     notes: list[str] = []
-    model = _fix_input_shape(model, inputs[0], source, notes)
-    model = fold_constants(model, _infer_shapes(model, source), opset)
+    model, input_layout = _tidy(model, inputs[0].name, source, notes, input_shape)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    quantized: dict[str, qdq.QuantizedConstant] = {}
+    model = fold_constants(model, _infer_shapes(model, source), opset, quantized)
     shapes = _infer_shapes(model, source)  # again: folded shape sub-graphs make more shapes static
     consts = {t.name: _constant(t.name, _array(t, source), source) for t in model.graph.initializer}
-    ctx = Context(consts, shapes, opset, notes)
+    ctx = Context(consts, shapes, opset, notes, quantized)
 
     nodes: list[Node] = []
     for node in model.graph.node:
         importer = IMPORTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
         if importer is None:
-            raise McugenError(
-                f"{describe(node, opset)} is not supported; supported: {', '.join(sorted(IMPORTERS))}"
-            )
+            raise McugenError(unsupported(node, opset))
         nodes.extend(importer(node, ctx))
+    if ctx.requantized:
+        notes.append(f"{len(ctx.requantized)} layers' model-quantized weights do not fit mcugen's symmetric "
+                     f"per-channel int8 and are re-quantized from their values ({ctx.requantized[0]}, ...)")
 
     input_name, output_name = inputs[0].name, model.graph.output[0].name
     if output_name in consts:
@@ -169,17 +175,49 @@ def import_model(model: onnx.ModelProto, source: str = "model") -> tuple[Graph, 
         for name in n.inputs:
             if name not in tensors:
                 raise McugenError(f"{source}: tensor {quote(name)} is used but never produced")
-    graph = Graph(tensors, nodes, input_name, output_name, opset, source)
+    graph = Graph(tensors, nodes, input_name, output_name, opset, source, input_layout)
     if output_name not in tensors:
         raise McugenError(f"{source}: the output {quote(output_name)} is not produced by any node")
     return graph, notes
 
 
-def _fix_input_shape(model, inp, source, notes):
-    """Batch 1 everywhere: a symbolic batch becomes 1; other symbolic sizes are an error."""
+def unsupported(node, opset: int) -> str:
+    """The one-line refusal of a node without an importer."""
+    if node.op_type in qdq.QOPERATOR:
+        return (f"{describe(node, opset)} is not supported: it is onnxruntime's QOperator format; mcugen takes "
+                "pre-quantized models in the QDQ format (quantize_static with quant_format=QuantFormat.QDQ)")
+    return f"{describe(node, opset)} is not supported; supported: {', '.join(sorted(IMPORTERS))}"
+
+
+def _tidy(model, input_name, source, notes, input_shape):
+    """The file-level clean-ups (mcugen/tidy.py) on a copy of the model, then the input's
+    shape; returns (model, the file input's layout)."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())  # leave the caller's copy alone
+    model, functions = tidy.inline_functions(model)
+    if functions:
+        notes.append(f"inlined {functions} local functions")
+    tidy.drop_unused_opsets(model)
+    if tidy.upcast_float16(model):
+        notes.append("float16 constants upcast to float32")
+    inp = next(i for i in model.graph.input if i.name == input_name)
+    _fix_input_shape(inp, source, notes, input_shape)
+    del model.graph.value_info[:]  # shapes the model claims are re-derived from the fixed input
+    input_layout = "NCHW"
+    if tidy.absorb_input_transpose(model, input_name):
+        input_layout = "NHWC"
+        notes.append(f"input {quote(input_name)} is NHWC: its Transpose to NCHW is absorbed (the C input is NHWC)")
+    dead = tidy.remove_dead_nodes(model)
+    if dead:
+        notes.append(f"removed {dead} nodes whose outputs nobody uses")
+    return model, input_layout
+
+
+def _fix_input_shape(inp, source, notes, override=None) -> None:
+    """Batch 1 everywhere: a symbolic batch becomes 1; other symbolic sizes come from
+    --input-shape (`override`, in the file's layout), or are an error that says so."""
     ttype = inp.type.tensor_type
     if ttype.elem_type != onnx.TensorProto.FLOAT:
-        dtype = onnx.TensorProto.DataType.Name(ttype.elem_type)
+        dtype = onnx.TensorProto.DataType.Name(ttype.elem_type) if ttype.elem_type in onnx.TensorProto.DataType.values() else "?"
         raise McugenError(f"{source}: input {quote(inp.name)} is {dtype}; mcugen expects a float32 input")
     dims = ttype.shape.dim
     if len(dims) not in (2, 4):
@@ -187,8 +225,8 @@ def _fix_input_shape(model, inp, source, notes):
             f"{source}: input {quote(inp.name)} has rank {len(dims)}; mcugen expects "
             "an image [N,C,H,W] or a vector [N,F]"
         )
-    model = onnx.ModelProto.FromString(model.SerializeToString())  # leave the caller's copy alone
-    dims = next(i for i in model.graph.input if i.name == inp.name).type.tensor_type.shape.dim
+    if override is not None:
+        _apply_input_shape(inp, source, override)
     if not dims[0].HasField("dim_value"):
         label = dims[0].dim_param or "?"
         notes.append(f"input {quote(inp.name)}: symbolic batch '{label}' compiled as 1")
@@ -200,13 +238,33 @@ def _fix_input_shape(model, inp, source, notes):
         )
     for axis, d in enumerate(dims[1:], start=1):
         if not d.HasField("dim_value") or d.dim_value <= 0:
+            example = ",".join(["1"] + [str(e.dim_value) if e.HasField("dim_value") and e.dim_value > 0
+                                        else _label(e.dim_param) for e in dims[1:]])
             raise McugenError(
                 f"{source}: input {quote(inp.name)} has unknown size in dimension {axis} "
-                f"('{d.dim_param or '?'}'); mcugen needs a static input shape"
+                f"('{_label(d.dim_param)}'); mcugen needs a static input shape: pass "
+                f"--input-shape {example} with the sizes to compile for, in the model's input layout"
             )
-    # Shapes the model claims for intermediate values are re-derived from the fixed input.
-    del model.graph.value_info[:]
-    return model
+
+
+def _label(dim_param: str) -> str:
+    """A symbolic dimension's name for a message: safe on one line, never empty."""
+    return escape(dim_param, 20) if dim_param else "?"
+
+
+def _apply_input_shape(inp, source, shape) -> None:
+    """--input-shape: the same rank as the input, agreeing with every size the model fixes."""
+    dims = inp.type.tensor_type.shape.dim
+    given = ",".join(map(str, shape))
+    if len(shape) != len(dims):
+        raise McugenError(f"--input-shape {given} has {len(shape)} dimensions; input {quote(inp.name)} "
+                          f"of {source} has {len(dims)}")
+    for axis, (d, size) in enumerate(zip(dims, shape)):
+        if d.HasField("dim_value") and d.dim_value > 0 and d.dim_value != size:
+            raise McugenError(f"--input-shape {given} disagrees with input {quote(inp.name)} of {source} in "
+                              f"dimension {axis}: the model fixes it to {d.dim_value}")
+        d.Clear()
+        d.dim_value = size
 
 
 def _infer_shapes(model, source) -> dict[str, tuple[int, ...]]:
@@ -254,15 +312,17 @@ def _constant(name: str, array: np.ndarray, source: str) -> np.ndarray:
     return array
 
 
-def reshape_permutation(in_shape, out_shape) -> np.ndarray | None:
-    """How an ONNX reshape moves bytes once tensors are stored NHWC.
+def reshape_permutation(in_shape, out_shape, transpose=None) -> np.ndarray | None:
+    """How an ONNX reshape (or, with `transpose`, a Transpose of that perm) moves bytes once
+    tensors are stored NHWC.
 
-    Returns None when the reshape leaves memory order alone (then it is free), else the
-    gather index `perm` with out_memory[i] = in_memory[perm[i]].
+    Returns None when it leaves memory order alone (then it is free), else the gather
+    index `perm` with out_memory[i] = in_memory[perm[i]].
     """
     n = int(np.prod(in_shape))
-    memory = np.arange(n).reshape(layout.ir_shape(in_shape))
-    moved = layout.to_ir(layout.to_onnx(memory).reshape(out_shape)).ravel()
+    memory = layout.to_onnx(np.arange(n).reshape(layout.ir_shape(in_shape)))
+    moved = memory.transpose(transpose) if transpose is not None else memory.reshape(out_shape)
+    moved = layout.to_ir(moved).ravel()
     return None if np.array_equal(moved, np.arange(n)) else moved
 
 
@@ -280,15 +340,18 @@ NEVER_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUnifor
 SHAPE_OPS = {"Shape", "Size"}  # constant once the input's shape is static, whatever its values
 
 
-def fold_constants(model: onnx.ModelProto, shapes, opset: int) -> onnx.ModelProto:
+def fold_constants(model: onnx.ModelProto, shapes, opset: int,
+                   quantized: dict | None = None) -> onnx.ModelProto:
     """Evaluate at compile time every node whose inputs are all constants, and Shape/Size of a
     tensor whose shape is static: exporters' Shape -> Gather -> Unsqueeze -> Concat -> Reshape
     chains vanish. Folded nodes become initializers, so shape inference sees through them;
-    Constant nodes stay (the Constant importer reads them) but feed the folding."""
+    Constant nodes stay (the Constant importer reads them) but feed the folding.
+    A DequantizeLinear of constants (a QDQ model's weights) also records its integers and
+    scales in `quantized`, under its output's name, for the importers to take."""
     raw = {t.name: _array(t, "model") for t in model.graph.initializer}
     kept, folded = [], {}
     for node in model.graph.node:
-        values = _evaluate(node, raw, shapes, model.opset_import, opset)
+        values = _evaluate(node, raw, shapes, model.opset_import, opset, quantized)
         if values is None or node.op_type == "Constant":
             kept.append(node)
         if values is not None:
@@ -315,7 +378,7 @@ def _check_growth(node, feeds, opset) -> None:
         raise McugenError(f"{describe(node, opset)}: its constant output would have {size:,} elements")
 
 
-def _evaluate(node, raw, shapes, opset_import, opset) -> dict | None:
+def _evaluate(node, raw, shapes, opset_import, opset, quantized=None) -> dict | None:
     """{output: value} of a foldable node (onnx's reference evaluator at the model's opsets),
     or None when it depends on the model's input."""
     given = [name for name in node.input if name]
@@ -331,6 +394,13 @@ def _evaluate(node, raw, shapes, opset_import, opset) -> dict | None:
     else:
         return None
     outputs = [name for name in node.output if name]
+    if node.op_type == "DequantizeLinear":  # onnx's evaluator has no DequantizeLinear before opset 19
+        value, constant = qdq.dequantize_constant(node, feeds, describe(node, opset))
+        if quantized is not None:
+            quantized[outputs[0]] = constant
+        return {outputs[0]: value}
+    if node.op_type == "QuantizeLinear":
+        return {outputs[0]: qdq.quantize_constant(node, feeds, describe(node, opset))}
     graph = onnx.helper.make_graph(
         [node], "fold", [onnx.helper.make_tensor_value_info(name, 0, None) for name in feeds],
         [onnx.helper.make_tensor_value_info(name, 0, None) for name in outputs])
@@ -397,7 +467,7 @@ def import_conv(node, ctx):
     if group < 1 or in_per_group * group != in_shape[1]:
         raise McugenError(f"{describe(node, ctx.opset)}: weights for {in_per_group} x group {group} input "
                           f"channels, but the input has {in_shape[1]}")
-    window = _window(node, ctx, (kh, kw))
+    window = dict(_window(node, ctx, (kh, kw)), **_given(node, ctx, 1, 2, axis=0, channels=out_c))
     if group == 1:
         return [_ir(node, "conv", node.input[:1], weight=w.transpose(0, 2, 3, 1), bias=bias, **window)]
     if group == in_shape[1] and out_c == group and in_per_group == 1:
@@ -472,6 +542,19 @@ def import_reshape(node, ctx):
     return [_ir(node, "reshape", node.input[:1], perm=reshape_permutation(in_shape, out_shape))]
 
 
+def import_transpose(node, ctx):
+    """A Transpose is a reshape that moves bytes: free when NHWC memory keeps its order
+    (tf2onnx's NCHW -> NHWC before a Flatten: the two together read NHWC memory in order),
+    else folded into the next Gemm's weights like a flatten (passes/remove_reshape.py).
+    The NHWC input's own Transpose is absorbed before import (mcugen/tidy.py)."""
+    in_shape = ctx.shape(node.input[0])
+    perm = attr(node, "perm", list(range(len(in_shape)))[::-1])
+    if not isinstance(perm, list) or sorted(perm) != list(range(len(in_shape))) or perm[0] != 0:
+        raise McugenError(f"{describe(node, ctx.opset)}: only a Transpose that keeps the batch first is supported "
+                          f"(perm {perm} of {list(in_shape)})")
+    return [_ir(node, "reshape", node.input[:1], perm=reshape_permutation(in_shape, None, perm))]
+
+
 def import_gemm(node, ctx):
     if int(attr(node, "transA", 0)) or node.input[0] in ctx.consts:
         raise McugenError(f"{describe(node, ctx.opset)}: only Gemm(activation, constant) without transA is supported")
@@ -479,13 +562,16 @@ def import_gemm(node, ctx):
     b = ctx.const(node, 1, "B")
     if b.ndim != 2:
         raise McugenError(f"{describe(node, ctx.opset)}: B must be 2-D")
-    weight = b if int(attr(node, "transB", 0)) else b.T  # [out, in]
+    trans_b = int(attr(node, "transB", 0))
+    weight = b if trans_b else b.T  # [out, in]
     _check_features(node, ctx, weight.shape[1])
-    weight = weight * float(attr(node, "alpha", 1.0))
+    alpha, beta = float(attr(node, "alpha", 1.0)), float(attr(node, "beta", 1.0))
+    weight = weight * alpha
     c = ctx.const(node, 2, "C", required=False)
     bias = np.zeros(weight.shape[0]) if c is None else np.broadcast_to(c, (1, weight.shape[0]))[0]
-    bias = bias * float(attr(node, "beta", 1.0))
-    return [_ir(node, "fully_connected", node.input[:1], weight=weight, bias=np.array(bias))]
+    bias = bias * beta
+    given = _given(node, ctx, 1, 2, axis=0 if trans_b else 1, channels=weight.shape[0]) if (alpha, beta) == (1, 1) else {}
+    return [_ir(node, "fully_connected", node.input[:1], weight=weight, bias=np.array(bias), **given)]
 
 
 def import_matmul(node, ctx):
@@ -496,7 +582,26 @@ def import_matmul(node, ctx):
     if b.ndim != 2:
         raise McugenError(f"{describe(node, ctx.opset)}: the constant operand must be 2-D")
     _check_features(node, ctx, b.shape[0])
-    return [_ir(node, "fully_connected", node.input[:1], weight=b.T, bias=np.zeros(b.shape[1]))]
+    given = _given(node, ctx, 1, None, axis=1, channels=b.shape[1])
+    return [_ir(node, "fully_connected", node.input[:1], weight=b.T, bias=np.zeros(b.shape[1]), **given)]
+
+
+def _given(node, ctx, w_index, b_index, axis, channels) -> dict:
+    """What a QDQ model fixes for a weighted node (mcugen/qdq.py): `weight_scale`, one per
+    output channel (`axis` of the ONNX weight), when its int8 weights fit the contract, and
+    the int32 `bias_q` with its `bias_scale`. Weights that do not fit are re-quantized."""
+    given = {}
+    quantized_w = ctx.quantized.get(node.input[w_index])
+    scale, why = qdq.weight_scale(quantized_w, axis, channels)
+    if scale is not None:
+        given["weight_scale"] = scale
+    elif quantized_w is not None:
+        ctx.requantized.append(f"{quote(node.name or '<unnamed>')}: {why}")
+    if b_index is not None and b_index < len(node.input) and scale is not None:
+        bias = qdq.bias_values(ctx.quantized.get(node.input[b_index]), channels)
+        if bias is not None:
+            given["bias_q"], given["bias_scale"] = bias
+    return given
 
 
 def _check_features(node, ctx, expected: int) -> None:
@@ -597,13 +702,40 @@ def import_reduce_mean(node, ctx):
 
 
 def import_softmax(node, ctx):
+    """Softmax over the axis that is last in NHWC: the last of a vector, or the channels of
+    an image (axis 1 of [N,C,H,W], as PaddlePaddle writes it). Before opset 13 Softmax
+    works on all the axes from `axis` on, which must then be the channels alone."""
     shape = ctx.shape(node.input[0])
+    rank = len(shape)
     axis = int(attr(node, "axis", 1 if ctx.opset < 13 else -1))
-    if len(shape) != 2 or axis not in (1, -1):
-        raise McugenError(f"{describe(node, ctx.opset)}: only Softmax over the last axis of a 2-D tensor is supported")
-    if shape[1] > 65535:  # the kernel's int32 sum of 2**15-scaled exponentials must not overflow
-        raise McugenError(f"{describe(node, ctx.opset)}: at most 65,535 classes are supported, not {shape[1]:,}")
+    if not -rank <= axis < rank:
+        raise McugenError(f"{describe(node, ctx.opset)}: axis {axis} is out of range for {list(shape)}")
+    axis %= rank
+    reduced = range(axis, rank) if ctx.opset < 13 else [axis]
+    channels = 1 if rank == 4 else rank - 1  # the ONNX axis that NHWC stores last
+    if {a for a in reduced if shape[a] != 1} != {channels} or channels not in reduced:
+        raise McugenError(f"{describe(node, ctx.opset)}: Softmax over axis {axis} of {list(shape)} is not supported; "
+                          "mcugen computes it over the axis that is last in NHWC: the channels of an image, "
+                          "the last axis otherwise")
+    if shape[channels] > 65535:  # the kernel's int32 sum of 2**15-scaled exponentials must not overflow
+        raise McugenError(f"{describe(node, ctx.opset)}: at most 65,535 classes are supported, not {shape[channels]:,}")
     return [_ir(node, "softmax", node.input[:1])]
+
+
+def import_quantize_linear(node, ctx):
+    """QuantizeLinear of an activation: half of a QDQ pair, which passes/fold_qdq.py folds."""
+    zp = ctx.const(node, 2, "y_zero_point", required=False)
+    dtype = qdq.output_type(node, describe(node, ctx.opset)) if zp is None else zp.dtype
+    q = qdq.check_activation(ctx.const(node, 1, "y_scale"), zp, dtype, describe(node, ctx.opset))
+    return [_ir(node, "quantize_linear", node.input[:1], q=q)]
+
+
+def import_dequantize_linear(node, ctx):
+    """DequantizeLinear of an activation (one of constants is folded): the other half."""
+    zp = ctx.const(node, 2, "x_zero_point", required=False)
+    q = qdq.check_activation(ctx.const(node, 1, "x_scale"), zp, None if zp is None else zp.dtype,
+                             describe(node, ctx.opset))
+    return [_ir(node, "dequantize_linear", node.input[:1], q=q)]
 
 
 def import_identity(node, ctx):
@@ -654,6 +786,7 @@ IMPORTERS = {
     "Clip": import_clip,
     "Constant": import_constant,
     "Conv": import_conv,
+    "DequantizeLinear": import_dequantize_linear,
     "Dropout": import_identity,
     "Flatten": import_reshape,
     "Gemm": import_gemm,
@@ -668,6 +801,7 @@ IMPORTERS = {
     "Mul": import_arith,
     "Div": import_arith,
     "Pad": import_pad,
+    "QuantizeLinear": import_quantize_linear,
     "ReduceMean": import_reduce_mean,
     "Relu": import_relu,
     "Reshape": import_reshape,
@@ -675,10 +809,11 @@ IMPORTERS = {
     "Softmax": import_softmax,
     "Sub": import_arith,
     "Squeeze": import_reshape,
+    "Transpose": import_transpose,
     "Unsqueeze": import_reshape,
 }
 
 
-def read(path: str | Path) -> tuple[Graph, list[str]]:
+def read(path: str | Path, input_shape: tuple[int, ...] | None = None) -> tuple[Graph, list[str]]:
     """load + import_model: the frontend's one entry point."""
-    return import_model(load(path), Path(path).name)
+    return import_model(load(path), Path(path).name, input_shape)

@@ -21,12 +21,19 @@ class QParams:
     scale: float
     zero_point: int
 
+    def real_range(self) -> tuple[float, float]:
+        """The real values int8 holds: where a QDQ model's QuantizeLinear saturates."""
+        return self.scale * (-128 - self.zero_point), self.scale * (127 - self.zero_point)
+
 
 @dataclass
 class Tensor:
     name: str
     shape: tuple[int, ...]
     q: QParams | None = None  # set by quantize
+    # The quantization the model itself fixes (a QuantizeLinear/DequantizeLinear pair in a
+    # QDQ model, passes/fold_qdq.py); quantize uses it instead of a calibrated range.
+    fixed: QParams | None = None
 
     @property
     def size(self) -> int:
@@ -61,6 +68,10 @@ class Graph:
     output: str
     opset: int = 0
     source: str = ""  # model file name, for messages and generated comments
+    # The layout of the ONNX file's image input: "NCHW", or "NHWC" when the file's input is
+    # NHWC followed by a Transpose to NCHW (tf2onnx), which the frontend absorbs. Samples
+    # given "in the ONNX input's layout" (--calib, onnxruntime) are converted with it.
+    input_layout: str = "NCHW"
 
     def producer(self, tensor: str) -> Node | None:
         for node in self.nodes:

@@ -31,3 +31,14 @@ def as_image(shape) -> tuple[int, ...]:
     """The NHWC view a windowed kernel takes: a vector [N, F] is a 1x1 image [N, 1, 1, F]."""
     s = tuple(shape)
     return s if len(s) == 4 else (s[0], 1, 1, int(np.prod(s[1:])))
+
+
+def input_to_ir(array: np.ndarray, input_layout: str) -> np.ndarray:
+    """Samples in the ONNX file's input layout -> the IR's. An NHWC file input (tf2onnx,
+    its Transpose absorbed by the frontend) already is the IR's layout."""
+    return array if input_layout == "NHWC" else to_ir(array)
+
+
+def input_to_onnx(array: np.ndarray, input_layout: str) -> np.ndarray:
+    """IR samples -> the ONNX file's input layout (what onnxruntime is fed)."""
+    return array if input_layout == "NHWC" else to_onnx(array)

@@ -46,8 +46,8 @@ def resolve_shapes(graph: Graph) -> None:
         graph.tensors[node.output].shape = mine
 
 
-def front(model: str | Path) -> tuple[Graph, list[str]]:
-    graph, notes = frontend.read(model)
+def front(model: str | Path, input_shape: tuple[int, ...] | None = None) -> tuple[Graph, list[str]]:
+    graph, notes = frontend.read(model, input_shape)
     passes.normalize(graph)
     check_finite(graph)
     resolve_shapes(graph)
@@ -56,21 +56,26 @@ def front(model: str | Path) -> tuple[Graph, list[str]]:
 
 
 def build(model: str | Path, calib: str | Path | None = None, percentile: float = 100.0,
-          quantized: bool = True, ram_limit: str | None = None) -> Compiled:
-    graph, notes = front(model)
+          quantized: bool = True, ram_limit: str | None = None,
+          input_shape: tuple[int, ...] | None = None) -> Compiled:
+    graph, notes = front(model, input_shape)
     result = Compiled(graph, planner.plan(graph), notes=notes)
     planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast
     if not quantized:
         return result
-    if calib is None:
+    percentile = quantize.check_percentile(percentile)
+    calibrated = quantize.needs_calibration(graph)
+    cal = None if calib is None else quantize.read_calibration(calib, graph)
+    if not calibrated:
+        result.notes.append("quantization from the model's QuantizeLinear/DequantizeLinear nodes: "
+                            "no calibration" + (" (--calib only gives verify its samples)" if cal else ""))
+    elif cal is None:
         cal = quantize.synthetic_calibration(graph)
         result.warnings.append(
             f"no --calib given: calibrating on {len(cal.samples)} synthetic samples "
             "uniform in [-1, 1]; ranges (and accuracy) will differ from real data"
         )
-    else:
-        cal = quantize.read_calibration(calib, graph)
-    ranges = quantize.calibrate(graph, cal, quantize.check_percentile(percentile))
+    ranges = quantize.calibrate(graph, cal, percentile) if calibrated else {}
     result.graph = quantize.quantize(graph, ranges)
     result.calibration = cal
     return result

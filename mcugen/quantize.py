@@ -1,8 +1,10 @@
 """Quantization: calibrate activation ranges, then give every tensor and node its int8 form.
 
 Activations are int8 per-tensor asymmetric, with ranges from calibration samples (min/max
-over all samples, or a percentile to ignore outliers). Weights are int8 per-channel
-symmetric; each op's `quantize` hook does the per-op work (mcugen/ops).
+over all samples, or a percentile to ignore outliers), except where the model fixes them
+(Tensor.fixed, from a QDQ model's QuantizeLinear/DequantizeLinear pairs): a model that
+fixes every one needs no calibration. Weights are int8 per-channel symmetric; each op's
+`quantize` hook does the per-op work (mcugen/ops).
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ SYNTHETIC_SAMPLES = 32
 
 @dataclass
 class Calibration:
-    samples: np.ndarray  # float, in the ONNX input's layout (NCHW), [N, ...]
+    samples: np.ndarray  # float, in the ONNX input's layout (graph.input_layout), [N, ...]
     synthetic: bool
     source: str
 
 
 def onnx_input_shape(graph: Graph) -> tuple[int, ...]:
-    """The model input's shape as the ONNX file has it (NCHW), without the batch."""
-    return layout.onnx_shape(graph.shape(graph.input))[1:]
+    """The model input's shape as the ONNX file has it (NCHW, or NHWC), without the batch."""
+    shape = graph.shape(graph.input)
+    return tuple(shape[1:]) if graph.input_layout == "NHWC" else layout.onnx_shape(shape)[1:]
 
 
 def read_calibration(path: str | Path, graph: Graph) -> Calibration:
@@ -80,7 +83,8 @@ def calibrate(graph: Graph, calib: Calibration, percentile: float = 100.0) -> di
     step = reference.batch_size(graph)
     low, high, kept = {}, {}, {}
     for start in range(0, len(calib.samples), step):
-        values = reference.run_float(graph, layout.to_ir(calib.samples[start: start + step]), keep=True)
+        x = layout.input_to_ir(calib.samples[start: start + step], graph.input_layout)
+        values = reference.run_float(graph, x, keep=True)
         for name, v in values.items():
             low[name] = min(low.get(name, np.inf), float(v.min()))
             high[name] = max(high.get(name, -np.inf), float(v.max()))
@@ -107,16 +111,38 @@ def choose_qparams(low: float, high: float) -> QParams:
 
 
 def quantize(graph: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
-    """A copy of the float graph with QParams on every tensor and params on every node."""
+    """A copy of the float graph with QParams on every tensor and params on every node.
+    A tensor's parameters are the model's own (Tensor.fixed) or come from its range."""
     g = copy.deepcopy(graph)
-    g.tensors[g.input].q = choose_qparams(*ranges[g.input])
+    g.tensors[g.input].q = _observed(g, g.input, ranges)
     for node in g.nodes:
         op = ops.get(node.op)
         qins = [g.tensors[name].q for name in node.inputs]
-        qout = op.output_qparams(node, *qins, choose_qparams(*ranges[node.output]))
+        qout = op.output_qparams(node, *qins, _observed(g, node.output, ranges))
         g.tensors[node.output].q = qout
         node.params = op.quantize(node, *qins, qout)
     return g
+
+
+def _observed(graph: Graph, name: str, ranges) -> QParams | None:
+    fixed = graph.tensors[name].fixed
+    if fixed is not None:
+        return fixed
+    return choose_qparams(*ranges[name]) if name in ranges else None
+
+
+def needs_calibration(graph: Graph) -> bool:
+    """Does some tensor's quantization have to come from data? Not when the model fixes the
+    input's and every output whose kernel takes what it is given (a QDQ model)."""
+    q = {graph.input: graph.tensors[graph.input].fixed}
+    if q[graph.input] is None:
+        return True
+    for node in graph.nodes:
+        qins = [q[name] for name in node.inputs]
+        q[node.output] = ops.get(node.op).output_qparams(node, *qins, graph.tensors[node.output].fixed)
+        if q[node.output] is None:
+            return True
+    return False
 
 
 def quantize_input(x: np.ndarray, q: QParams) -> np.ndarray:

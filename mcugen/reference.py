@@ -36,7 +36,18 @@ def run_int8_batched(graph: Graph, x: np.ndarray) -> np.ndarray:
 
 
 def _run(graph, x, hook, keep):
-    values = {graph.input: x}
+    values = {graph.input: _saturate(graph, graph.input, x, hook)}
     for node in graph.nodes:
-        values[node.output] = getattr(ops.get(node.op), hook)(node, *(values[name] for name in node.inputs))
+        y = getattr(ops.get(node.op), hook)(node, *(values[name] for name in node.inputs))
+        values[node.output] = _saturate(graph, node.output, y, hook)
     return values if keep else values[graph.output]
+
+
+def _saturate(graph, name, values, hook):
+    """In float, a tensor whose quantization a QDQ model fixes is clipped to the range it
+    can hold, as the model's QuantizeLinear saturates it; onnxruntime's quantizer drops a
+    ReLU whose work that saturation does. In int8 that is the int8 range itself."""
+    fixed = graph.tensors[name].fixed
+    if hook != "run_float" or fixed is None:
+        return values
+    return np.clip(values, *fixed.real_range())

@@ -8,6 +8,7 @@ from mcugen import ops
 from mcugen.errors import escape
 from mcugen.ir import Graph
 from mcugen.planner import Plan
+from mcugen.quantize import onnx_input_shape
 
 
 def _dims(shape) -> str:
@@ -61,7 +62,9 @@ def summary(graph: Graph, plan: Plan) -> dict:
         weights_bytes=sum(r["weight_bytes"] for r in rows),
         macs=sum(r["macs"] for r in rows),
         input=dict(name=escape(graph.input), shape=list(graph.shape(graph.input)[1:]),
-                   offset=plan.offsets[graph.input], bytes=graph.tensors[graph.input].size),
+                   offset=plan.offsets[graph.input], bytes=graph.tensors[graph.input].size,
+                   onnx_layout=graph.input_layout if len(graph.shape(graph.input)) == 4 else "vector",
+                   onnx_shape=list(onnx_input_shape(graph))),
         output=dict(name=escape(graph.output), shape=list(graph.shape(graph.output)[1:]),
                     offset=plan.offsets[graph.output], bytes=graph.tensors[graph.output].size),
         planner=plan.strategy,
@@ -96,7 +99,8 @@ def format_text(s: dict) -> str:
         f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer, layer {s['peak_layer']}; "
         f"the arena is {gap:.3f}x it)",
         f"without overlap   {s['baseline_bytes']:,} bytes  (TFLM's greedy-by-size planner, for comparison)",
-        f"input             {'x'.join(map(str, s['input']['shape']))} int8 at offset {s['input']['offset']:,}",
+        f"input             {'x'.join(map(str, s['input']['shape']))} int8 at offset {s['input']['offset']:,}  "
+        f"(the ONNX input: {s['input']['onnx_layout']} {'x'.join(map(str, s['input']['onnx_shape']))})",
         f"output            {'x'.join(map(str, s['output']['shape']))} int8 at offset {s['output']['offset']:,}",
     ]
     return "\n".join(lines)

@@ -6,7 +6,12 @@
    trace build dumps every layer for the first bad sample and names the first layer whose
    output differs.
 2. Accuracy (a figure, not the contract): the int8 outputs, dequantized, against the float
-   ONNX model run by onnxruntime on the same (dequantized) inputs.
+   ONNX model run by onnxruntime on the same (dequantized) inputs. For a QDQ model the
+   float model is the QDQ model without its activation QuantizeLinear/DequantizeLinear
+   pairs (qdq.strip), which is what mcugen's float graph computes.
+3. For a QDQ model, also against onnxruntime running the QDQ model itself: the shares of
+   elements within 1 LSB, end to end and layer by layer (mcugen/ort_compare.py, which
+   says why equality is not the contract).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import codegen, emulator, layout, reference, targets, toolchain
+from mcugen import codegen, emulator, frontend, layout, ort_compare, qdq, reference, targets, toolchain
 from mcugen.errors import escape
 from mcugen.pipeline import Compiled
 from mcugen.quantize import dequantize, quantize_input
@@ -41,6 +46,15 @@ class Result:
     macs: int
     compiler: str
     target: dict = field(default_factory=lambda: dict(name=targets.HOST))
+    # A QDQ model against onnxruntime running it (None otherwise; mcugen/ort_compare.py):
+    # the shares of elements within 1 LSB: outputs, as written (and the largest difference),
+    # outputs with onnxruntime's fused kernels, and every compared layer on mcugen's inputs.
+    qdq_within_1_lsb: float | None = None
+    qdq_max_lsb: float | None = None
+    qdq_fused_within_1_lsb: float | None = None
+    qdq_layers_within_1_lsb: float | None = None
+    qdq_layers_compared: int | None = None
+    qdq_samples: int | None = None  # the first samples, at most QDQ_SAMPLES
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -56,7 +70,7 @@ def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarr
     from_calib = 0 if cal is None or cal.synthetic else min(len(cal.samples), (count + 1) // 2)
     parts = []
     if from_calib:
-        parts.append(quantize_input(layout.to_ir(cal.samples[:from_calib]), q))
+        parts.append(quantize_input(layout.input_to_ir(cal.samples[:from_calib], g.input_layout), q))
     rng = np.random.default_rng(seed)
     parts.append(rng.integers(-128, 128, size=(count - from_calib, *shape), dtype=np.int8))
     return np.concatenate(parts), from_calib
@@ -135,25 +149,78 @@ def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, runner) -
     return None
 
 
-def float_outputs(model_path: str, compiled: Compiled, x_int8: np.ndarray) -> tuple[np.ndarray, str]:
-    """The float model's outputs for the dequantized int8 inputs (what int8 really saw)."""
+def is_qdq(compiled: Compiled) -> bool:
+    """Does the model fix its own quantization (QDQ pairs, passes/fold_qdq.py)?"""
+    return any(t.fixed is not None for t in compiled.float_graph.tensors.values())
+
+
+def onnx_inputs(compiled: Compiled, x_int8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The int8 samples dequantized: in the graph's layout, and in the ONNX file's."""
     g = compiled.graph
     x = dequantize(x_int8, g.tensors[g.input].q).astype(np.float32)
-    x_onnx = layout.to_onnx(x)
+    return x, layout.input_to_onnx(x, g.input_layout)
+
+
+def onnxruntime_outputs(model: str | bytes, x_onnx: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """(flat outputs, "") of the model (a path, or serialized) in onnxruntime, one sample at
+    a time, or (None, why not)."""
     try:
         import onnxruntime as ort
     except ImportError:
-        return _own_float(compiled, x), "mcugen float reference (onnxruntime is not installed)"
+        return None, "onnxruntime is not installed"
     try:
         options = ort.SessionOptions()
         options.log_severity_level = 4  # failures are reported here, not logged
-        session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        input_name = session.get_inputs()[0].name
-        outs = [session.run(None, {input_name: x_onnx[i: i + 1]})[0].reshape(-1) for i in range(len(x))]
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        given = session.get_inputs()[0]
+        dtype = np.float16 if given.type == "tensor(float16)" else np.float32
+        outs = [session.run(None, {given.name: x_onnx[i: i + 1].astype(dtype)})[0].astype(np.float64).reshape(-1)
+                for i in range(len(x_onnx))]
     except Exception as exc:  # a model mcugen takes but onnxruntime does not
-        reason = " ".join(str(exc).split())[:120]
-        return _own_float(compiled, x), f"mcugen float reference (onnxruntime failed: {reason})"
-    return np.stack(outs), "onnxruntime"
+        return None, "onnxruntime failed: " + " ".join(str(exc).split())[:120]
+    return np.stack(outs), ""
+
+
+def float_outputs(model_path: str, compiled: Compiled, x_int8: np.ndarray) -> tuple[np.ndarray, str]:
+    """The float model's outputs for the dequantized int8 inputs (what int8 really saw)."""
+    x, x_onnx = onnx_inputs(compiled, x_int8)
+    model, label = str(model_path), "onnxruntime"
+    if is_qdq(compiled):
+        model = qdq.strip(frontend.load(model_path)).SerializeToString()
+        label = "onnxruntime, on the QDQ model without its activation QuantizeLinear/DequantizeLinear pairs"
+    y, why = onnxruntime_outputs(model, x_onnx)
+    if y is None:
+        return _own_float(compiled, x), f"mcugen float reference ({why})"
+    return y, label
+
+
+QDQ_SAMPLES = 20  # samples compared with onnxruntime running a QDQ model, layer by layer
+
+
+def qdq_agreement(model_path: str, compiled: Compiled, x_int8: np.ndarray, y_int8: np.ndarray,
+                  ours: dict[str, np.ndarray]) -> dict:
+    """The int8 outputs (dequantized, ONNX order) and every layer (`ours`: the reference's
+    tensors for the first samples) against onnxruntime running the QDQ model
+    (mcugen/ort_compare.py)."""
+    count = len(ours[compiled.graph.input])
+    x_onnx = onnx_inputs(compiled, x_int8[:count])[1]
+    try:
+        figures = ort_compare.compare(frontend.load(model_path), compiled.graph, x_onnx, y_int8[:count], ours)
+        return dict(figures, qdq_samples=count)
+    except ImportError:
+        why = "onnxruntime is not installed"
+    except Exception as exc:  # a model mcugen takes but onnxruntime does not
+        why = "onnxruntime failed: " + " ".join(str(exc).split())[:120]
+    return dict(notes=[f"no comparison with onnxruntime running the QDQ model: {why}"])
+
+
+def reference_outputs(graph, x: np.ndarray, keep: int) -> tuple[np.ndarray, dict]:
+    """The reference's outputs for every sample, flat, and every tensor of the first `keep`."""
+    kept = reference.run_int8(graph, x[:keep], keep=True) if keep else {}
+    parts = [kept[graph.output]] if keep else []
+    if len(x) > keep:
+        parts.append(reference.run_int8_batched(graph, x[keep:]))
+    return np.concatenate(parts).reshape(len(x), -1), kept
 
 
 def _own_float(compiled: Compiled, x: np.ndarray) -> np.ndarray:
@@ -180,7 +247,8 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: "st
     runner = HostRunner(cc) if isinstance(cc, str) else cc
     g = compiled.graph
     x, from_calib = make_inputs(compiled, samples, seed)
-    expected = reference.run_int8_batched(g, x).reshape(len(x), -1)
+    qdq_model = is_qdq(compiled)
+    expected, kept = reference_outputs(g, x, min(len(x), QDQ_SAMPLES, reference.batch_size(g)) if qdq_model else 0)
     got = np.frombuffer(runner.run(compiled, name, x), dtype=np.int8).reshape(len(x), -1)
     differs = got != expected
     bad = None
@@ -189,6 +257,7 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: "st
     y_float, float_ref = float_outputs(model_path, compiled, x)
     y_int8 = onnx_layout(dequantize(got, g.tensors[g.output].q), g.shape(g.output))
     top1, cos, max_err = accuracy(y_int8, y_float)
+    agreement = qdq_agreement(model_path, compiled, x, y_int8, kept) if qdq_model else {}
     return Result(
         bit_exact=not differs.any(),
         samples=len(x),
@@ -206,4 +275,5 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: "st
         macs=macs,
         compiler=runner.compiler,
         target=runner.info(),
+        **agreement,
     )

@@ -2,7 +2,8 @@
 
     python scripts/fuzz.py [--cases 10000] [--seed 0] [--jobs 2] [--timeout 120] [--json]
 
-Each case takes a seed model (a tiny conv net, the digits example, or VWW) and either
+Each case takes a seed model (a tiny conv net, the same with exporter idioms, the digits
+example, its QDQ version, or VWW) and either
 mutates its structure (attribute values, shapes, pads, strides, groups, dtypes; dropped or
 duplicated initializers and nodes; cycles; hostile names with quotes, backslashes, `*/`,
 newlines, C keywords, 5000-character names; external data pointing outside the model's
@@ -52,7 +53,7 @@ INTS = [-3, -1, 0, 1, 2, 3, 7, 64, 2**31, 10**12]
 FLOATS = [float("nan"), float("inf"), -1.0, 0.0, 1e-30, 1e30]
 STRINGS = ["SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET", "bogus", "reflect", ""]
 ATTRS = ["pads", "strides", "group", "kernel_shape", "dilations", "auto_pad", "axis", "alpha", "transB",
-         "count_include_pad", "ceil_mode", "epsilon", "mode"]
+         "count_include_pad", "ceil_mode", "epsilon", "mode", "perm", "block_size", "output_dtype", "to"]
 LOCATIONS = ["../outside.bin", "/etc/passwd", "../../../../etc/passwd", "nonexistent.bin", "sub/../../outside.bin",
              "link_out"]
 
@@ -87,12 +88,34 @@ def tiny_model() -> onnx.ModelProto:
     return model
 
 
+def idioms_model() -> onnx.ModelProto:
+    """The tiny net in exporters' idioms: an NHWC input and its Transpose (tf2onnx), float16
+    weights behind a Cast, a Reshape to [0, -1], a dangling node, an unused opset domain."""
+    m = tiny_model()
+    g = m.graph
+    g.input[0].type.tensor_type.shape.dim[1].dim_value, g.input[0].type.tensor_type.shape.dim[3].dim_value = 8, 3
+    g.node.insert(0, helper.make_node("Transpose", ["input"], ["nchw"], name="to_nchw", perm=[0, 3, 1, 2]))
+    g.node[1].input[0] = "nchw"
+    w1 = next(t for t in g.initializer if t.name == "w1")
+    w1.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w1).astype(np.float16), "w1_fp16"))
+    g.node.insert(0, helper.make_node("Cast", ["w1_fp16"], ["w1"], name="upcast", to=TensorProto.FLOAT))
+    flat = next(n for n in g.node if n.op_type == "Flatten")
+    flat.CopyFrom(helper.make_node("Reshape", ["p", "shape"], ["fl"], name="reshape"))
+    g.initializer.append(helper.make_tensor("shape", TensorProto.INT64, [2], [0, -1]))
+    g.node.append(helper.make_node("Sin", ["r1"], ["unused"], name="dangling"))
+    m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return m
+
+
 def seeds() -> list[tuple[str, bytes]]:
-    """(name, serialized model); the tiny net is drawn most often because it is fastest."""
+    """(name, serialized model); the tiny nets are drawn most often because they are fastest."""
     tiny = tiny_model().SerializeToString()
+    idioms = idioms_model().SerializeToString()
     digits = (ROOT / "examples/digits_mobilenet_v1.onnx").read_bytes()
+    qdq = (ROOT / "examples/digits_mobilenet_v1_qdq_s8.onnx").read_bytes()
     vww = (ROOT / "examples/vww_mobilenet_v1_025.onnx").read_bytes()
-    return [("tiny", tiny)] * 6 + [("digits", digits)] * 3 + [("vww", vww)]
+    return [("tiny", tiny)] * 5 + [("idioms", idioms)] * 2 + [("digits", digits)] * 2 + [("qdq", qdq)] * 2 \
+        + [("vww", vww)]
 
 
 # ---------------------------------------------------------------------------- mutations

@@ -21,6 +21,7 @@ VWW = EXAMPLES / "vww_mobilenet_v1_025.onnx"
 DIGITS = EXAMPLES / "digits_mobilenet_v1.onnx"
 V2 = EXAMPLES / "mobilenet_v2_035_96.onnx"
 V3 = EXAMPLES / "mobilenet_v3_small_075_96.onnx"
+V3_LARGE = EXAMPLES / "mobilenet_v3_large_050_96.onnx"
 
 
 def exports(path: Path) -> list[Path]:

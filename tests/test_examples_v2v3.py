@@ -1,5 +1,5 @@
 """The MobileNet v2 and v3 examples, each as built with onnx.helper (older exporters'
-idioms) and as exported by torch's two exporters: the same kernels after the passes,
+idioms) and as exported by torch's two exporters (and v3-large, built with onnx.helper): the same kernels after the passes,
 verified bit-exact on 20 samples, with int8 close to float, and planned near the lower
 bound with no conflicts."""
 
@@ -9,18 +9,18 @@ import sys
 
 import pytest
 
-from helpers import COMPILERS, EXAMPLES, V2, V3, exports
+from helpers import COMPILERS, EXAMPLES, V2, V3, V3_LARGE, exports
 from mcugen import pipeline, planner
 from test_planner import corrupts
 
 CALIB = EXAMPLES / "vww_calib.npz"
 # Seeded random weights make a chaotic network (README, Figures): int8 drifts from float
 # layer by layer, the more the deeper. The torch-initialized exports stay closer.
-MIN_COSINE = {V2.name: 0.9, V3.name: 0.6}
+MIN_COSINE = {V2.name: 0.9, V3.name: 0.6, V3_LARGE.name: 0.6}
 
 
 @pytest.mark.skipif(not COMPILERS, reason="no C compiler")
-@pytest.mark.parametrize("model", exports(V2) + exports(V3), ids=lambda p: p.stem)
+@pytest.mark.parametrize("model", exports(V2) + exports(V3) + [V3_LARGE], ids=lambda p: p.stem)
 def test_verifies_bit_exact_on_20_samples(model):
     proc = subprocess.run([sys.executable, "-m", "mcugen", "verify", str(model), "--calib", str(CALIB),
                            "--samples", "20", "--json"], capture_output=True, text=True)
@@ -47,7 +47,15 @@ def test_every_spelling_normalizes_to_the_same_kernels(network):
         assert kinds[0].count("lut") == 19 + 9 and kinds[0].count("mul") == 9
 
 
-@pytest.mark.parametrize("model", exports(V2) + exports(V3), ids=lambda p: p.stem)
+def test_v3_large_has_its_tables_and_squeeze_excitation():
+    """v3-large: 15 bottlenecks, 8 with squeeze-and-excitation; every HardSwish and
+    HardSigmoid one table, none left as a clamp."""
+    kinds = [node.op for node in pipeline.front(V3_LARGE)[0].nodes]
+    assert kinds.count("mul") == 8 and kinds.count("add") == 10 and "clip" not in kinds
+    assert kinds.count("lut") == 8 + 21  # the SE gates, and the HardSwish layers
+
+
+@pytest.mark.parametrize("model", exports(V2) + exports(V3) + [V3_LARGE], ids=lambda p: p.stem)
 def test_plan_has_no_conflicts_and_is_near_the_lower_bound(model):
     graph, _ = pipeline.front(model)
     plan = planner.plan(graph)

@@ -229,7 +229,7 @@ def softmax_after_spatial_flatten():
 @pytest.mark.parametrize("case,words", [(leftover_relu_on_input, "activation must follow"),
                                         (leftover_pad_before_pool, "Pad must feed exactly one Conv"),
                                         (flatten_axis2_before_matmul, "changes the batch"),
-                                        (softmax_after_spatial_flatten, "Flatten/Reshape must leave NHWC data")])
+                                        (softmax_after_spatial_flatten, "Flatten/Reshape/Transpose must leave NHWC data")])
 def test_leftover_ops_are_refused_clearly(case, words, tmp_path):
     with pytest.raises(McugenError, match=words):
         pipeline.front(save(case(), tmp_path))

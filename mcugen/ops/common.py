@@ -16,6 +16,7 @@ from mcugen.ir import QParams
 
 INT8_MIN, INT8_MAX = -128, 127
 BIAS_LIMIT = 2**30  # |quantized bias| stays below this, leaving int32 room for the products
+BIAS_SCALE_RTOL = 1e-5  # a QDQ model's float32 bias scale against s_in * s_w[c] in float64
 
 
 @dataclass(frozen=True)
@@ -103,19 +104,22 @@ def quantize_weighted(node, qin: QParams, qout: QParams, channel_axis: int) -> d
     """Per-channel symmetric int8 weights, int32 bias with the input zero point folded in,
     and one Q31 multiplier + shift per output channel (design.md, numeric contract).
 
-    The weight scale of a channel is raised, if need be, until its bias fits in BIAS_LIMIT
-    (a channel whose weights are tiny next to its bias, as after folding a BatchNorm with
-    gamma near 0). Then the worst-case accumulator, |bias'| + 128 * sum|w|, is proved to
-    fit in int32, so the C never overflows; a layer where it cannot is refused."""
+    The weights and bias are the model's own integers where a QDQ model gives them
+    (weight_scale, bias_q: mcugen/qdq.py); else the weight scale of a channel is
+    max|w| / 127, raised if need be until its bias fits in BIAS_LIMIT (a channel whose
+    weights are tiny next to its bias, as after folding a BatchNorm with gamma near 0).
+    Then the worst-case accumulator, |bias'| + 128 * sum|w|, is proved to fit in int32, so
+    the C never overflows; a layer where it cannot is refused."""
     w, b = node.attrs["weight"], node.attrs["bias"]
     other_axes = tuple(i for i in range(w.ndim) if i != channel_axis)
     shape = [1] * w.ndim
     shape[channel_axis] = -1
-    w_scale = np.maximum(np.max(np.abs(w), axis=other_axes) / 127.0, np.abs(b) / (qin.scale * BIAS_LIMIT))
-    w_scale = np.where(w_scale > 0, w_scale, 1.0)
+    w_scale = _weight_scale(node, w, b, qin, other_axes)
     w_q = np.clip(round_half_away(w / w_scale.reshape(shape)), -127, 127).astype(np.int8)
+    if "weight_scale" in node.attrs:  # the model's integers, recovered exactly from their float values
+        assert np.allclose(w / w_scale.reshape(shape), w_q, rtol=0, atol=1e-3), "weights changed after import"
     bias_scale = qin.scale * w_scale
-    b_q = round_half_away(b / bias_scale).astype(np.int64)
+    b_q = _bias(node, b, bias_scale)
     folded = b_q - qin.zero_point * w_q.astype(np.int64).sum(axis=other_axes)
     worst = np.abs(folded) + 128 * np.abs(w_q.astype(np.int64)).sum(axis=other_axes)
     if worst.max() > INT32_MAX:
@@ -145,6 +149,23 @@ def fast_requant(node) -> int:
     any parameters, calibrated or hand-made."""
     p = node.params
     return int(bool(np.all(p["shift"] <= -2) and np.all(p["mult"] > 2**30)))
+
+
+def _weight_scale(node, w, b, qin: QParams, other_axes) -> np.ndarray:
+    given = node.attrs.get("weight_scale")
+    if given is not None:
+        return np.asarray(given, dtype=np.float64)
+    w_scale = np.maximum(np.max(np.abs(w), axis=other_axes) / 127.0, np.abs(b) / (qin.scale * BIAS_LIMIT))
+    return np.where(w_scale > 0, w_scale, 1.0)
+
+
+def _bias(node, b, bias_scale) -> np.ndarray:
+    """The model's int32 bias when its scale is ours (s_in * s_w[c], up to float32
+    rounding), else b rounded at our scale."""
+    given = node.attrs.get("bias_q")
+    if given is not None and np.allclose(node.attrs["bias_scale"], bias_scale, rtol=BIAS_SCALE_RTOL, atol=0):
+        return np.asarray(given, dtype=np.int64)
+    return round_half_away(b / bias_scale).astype(np.int64)
 
 
 def observed_qparams(node, *qins_and_observed):

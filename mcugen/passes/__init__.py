@@ -2,7 +2,8 @@
 
 Each pass has `run(graph)` and rewrites the graph in place. After the pipeline every
 node is a kernel op (mcugen/ops); anything left over is reported as unsupported.
-The order matters: a MatMul's bias Add folds before a BatchNorm after it; BatchNorm folds
+The order matters: QDQ pairs fold first, so the others see a plain float graph (with the
+model's quantization on its tensors); a MatMul's bias Add folds before a BatchNorm after it; BatchNorm folds
 into a conv before the conv's activation is fused (conv -> BN -> ReLU6); Pad folds before
 1x1 convs are specialized to pointwise; activations fuse into lookup tables before the
 tables merge (HardSwish patterns).
@@ -16,6 +17,7 @@ from mcugen.passes import (
     fold_bias_add,
     fold_elementwise,
     fold_pad,
+    fold_qdq,
     fuse_activation,
     remove_identity,
     remove_reshape,
@@ -23,6 +25,7 @@ from mcugen.passes import (
 )
 
 PIPELINE = [
+    fold_qdq,
     remove_identity,
     fold_bias_add,
     fold_batchnorm,
@@ -40,8 +43,12 @@ LEFTOVER = {
             "that feeds only it",
     "bias_add": "an Add of a constant must follow a MatMul that feeds only it",
     "batch_norm": "a BatchNormalization on a 2-D tensor must follow a Gemm/MatMul that feeds only it",
-    "reshape": "a Flatten/Reshape must leave NHWC data in place for the layers after it, "
+    "reshape": "a Flatten/Reshape/Transpose must leave NHWC data in place for the layers after it, "
                "or feed exactly one Gemm/MatMul",
+    "quantize_linear": "a QuantizeLinear must feed only DequantizeLinear nodes of the same scale and zero point "
+                       "(the QDQ format), not be the model's output",
+    "dequantize_linear": "a DequantizeLinear of an activation must follow a QuantizeLinear of the same scale and "
+                         "zero point (the QDQ format)",
 }
 
 

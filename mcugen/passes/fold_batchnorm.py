@@ -6,6 +6,8 @@ A BatchNorm with nothing to fold into becomes a 1x1 depthwise conv (same arithme
 
 import numpy as np
 
+# What a QDQ model gives for a weighted node (frontend._given): no longer true once folded.
+GIVEN = ("weight_scale", "bias_q", "bias_scale")
 # Where the output channel sits in each op's weight array.
 CHANNEL_AXIS = {"conv": 0, "depthwise_conv": 2, "fully_connected": 0}
 
@@ -20,6 +22,8 @@ def run(graph):
             shape[axis] = -1
             producer.attrs["weight"] = producer.attrs["weight"] * scale.reshape(shape)
             producer.attrs["bias"] = producer.attrs["bias"] * scale + shift
+            for key in GIVEN:  # the model's integers were of the weights before the fold
+                producer.attrs.pop(key, None)
             graph.merge_into_producer(producer, bn)
         elif len(graph.shape(bn.input)) == 4:
             bn.op = "depthwise_conv"

@@ -13,6 +13,8 @@ def run(graph):
         bias = add.attrs["bias"]
         if fc is not None and "act" not in fc.attrs:  # a clamp in between would not fold
             fc.attrs["bias"] = fc.attrs["bias"] + bias
+            fc.attrs.pop("bias_q", None)  # a QDQ model's int32 bias was of the bias before the Add
+            fc.attrs.pop("bias_scale", None)
             graph.merge_into_producer(fc, add)
         elif np.all(bias == bias[0]):
             add.op, add.attrs = "lut", dict(steps=(("affine", 1.0, float(bias[0])),))

@@ -1,7 +1,8 @@
 """Fuse Relu/Clip (and Max/Min with a constant) into the node before it, as its output clamp.
 
 Every int8 kernel ends by clamping to [-128, 127]; a fused activation narrows that clamp,
-which costs nothing at run time. Two activations in a row compose into one clamp.
+which costs nothing at run time. Two activations in a row compose into one clamp, and so
+does the saturation of a QDQ pair in between (the range of the tensor's fixed quantization).
 """
 
 
@@ -20,5 +21,8 @@ def run(graph):
         if producer is None:
             continue  # left for normalize() to report
         inner = producer.attrs.get("act", (-float("inf"), float("inf")))
+        fixed = graph.tensors[producer.output].fixed
+        if fixed is not None:  # a QDQ pair saturated the output (reference._saturate) before this clamp
+            inner = compose(inner, fixed.real_range())
         producer.attrs["act"] = compose(inner, (clip.attrs["low"], clip.attrs["high"]))
         graph.merge_into_producer(producer, clip)

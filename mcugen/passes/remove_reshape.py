@@ -1,11 +1,13 @@
-"""Remove Flatten/Reshape/Squeeze/Unsqueeze.
+"""Remove Flatten/Reshape/Squeeze/Unsqueeze/Transpose.
 
 Most are free once tensors are NHWC (e.g. [1,1,1,C] -> [1,C]): they vanish, and their
 consumer reads the producer's bytes directly, which is right when the consumer reads
 them the same way under both shapes (same image view for windowed ops, same last axis
 for per-channel ops). A flatten of a spatial tensor reads in NCHW order, which NHWC
 memory does not have; when it feeds a fully-connected node, the reorder is folded into
-that node's weight columns instead. Anything else stays, and is reported as unsupported.
+that node's weight columns instead. A chain of them (tf2onnx's Transpose to NHWC, then
+a Reshape) is first one move, which is often none at all. Anything else stays, and is
+reported as unsupported.
 """
 
 import numpy as np
@@ -26,7 +28,24 @@ def reads_alike(op: str, before, after) -> bool:
     return op in FLAT
 
 
+def compose(first, then):
+    """One gather index for two moves in a row (None is no move)."""
+    if first is None or then is None:
+        return then if first is None else first
+    both = first[then]
+    return None if np.array_equal(both, np.arange(len(both))) else both
+
+
+def merge_chains(graph) -> None:
+    for reshape in [n for n in graph.nodes if n.op == "reshape"]:
+        after = graph.sole_consumer(reshape.output)
+        if after is not None and after.op == "reshape":
+            after.attrs["perm"] = compose(reshape.attrs["perm"], after.attrs["perm"])
+            graph.bypass(reshape)
+
+
 def run(graph):
+    merge_chains(graph)
     for reshape in [n for n in graph.nodes if n.op == "reshape"]:
         perm = reshape.attrs["perm"]
         users = graph.consumers(reshape.output)

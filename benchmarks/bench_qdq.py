@@ -1,0 +1,74 @@
+"""The QDQ examples' figures (README, Pre-quantized models): `python benchmarks/bench_qdq.py [--json]`.
+
+For each examples/*_qdq_*.onnx (examples/make_qdq.py), with its calibration file:
+
+- `mcugen verify` on 20 samples (10 photos, 10 random): bit-exactness, and the shares of
+  elements within 1 LSB of onnxruntime running the QDQ model: outputs as written, outputs
+  with onnxruntime's fused kernels, and every layer on mcugen's own inputs;
+- on the photos alone (the calibration samples), agreement with the original float model
+  (top-1, cosine) of mcugen's int8 of the QDQ model, and of onnxruntime running it.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mcugen import layout, pipeline, reference, report  # noqa: E402
+from mcugen.quantize import dequantize, quantize_input  # noqa: E402
+from mcugen.toolchain import find_cc  # noqa: E402
+from mcugen.verify import accuracy, onnx_layout, verify  # noqa: E402
+
+EXAMPLES = [("vww_mobilenet_v1_025", "vww_calib"), ("mobilenet_v2_035_96", "vww_calib"),
+            ("digits_mobilenet_v1", "digits_calib")]
+
+
+def onnxruntime_outputs(model: Path, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    return np.concatenate([session.run(None, {"input": x[i: i + 1]})[0] for i in range(len(x))])
+
+
+def bench(qdq: Path, float_model: Path, calib: Path) -> dict:
+    compiled = pipeline.build(qdq, calib)
+    summary = report.summary(compiled.graph, compiled.plan)
+    result = verify(str(qdq), compiled, "qdq", 20, find_cc(), summary["weights_bytes"], summary["macs"])
+    g, photos = compiled.graph, compiled.calibration.samples
+    x = quantize_input(layout.to_ir(photos), g.tensors[g.input].q)
+    ours = onnx_layout(dequantize(reference.run_int8(g, x), g.tensors[g.output].q), g.shape(g.output))
+    want = onnxruntime_outputs(float_model, photos)
+    mcugen_top1, mcugen_cos, _ = accuracy(ours, want)
+    ort_top1, ort_cos, _ = accuracy(onnxruntime_outputs(qdq, photos).reshape(len(x), -1), want)
+    return dict(model=qdq.name, bit_exact=result.bit_exact, samples=result.samples,
+                within_1_lsb=result.qdq_within_1_lsb, max_lsb=result.qdq_max_lsb,
+                fused_within_1_lsb=result.qdq_fused_within_1_lsb, layers_within_1_lsb=result.qdq_layers_within_1_lsb,
+                layers_compared=result.qdq_layers_compared, photos=len(x),
+                mcugen_vs_float=dict(top1=mcugen_top1, cosine=round(mcugen_cos, 3)),
+                onnxruntime_vs_float=dict(top1=ort_top1, cosine=round(ort_cos, 3)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = []
+    for stem, calib in EXAMPLES:
+        for qdq in sorted((ROOT / "examples").glob(f"{stem}_qdq_*.onnx")):
+            results.append(bench(qdq, ROOT / "examples" / f"{stem}.onnx", ROOT / "examples" / f"{calib}.npz"))
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for r in results:
+        print(f"== {r['model']}")
+        for key, value in r.items():
+            if key != "model":
+                print(f"  {key:22s} {value}")
+
+
+if __name__ == "__main__":
+    main()
