@@ -15,9 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from mcugen import __version__, codegen, picture, pipeline, planner, report, targets, toolchain
+from mcugen import __version__, codegen, float32, picture, pipeline, planner, report, targets, toolchain
 from mcugen.errors import McugenError
 from mcugen.verify import HostRunner, TargetRunner, verify
+from mcugen.verify_float import SPREAD_FACTOR, verify_float
 
 MANIFEST = "mcugen.json"
 MAX_SAMPLES = 100_000
@@ -38,7 +39,8 @@ def _say(kind: str, text: str) -> None:
 
 
 def _build(args, quantized=True, ram_limit=None):
-    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit)
+    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit,
+                              precision=args.precision)
     for note in compiled.notes:
         _say("note", note)
     for warning in compiled.warnings:
@@ -105,22 +107,33 @@ def check_output_folder(out: Path) -> None:
 
 def manifest(args, compiled, name: str, files: dict[str, str], summary: dict) -> str:
     g = compiled.graph
-    qin, qout = g.tensors[g.input].q, g.tensors[g.output].q
+    qin, qout = g.tensors[g.input].q, g.tensors[g.output].q  # None in float32
     data = dict(
         generated_by=f"mcugen {__version__}",
         model=Path(args.model).name,
         model_sha256=hashlib.sha256(Path(args.model).read_bytes()).hexdigest(),
-        calibration=Path(compiled.calibration.source).name if not compiled.calibration.synthetic else "synthetic",
+        precision=compiled.precision,
+        calibration=_calibration_name(compiled),
         name=name,
         files=sorted(files),
         arena_bytes=summary["arena_bytes"],
         lower_bound_bytes=summary["lower_bound_bytes"],
         weights_bytes=summary["weights_bytes"],
         macs=summary["macs"],
-        input=dict(shape=summary["input"]["shape"], scale=qin.scale, zero_point=qin.zero_point),
-        output=dict(shape=summary["output"]["shape"], scale=qout.scale, zero_point=qout.zero_point),
+        input=dict(shape=summary["input"]["shape"], **_scale(qin)),
+        output=dict(shape=summary["output"]["shape"], **_scale(qout)),
     )
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def _calibration_name(compiled) -> str | None:
+    if compiled.precision == float32.FLOAT32:
+        return None  # nothing is calibrated
+    return Path(compiled.calibration.source).name if not compiled.calibration.synthetic else "synthetic"
+
+
+def _scale(q) -> dict:
+    return {} if q is None else dict(scale=q.scale, zero_point=q.zero_point)
 
 
 def cmd_compile(args) -> int:
@@ -128,7 +141,7 @@ def cmd_compile(args) -> int:
     out = Path(args.output)
     check_output_folder(out)  # before the work, so a refusal is quick
     compiled = _build(args, ram_limit=args.ram_limit)
-    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name)
+    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name, compiled.precision)
     summary = report.summary(compiled.graph, compiled.plan)
     files[MANIFEST] = manifest(args, compiled, name, files, summary)
     write_folder(out, files)
@@ -178,14 +191,17 @@ def cmd_verify(args) -> int:
     if args.samples * g.tensors[g.input].size > MAX_SAMPLE_BYTES:
         raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
     summary = report.summary(compiled.graph, compiled.plan)
-    result = verify(args.model, compiled, name, args.samples, runner, summary["weights_bytes"], summary["macs"],
-                    args.seed)
+    check = verify_float if compiled.precision == float32.FLOAT32 else verify
+    result = check(args.model, compiled, name, args.samples, runner, summary["weights_bytes"], summary["macs"],
+                   args.seed)
     result.notes.append(f"verify took {time.perf_counter() - start:.1f} s")
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
+    elif compiled.precision == float32.FLOAT32:
+        print(_verify_float_text(result))
     else:
         print(_verify_text(result))
-    return 0 if result.bit_exact else 1
+    return 0 if getattr(result, "bit_exact", None) or getattr(result, "within_bound", None) else 1
 
 
 def _runner(args):
@@ -213,6 +229,36 @@ def _verify_text(r) -> str:
     lines += [
         f"int8 vs float ({r.float_reference}): top-1 agreement {r.top1_agreement:.1%}, "
         f"cosine {r.cosine:.4f}, max abs error {r.max_abs_error:.4g}",
+        f"arena {r.arena_bytes:,} bytes (lower bound {r.lower_bound_bytes:,}), constants {r.weights_bytes:,} bytes, "
+        f"{r.macs:,} MACs",
+    ]
+    lines += [f"note: {n}" for n in r.notes]
+    return "\n".join(lines)
+
+
+def _verify_float_text(r) -> str:
+    if r.within_tolerance:
+        verdict = "WITHIN TOLERANCE"
+    else:
+        verdict = "WITHIN BOUND" if r.within_bound else "BEYOND BOUND"
+    where = "" if r.target["name"] == targets.HOST else f" on {r.target['name']} in {r.target['emulator']}"
+    fmt = lambda v: "n/a" if v is None else f"{v:.3g}"  # noqa: E731
+    lines = [
+        f"{verdict}: float32 C ({r.compiler}){where} on {r.samples} samples ({r.calibration_samples} from --calib, "
+        f"{r.samples - r.calibration_samples} random): max relative error {fmt(r.max_rel_error_vs_onnxruntime)} vs "
+        f"onnxruntime, {fmt(r.max_rel_error_vs_reference)} vs mcugen's float reference "
+        "(error = max |c - r| / max |r| per sample)",
+        f"tolerance {r.tolerance:g}; onnxruntime against itself unoptimized: {fmt(r.onnxruntime_spread)}; "
+        f"bound max(tolerance, {SPREAD_FACTOR:g} x that) = {r.bound:.3g}",
+    ]
+    if r.first_bad_layer:
+        b = r.first_bad_layer
+        lines.append(f"first layer beyond the bound: #{b['index']} {b['op']} '{b['name']}' "
+                     f"(relative error {b['rel_error']:.3g})")
+    if r.max_rel_error_vs_onnxruntime is None:
+        lines.append(f"float reference: {r.float_reference}")
+    lines += [
+        f"top-1 agreement {r.top1_agreement:.1%}, max abs error {r.max_abs_error:.4g}",
         f"arena {r.arena_bytes:,} bytes (lower bound {r.lower_bound_bytes:,}), constants {r.weights_bytes:,} bytes, "
         f"{r.macs:,} MACs",
     ]
@@ -256,6 +302,9 @@ def parser() -> argparse.ArgumentParser:
 
     def common(p, calib=True):
         p.add_argument("model", help="the ONNX model file")
+        p.add_argument("--precision", choices=float32.PRECISIONS, default=float32.INT8,
+                       help="int8 (default): quantized kernels, no float; float32: float kernels for parts "
+                            "with an FPU, 4-byte activations, no calibration")
         p.add_argument("--ram-limit", metavar="BYTES",
                        help="fail (exit 2) when the arena needs more, naming the layer that sets the peak; "
                             "accepts 37500, 64K, 0.5M (K = 1024 bytes, M = 1024 K)")

@@ -1,4 +1,7 @@
-"""The stages in order, for the CLI: read -> normalize -> (calibrate, quantize) -> plan."""
+"""The stages in order, for the CLI: read -> normalize -> (calibrate, quantize) -> plan.
+
+With --precision float32 there is no calibration and no quantization: the normalized float
+graph is what gets compiled, planned with 4-byte elements."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import frontend, ops, passes, planner, quantize
+from mcugen import float32, frontend, ops, passes, planner, quantize
 from mcugen.errors import McugenError, quote
 from mcugen.ir import Graph
 from mcugen.planner import Plan
@@ -17,8 +20,10 @@ from mcugen.planner import Plan
 class Compiled:
     float_graph: Graph  # normalized, float
     plan: Plan
-    graph: Graph | None = None  # quantized; None when only the float graph was asked for
-    calibration: quantize.Calibration | None = None
+    graph: Graph | None = None  # what gets compiled: quantized (int8) or float_graph itself (float32);
+    # None when only the float graph was asked for
+    calibration: quantize.Calibration | None = None  # float32: the --calib samples, for verify's inputs
+    precision: str = float32.INT8
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -46,11 +51,18 @@ def front(model: str | Path) -> tuple[Graph, list[str]]:
 
 
 def build(model: str | Path, calib: str | Path | None = None, percentile: float = 100.0,
-          quantized: bool = True, ram_limit: str | None = None) -> Compiled:
+          quantized: bool = True, ram_limit: str | None = None, precision: str = float32.INT8) -> Compiled:
+    """quantized=False stops before calibration (report needs only shapes and the plan)."""
+    float32.check_precision(precision)
     graph, notes = front(model)
-    result = Compiled(graph, planner.plan(graph), notes=notes)
+    plan = planner.plan(graph, float32.ELEM_BYTES[precision])
+    result = Compiled(graph, plan, notes=notes, precision=precision)
     planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast
     if not quantized:
+        return result
+    if precision == float32.FLOAT32:  # compiled as it is; real samples, if given, feed verify
+        result.graph = graph
+        result.calibration = quantize.read_calibration(calib, graph) if calib is not None else None
         return result
     if calib is None:
         cal = quantize.synthetic_calibration(graph)

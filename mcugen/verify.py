@@ -17,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import codegen, emulator, layout, reference, targets, toolchain
+from mcugen import codegen, emulator, float32, layout, reference, targets, toolchain
 from mcugen.errors import escape
 from mcugen.pipeline import Compiled
 from mcugen.quantize import dequantize, quantize_input
+
+
+LIBS = {float32.INT8: (), float32.FLOAT32: ("-lm",)}  # the float kernels call expf and tanhf
 
 
 @dataclass
@@ -64,7 +67,7 @@ def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarr
 
 def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = False) -> bytes:
     """Generate, build and run the C on samples x; returns what the runner printed."""
-    files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source)
+    files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source, compiled.precision)
     with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
         folder = Path(tmp)
         for fname, text in files.items():
@@ -72,7 +75,8 @@ def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = F
         (folder / "runner.c").write_text(codegen.runner_source(name))
         sources = [folder / f"{name}.c", folder / f"{name}_weights.c", folder / "runner.c"]
         binary = folder / "runner"
-        toolchain.build(sources, binary, cc, defines=(f"{name.upper()}_TRACE",) if trace else ())
+        toolchain.build(sources, binary, cc, defines=(f"{name.upper()}_TRACE",) if trace else (),
+                        libs=LIBS[compiled.precision])
         return toolchain.run(binary, np.ascontiguousarray(x).tobytes())
 
 
@@ -136,21 +140,31 @@ def float_outputs(model_path: str, compiled: Compiled, x_int8: np.ndarray) -> tu
     """The float model's outputs for the dequantized int8 inputs (what int8 really saw)."""
     g = compiled.graph
     x = dequantize(x_int8, g.tensors[g.input].q).astype(np.float32)
-    x_onnx = layout.to_onnx(x)
+    y, failure = onnxruntime_outputs(model_path, layout.to_onnx(x))
+    if y is None:
+        return _own_float(compiled, x), f"mcugen float reference ({failure})"
+    return y, "onnxruntime"
+
+
+def onnxruntime_outputs(model_path: str, x_onnx: np.ndarray, optimize: bool = True) -> tuple[np.ndarray | None, str]:
+    """The ONNX model's outputs in onnxruntime, one sample at a time, flat: (outputs, "") or
+    (None, why not). optimize=False turns off onnxruntime's graph optimizations (BatchNorm
+    and activation fusion, constant folding)."""
     try:
         import onnxruntime as ort
     except ImportError:
-        return _own_float(compiled, x), "mcugen float reference (onnxruntime is not installed)"
+        return None, "onnxruntime is not installed"
     try:
         options = ort.SessionOptions()
         options.log_severity_level = 4  # failures are reported here, not logged
+        if not optimize:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         input_name = session.get_inputs()[0].name
-        outs = [session.run(None, {input_name: x_onnx[i: i + 1]})[0].reshape(-1) for i in range(len(x))]
+        outs = [session.run(None, {input_name: x_onnx[i: i + 1]})[0].reshape(-1) for i in range(len(x_onnx))]
     except Exception as exc:  # a model mcugen takes but onnxruntime does not
-        reason = " ".join(str(exc).split())[:120]
-        return _own_float(compiled, x), f"mcugen float reference (onnxruntime failed: {reason})"
-    return np.stack(outs), "onnxruntime"
+        return None, "onnxruntime failed: " + " ".join(str(exc).split())[:120]
+    return np.stack(outs), ""
 
 
 def _own_float(compiled: Compiled, x: np.ndarray) -> np.ndarray:
