@@ -101,23 +101,29 @@ class TargetRunner:
     """Builds for a Cortex-M core and runs in the emulator; same output as the host runner."""
     target: targets.Target
     cross: targets.CrossCompiler
+    precision: str = float32.INT8
+
+    def __post_init__(self):
+        targets.check_precision(self.target, self.cross, self.precision)
 
     @property
     def compiler(self) -> str:
-        return self.cross.describe(self.target)
+        return self.cross.describe(self.target, self.precision)
 
     def info(self) -> dict:
         return dict(self.target.info(), emulator=emulator.describe())
 
     def run(self, compiled: Compiled, name: str, x: np.ndarray, trace: bool = False) -> bytes:
         g = compiled.graph
-        files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
+        assert compiled.precision == self.precision, "the runner was set up for another precision"
+        files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.precision)
         with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
-            build = targets.build_elf(files, name, self.target, self.cross, Path(tmp), trace)
+            build = targets.build_elf(files, name, self.target, self.cross, Path(tmp), trace, compiled.precision)
             program = emulator.load(build.elf)
         samples = [row.tobytes() for row in np.ascontiguousarray(x)]
-        return emulator.run_samples(program, samples, g.tensors[g.input].size, g.tensors[g.output].size,
-                                    f"{name}_trace" if trace else None)
+        eb = compiled.plan.elem_bytes
+        return emulator.run_samples(program, samples, g.tensors[g.input].size * eb, g.tensors[g.output].size * eb,
+                                    f"{name}_trace" if trace else None, eb)
 
 
 def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, runner) -> dict | None:

@@ -94,6 +94,15 @@ def error(got: np.ndarray | None, want: np.ndarray | None) -> float | None:
     return None if got is None or want is None else float(float32.relative_errors(got, want).max())
 
 
+def pass_bound(model_path: str, x_onnx: np.ndarray, ort: np.ndarray | None = None) -> tuple[float, float | None]:
+    """(the pass bound, onnxruntime's spread) for these inputs (ONNX layout); `ort` saves
+    running onnxruntime again when its optimized outputs are at hand."""
+    if ort is None:
+        ort = onnxruntime_outputs(model_path, x_onnx)[0]
+    spread = error(ort, onnxruntime_outputs(model_path, x_onnx, optimize=False)[0])
+    return (TOLERANCE if spread is None else max(TOLERANCE, SPREAD_FACTOR * spread)), spread
+
+
 def verify_float(model_path: str, compiled: Compiled, name: str, samples: int, runner, weights_bytes: int,
                  macs: int, seed: int = 0) -> FloatResult:
     """`runner` is verify.HostRunner or verify.TargetRunner: where the C runs."""
@@ -103,19 +112,18 @@ def verify_float(model_path: str, compiled: Compiled, name: str, samples: int, r
     got = onnx_layout(np.frombuffer(runner.run(compiled, name, x), dtype=np.float32).reshape(len(x), -1), shape)
     ref = onnx_layout(reference.run_float_batched(g, x).reshape(len(x), -1), shape)
     ort, why = onnxruntime_outputs(model_path, layout.to_onnx(x))
-    spread = error(ort, onnxruntime_outputs(model_path, layout.to_onnx(x), optimize=False)[0])
-    bound = max(TOLERANCE, SPREAD_FACTOR * spread) if spread is not None else TOLERANCE
+    limit, spread = pass_bound(model_path, layout.to_onnx(x), ort)
     vs_ref, vs_ort = error(got, ref), error(got, ort)
     against = ref if ort is None else ort
     bad = None
-    if not vs_ref <= bound:  # NaN-safe: a NaN error is not within
+    if not vs_ref <= limit:  # NaN-safe: a NaN error is not within
         worst = int(np.argmax(float32.relative_errors(got, ref)))
-        bad = first_bad_layer(compiled, name, x[worst], runner, bound)
+        bad = first_bad_layer(compiled, name, x[worst], runner, limit)
     return FloatResult(
-        within_bound=vs_ref <= bound and (vs_ort is None or vs_ort <= bound),
+        within_bound=vs_ref <= limit and (vs_ort is None or vs_ort <= limit),
         within_tolerance=vs_ref <= TOLERANCE and (vs_ort is None or vs_ort <= TOLERANCE),
         tolerance=TOLERANCE,
-        bound=bound,
+        bound=limit,
         samples=len(x),
         calibration_samples=from_calib,
         max_rel_error_vs_onnxruntime=vs_ort,
