@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import codegen, cycles, emulator, float32, layout, reference, targets, verify_float
+from mcugen import codegen, cycles, emulator, float32, layout, reference, targets, verify, verify_float
 from mcugen.pipeline import Compiled
 from mcugen.toolchain import BuildError
 from mcugen.verify import make_inputs
@@ -82,8 +82,9 @@ def _output_ok(model_path: str, compiled: Compiled, x: np.ndarray, output: bytes
         exact = bool(np.array_equal(np.frombuffer(output, np.int8), reference.run_int8(g, x).reshape(-1)))
         return exact, exact
     got = np.frombuffer(output, np.float32).reshape(1, -1)
-    limit, _ = verify_float.pass_bound(model_path, layout.to_onnx(x))
-    return None, bool(verify_float.error(got, reference.run_float(g, x).reshape(1, -1)) <= limit)
+    ref = reference.run_float(g, x).reshape(1, -1)
+    ys = verify_float.yardstick(model_path, layout.to_onnx(x), verify.onnx_layout(ref, g.shape(g.output)))
+    return None, bool(verify_float.error(got, ref) <= ys.bound_vs_reference())
 
 
 def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target, cross: targets.CrossCompiler,

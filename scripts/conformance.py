@@ -35,6 +35,7 @@ import glob
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -255,9 +256,23 @@ def _row(label: str, outcomes: list[Outcome]) -> str:
     return f"| {label} | {len(outcomes):,} | " + " | ".join(f"{c:,}" for c in counts) + " |"
 
 
+def reasons(outcomes: list[Outcome], top: int = 8) -> list[tuple[str, int]]:
+    """The commonest refusals, with names and numbers blanked: [(reason, cases)]."""
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        if o.status == "refused":
+            text = re.sub(r"'[^']*'", "X", o.detail.split(" (see ")[0])
+            text = re.sub(r"^(node X \(\w+), opset \d+\)", r"\1)", re.sub(r"^\S+\.onnx: ", "", text))
+            text = re.sub(r"(?<!compiles batch )\b\d[\d,]*\b", "N", text.split("; supported:")[0])
+            counts[text] = counts.get(text, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+
+
 def readme_block(outcomes: list[Outcome]) -> str:
+    common = "\n".join(f"- {n:,}: {text}" for text, n in reasons(outcomes))
     return (f"{README_START}\nonnx {onnx.__version__}: every case in the wheel's backend test data "
-            f"(`python scripts/conformance.py`)\n\n{table(outcomes)}\n{README_END}")
+            f"(`python scripts/conformance.py`)\n\n{table(outcomes)}\n\n"
+            f"The commonest reasons for refusal (names shown as X, numbers as N):\n\n{common}\n{README_END}")
 
 
 def update_readme(outcomes: list[Outcome], readme: Path = ROOT / "README.md") -> None:
