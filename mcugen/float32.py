@@ -66,9 +66,11 @@ def arrays(node) -> list[tuple[str, np.ndarray]]:
     hook = getattr(ops.get(node.op), "float_arrays", None)
     found = hook(node) if hook is not None else [(key, node.attrs[key]) for key in ("weight", "bias") if key in node.attrs]
     for key, values in found:
-        if np.any(np.abs(values) > FLOAT32_MAX):
-            raise McugenError(f"node {quote(node.name or '<unnamed>')} ({node.onnx_op}): its {key} holds values "
-                              "beyond the float32 range")
+        values = np.asarray(values, dtype=np.float64)
+        if not np.all(np.isfinite(values)) or np.any(np.abs(values) > FLOAT32_MAX):
+            # e.g. a BatchNormalization epsilon of NaN, folded into the conv before it
+            raise McugenError(f"node {quote(node.name or '<unnamed>')} ({node.onnx_op}): its folded {key} holds "
+                              "NaN, infinite or beyond-float32 values")
     return [(key, np.asarray(values, dtype=np.float32)) for key, values in found]
 
 

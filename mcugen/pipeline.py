@@ -5,6 +5,7 @@ graph is what gets compiled, planned with 4-byte elements."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +43,33 @@ def resolve_shapes(graph: Graph) -> None:
         graph.tensors[node.output].shape = mine
 
 
+def check_finite(graph: Graph) -> None:
+    """Folded constants must be numbers: an attribute of NaN (a BatchNormalization epsilon,
+    a Gemm alpha) or an overflow while folding would otherwise reach the kernels. Bounds
+    may be infinite (an activation without one); arrays and everything else may not."""
+    for node in graph.nodes:
+        for key, value in node.attrs.items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                bad = not np.all(np.isfinite(value))
+            else:
+                bad = any(isinstance(v, float) and math.isnan(v) for v in _scalars(value))
+            if bad:
+                raise McugenError(f"node {quote(node.name or '<unnamed>')} ({node.onnx_op}): its {key} holds NaN "
+                                  "or infinite values after folding its attributes and constants")
+
+
+def _scalars(value):
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _scalars(v)
+    elif isinstance(value, (float, np.floating)):
+        yield float(value)
+
+
 def front(model: str | Path) -> tuple[Graph, list[str]]:
     graph, notes = frontend.read(model)
     passes.normalize(graph)
+    check_finite(graph)
     resolve_shapes(graph)
     graph.nodes = planner.schedule(graph)
     return graph, notes

@@ -44,10 +44,15 @@ class Result:
     macs: int
     compiler: str
     target: dict = field(default_factory=lambda: dict(name=targets.HOST))
+    precision: str = float32.INT8
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def passed(self) -> bool:
+        return self.bit_exact
 
 
 def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarray, int]:

@@ -204,14 +204,17 @@ def test_verify_float32_within_tolerance_of_onnxruntime():
 
 @pytest.mark.skipif(not COMPILERS, reason="no C compiler")
 def test_verify_float32_names_the_first_layer_beyond_the_bound(monkeypatch, capsys):
-    """Break one kind's float reference: verify must fail (exit 1) and point at its first layer."""
-    from mcugen import cli, ops
+    """Scale the depthwise weights the C gets by 1.01: the C is then off from onnxruntime and
+    from the reference, so verify must fail (exit 1) and point at the first depthwise layer."""
+    from mcugen import cli
 
-    real = ops.depthwise_conv.run_float
-    monkeypatch.setattr(ops.depthwise_conv, "run_float", lambda node, x: real(node, x) * 1.01)
+    real = float32.arrays
+    scaled = lambda node: [(k, a * 1.01 if node.op == "depthwise_conv" else a) for k, a in real(node)]  # noqa: E731
+    monkeypatch.setattr(float32, "arrays", scaled)
     code = cli.main(["verify", str(DIGITS), "--precision", "float32", "--samples", "2", "--json"])
     r = json.loads(capsys.readouterr().out)
     assert code == 1 and not r["within_bound"]
+    assert r["max_rel_error_vs_onnxruntime"] > r["bound_vs_onnxruntime"]
     assert r["first_bad_layer"]["op"] == "depthwise_conv" and r["first_bad_layer"]["index"] == 1
 
 
