@@ -34,7 +34,6 @@ import contextlib
 import glob
 import io
 import json
-import os
 import re
 import sys
 import tempfile
