@@ -12,7 +12,8 @@ From a trace build of the model (targets.py) run once in the emulator (emulator.
 The per-layer marker costs the call itself, a few instructions per layer (the arguments
 and the BL), which are counted in the layer; the marker's body (a return) is left out. Instruction counts depend slightly on the data (requantization rounds by sign,
 clamps branch), so bench runs one deterministic sample: the first --calib sample, or a
-seeded random one.
+seeded random one. A float32 build (--precision float32, M4/M7 with their FPU) is checked
+against mcugen's float reference within verify's bound instead of byte for byte.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import codegen, cycles, emulator, reference, targets
+from mcugen import codegen, cycles, emulator, float32, layout, reference, targets, verify, verify_float
 from mcugen.pipeline import Compiled
 from mcugen.toolchain import BuildError
 from mcugen.verify import make_inputs
@@ -48,7 +49,8 @@ class BenchResult:
     emulator: str
     cost_model: dict
     sample: str
-    output_bit_exact: bool
+    output_bit_exact: bool | None  # int8; None for float32
+    output_ok: bool  # bit-exact (int8), or within verify's bound of the float reference (float32)
     macs: int
     instructions: int
     instructions_per_mac: float
@@ -57,23 +59,46 @@ class BenchResult:
     layers: list[LayerFigures]
     flash: dict
     ram: dict
+    precision: str = float32.INT8
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def _sample(model_path: str, compiled: Compiled, seed: int) -> tuple[np.ndarray, str]:
+    """One input (graph layout, batch of 1) and where it came from."""
+    if compiled.precision == float32.FLOAT32:
+        x, from_calib = verify_float.make_inputs(compiled, 1, seed)
+        return x, "first --calib sample" if from_calib else f"random float32 in [-1, 1], seed {seed}"
+    x, from_calib = make_inputs(compiled, 1, seed)
+    return x, "first --calib sample" if from_calib else f"random int8, seed {seed}"
+
+
+def _output_ok(model_path: str, compiled: Compiled, x: np.ndarray, output: bytes) -> tuple[bool | None, bool]:
+    """(bit-exact or None, ok): the emulated output against the reference."""
+    g = compiled.graph
+    if compiled.precision != float32.FLOAT32:
+        exact = bool(np.array_equal(np.frombuffer(output, np.int8), reference.run_int8(g, x).reshape(-1)))
+        return exact, exact
+    got = np.frombuffer(output, np.float32).reshape(1, -1)
+    ref = reference.run_float(g, x).reshape(1, -1)
+    ys = verify_float.yardstick(model_path, layout.to_onnx(x), verify.onnx_layout(ref, g.shape(g.output)))
+    return None, bool(verify_float.error(got, ref) <= ys.bound_vs_reference())
+
+
 def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target, cross: targets.CrossCompiler,
           macs_per_layer: list[int], seed: int = 0) -> BenchResult:
     g = compiled.graph
-    x, from_calib = make_inputs(compiled, 1, seed)
-    files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
+    x, sample = _sample(model_path, compiled, seed)
+    files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.precision)
     with tempfile.TemporaryDirectory(prefix="mcugen-bench-") as tmp:
-        build = targets.build_elf(files, name, target, cross, Path(tmp), trace=True)
+        build = targets.build_elf(files, name, target, cross, Path(tmp), trace=True, precision=compiled.precision)
         program = emulator.load(build.elf)
-        profile = emulator.profile(program, x[0].tobytes(), name, len(g.nodes), g.tensors[g.output].size)
+        profile = emulator.profile(program, x[0].tobytes(), name, len(g.nodes),
+                                   g.tensors[g.output].size * compiled.plan.elem_bytes)
         flash, ram = memory(build, program, name, profile.stack_bytes)
-    expected = reference.run_int8(g, x).reshape(-1)
+    exact, ok = _output_ok(model_path, compiled, x, profile.output)
     model = cycles.COST_MODELS[target.name]
     skip = program.function_range(f"{name}_trace")
     blocks = decode_blocks(program, profile, model)
@@ -90,8 +115,7 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     return BenchResult(
         model=Path(model_path).name, target=target.info(), compiler=build.compiler, emulator=emulator.describe(),
         cost_model=model.to_dict(),
-        sample="first --calib sample" if from_calib else f"random int8, seed {seed}",
-        output_bit_exact=bool(np.array_equal(np.frombuffer(profile.output, np.int8), expected)),
+        sample=sample, output_bit_exact=exact, output_ok=ok, precision=compiled.precision,
         macs=macs, instructions=total, instructions_per_mac=_ratio(total, macs),
         cycles=total_cycles, cycles_per_mac=_ratio(total_cycles, macs),
         layers=layers, flash=flash, ram=ram, notes=notes,
@@ -197,8 +221,8 @@ def _thumb():
 
 
 def prologue_frame(program: emulator.Program, fn: str) -> int:
-    """Stack bytes a function takes before it first releases any: each PUSH, STMDB SP! and
-    SUB SP, #n up to its first POP, ADD SP or branch (libgcc pushes in two steps)."""
+    """Stack bytes a function takes before it first releases any: each PUSH, VPUSH, STMDB SP!
+    and SUB SP, #n up to its first POP, ADD SP or branch (libgcc pushes in two steps)."""
     import capstone.arm as arm
 
     start, size = program.symbols[fn]
@@ -211,6 +235,8 @@ def prologue_frame(program: emulator.Program, fn: str) -> int:
             break
         if insn.insn_name() == "push":
             frame += 4 * len(regs)
+        elif insn.insn_name() == "vpush":  # FPU registers (libm in a float32 build): d is 8 bytes, s 4
+            frame += sum(8 if insn.reg_name(r).startswith("d") else 4 for r in regs)
         elif insn.insn_name() == "stmdb" and regs[:1] == [arm.ARM_REG_SP]:
             frame += 4 * (len(regs) - 1)
         elif insn.insn_name() in ("sub", "subw") and regs[:1] == [arm.ARM_REG_SP] and imms:
@@ -240,11 +266,17 @@ def call_graph(program: emulator.Program) -> dict[str, set[str]]:
 # ---------------------------------------------------------------------------- text
 
 
+def _verdict(r: BenchResult) -> str:
+    if r.precision == float32.FLOAT32:
+        return "within verify's bound of" if r.output_ok else "BEYOND verify's bound from"
+    return "bit-exact with" if r.output_bit_exact else "DIFFERS from"
+
+
 def format_text(r: BenchResult) -> str:
     t = r.target
     lines = [
         f"{r.model} on {t['name']} ({t['arch']}{', DSP' if t['dsp'] else ''}): {r.compiler}; {r.emulator}; "
-        f"input: {r.sample}; output {'bit-exact with' if r.output_bit_exact else 'DIFFERS from'} the reference",
+        f"input: {r.sample}; output {_verdict(r)} the reference",
         f"{'#':>3}  {'op':<16}{'MACs':>12}{'instructions':>15}{'instr/MAC':>11}{'est. cycles':>14}",
     ]
     for layer in r.layers:

@@ -5,6 +5,10 @@ went through `c_comment` (ONNX names, the model's file name): untrusted text nev
 in C code, only in comments, and only in a harmless alphabet. C identifiers are built
 from the validated `--name` and layer indices, never from ONNX names. Output is a pure
 function of the inputs (no dates, no paths, ordered iteration), so it is reproducible.
+
+Two precisions share model.h.j2, model.c.j2 and weights.c.j2: int8 (the kernels in
+templates/kernels/<op>.c.j2) and float32 (templates/kernels/f32/<op>.c.j2, with the same
+macros; constants and literals from mcugen/float32.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from mcugen import __version__, ops, planner
+from mcugen import __version__, float32, ops, planner
 from mcugen.errors import McugenError
 from mcugen.ir import Graph
 from mcugen.planner import Plan
@@ -76,7 +80,10 @@ class CArray:
 
     @property
     def values(self) -> str:
-        flat = [str(v) for v in self.data.reshape(-1).tolist()]
+        if self.data.dtype == np.float32:
+            flat = float32.c_floats(self.data)
+        else:
+            flat = [str(v) for v in self.data.reshape(-1).tolist()]
         return "\n".join("    " + ", ".join(flat[i:i + 16]) + "," for i in range(0, len(flat), 16))
 
 
@@ -111,20 +118,36 @@ def _cfloat(x: float) -> str:
     return f"{x:.9g}f" if ("." in f"{x:.9g}" or "e" in f"{x:.9g}") else f"{x:.9g}.0f"
 
 
-def layer_arrays(g: Graph, prefix: str) -> list[CArray]:
+def layer_arrays(g: Graph, prefix: str, precision: str = float32.INT8) -> list[CArray]:
     arrays = []
     for index, node in enumerate(g.nodes):
-        for suffix, ctype, data in ops.get(node.op).arrays(node):
+        if precision == float32.FLOAT32:
+            found = [(suffix, "float", data) for suffix, data in float32.arrays(node)]
+        else:
+            found = ops.get(node.op).arrays(node)
+        for suffix, ctype, data in found:
             arrays.append(CArray(index, suffix, ctype, f"{prefix}_l{index}_{suffix}", np.asarray(data)))
     return arrays
 
 
-def _layers(g: Graph, plan: Plan, arrays: list[CArray]) -> list[dict]:
+def address(plan: Plan, tensor: str) -> str:
+    """A tensor's place in the arena, as a C pointer expression of the element type."""
+    if plan.elem_bytes == 1:
+        return f"arena.bytes + {plan.offsets[tensor]}"
+    return f"arena.values + {plan.offsets[tensor] // plan.elem_bytes}"  # offsets are multiples of 4
+
+
+def _params(node, precision: str) -> dict:
+    if precision == float32.FLOAT32:
+        return float32.layer_params(node)
+    return {k: int(v) for k, v in node.params.items() if isinstance(v, (int, np.integer))}
+
+
+def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: str) -> list[dict]:
     layers = []
     for index, node in enumerate(g.nodes):
         in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
-        scalars = {k: v for k, v in node.params.items() if isinstance(v, (int, np.integer))}
-        inputs = [f"arena.bytes + {plan.offsets[name]}" for name in node.inputs]
+        inputs = [address(plan, name) for name in node.inputs]
         layers.append(dict(
             index=index,
             id=f"l{index}",
@@ -133,12 +156,12 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray]) -> list[dict]:
             summary=f"{node.op} {' + '.join(map(_shape_text, in_shapes))} -> {_shape_text(out_shape)}",
             input=inputs[0],
             inputs=inputs,
-            output=f"arena.bytes + {plan.offsets[node.output]}",
+            output=address(plan, node.output),
             out_size=g.tensors[node.output].size,
             scratch=_scratch(g, plan, index),
             scratch_bytes=_scratch(g, plan, index, "int8_t"),
             fields=ops.get(node.op).c_fields(node, *in_shapes, out_shape),
-            params={k: int(v) for k, v in scalars.items()},
+            params=_params(node, precision),
             arrays={a.suffix: a.symbol for a in arrays if a.layer == index},
         ))
     return layers
@@ -157,21 +180,28 @@ def _scratch(g: Graph, plan: Plan, index: int, ctype: str = "int32_t") -> str:
 def _io(g: Graph, plan: Plan, name: str) -> dict:
     t = g.tensors[name]
     dims = list(zip(("HEIGHT", "WIDTH", "CHANNELS"), t.shape[1:])) if len(t.shape) == 4 else []
-    return dict(size=t.size, dims=dims, scale=_cfloat(t.q.scale), zero_point=t.q.zero_point,
-                offset=plan.offsets[name])
+    io = dict(size=t.size, dims=dims, offset=plan.offsets[name], address=address(plan, name))
+    if t.q is not None:  # int8; float32 tensors have no quantization
+        io.update(scale=_cfloat(t.q.scale), zero_point=t.q.zero_point)
+    return io
 
 
-def generate(g: Graph, plan: Plan, name: str, source: str) -> dict[str, str]:
+def generate(g: Graph, plan: Plan, name: str, source: str, precision: str = float32.INT8) -> dict[str, str]:
     """The generated files, {file name: text}: NAME.h, NAME.c, NAME_weights.c."""
     check_name(name)
+    assert plan.elem_bytes == float32.ELEM_BYTES[precision], "the plan is for another precision"
     env = environment()
-    arrays = layer_arrays(g, name)
+    arrays = layer_arrays(g, name, precision)
     kinds = sorted({node.op for node in g.nodes})
+    kernel_dir = "kernels/f32" if precision == float32.FLOAT32 else "kernels"
     weights_size = sum(a.nbytes for a in arrays)
     context = dict(
         p=name,
         P=name.upper(),
         version=__version__,
+        float32=precision == float32.FLOAT32,
+        value_t=float32.C_TYPE[precision],
+        kernel_dir=kernel_dir,
         source=c_comment(source),
         summary=f"{len(g.nodes)} layers, {plan.arena_size} bytes of arena, {weights_size} bytes of constants",
         arena_size=plan.arena_size,
@@ -180,8 +210,8 @@ def generate(g: Graph, plan: Plan, name: str, source: str) -> dict[str, str]:
         input=_io(g, plan, g.input),
         output=_io(g, plan, g.output),
         kinds=kinds,
-        kernels={kind: env.get_template(f"kernels/{kind}.c.j2").make_module() for kind in kinds},
-        layers=_layers(g, plan, arrays),
+        kernels={kind: env.get_template(f"{kernel_dir}/{kind}.c.j2").make_module() for kind in kinds},
+        layers=_layers(g, plan, arrays, precision),
         arrays=arrays,
     )
     return {

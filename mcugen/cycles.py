@@ -25,6 +25,11 @@ The costs are those of ARM's Technical Reference Manuals, zero wait states:
   Mispredictions, cache misses and stalls on dependencies are not modelled, so M7 figures
   are the least certain of the three.
 
+FPU instructions (float32 builds, -mfloat-abi=hard), from the Cortex-M4 TRM's table 7-1
+"FPU instruction set": VADD/VSUB/VMUL/VNEG/VABS/VCMP/VCVT/VMOV/VMRS 1; VMLA/VMLS/VFMA/VFMS
+and their negated forms 3; VDIV/VSQRT 14; VLDR/VSTR as loads and stores; VLDM/VSTM/
+VPUSH/VPOP 1+N. Cortex-M7 (no table): 1, 1 (pipelined), 14, and its loads and stores.
+
 Not modelled anywhere: wait states of real flash (the figures are for zero-wait-state
 memory, as in the TRMs), load-use stalls, and interrupts.
 """
@@ -45,6 +50,11 @@ MULTIPLIES = {"mul", "muls", "mla", "mls", "smull", "umull", "smlal", "umlal", "
               "smlawt", "smulbb", "smulbt", "smultb", "smultt", "smulwb", "smulwt", "smlalbb", "smlalbt",
               "smlaltb", "smlaltt"}
 DIVIDES = {"sdiv", "udiv"}
+# FPU (float32 builds): loads and stores count as LOADS/STORES, block transfers as MULTIPLE.
+FP_LOADS, FP_STORES = {"vldr"}, {"vstr"}
+FP_MULTIPLE = {"vldmia", "vldmdb", "vstmia", "vstmdb", "vpush", "vpop"}
+FP_MACS = {"vmla", "vmls", "vnmla", "vnmls", "vfma", "vfms", "vfnma", "vfnms"}
+FP_DIVIDES = {"vdiv", "vsqrt"}
 BRANCHES = {"b", "bl", "blx", "bx", "cbz", "cbnz", "tbb", "tbh"}
 CALLS = {"bl", "blx"}
 # Single-cycle DSP-extension and saturating data processing (M7 issues them only as the older of a pair).
@@ -73,6 +83,9 @@ class CostModel:
     pop_pc_extra: float  # POP {..,PC} over a plain POP
     it: float
     source: str
+    fp: float = 1  # FPU data processing: VADD, VMUL, VCMP, VCVT, VMOV, ...
+    fp_mac: float = 3  # VMLA, VFMA and their kin
+    fp_div: float = 14  # VDIV, VSQRT
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -87,7 +100,7 @@ COST_MODELS = {
                            source="Cortex-M4 TRM (ARM DDI 0439B) table 3-1, P = 2"),
     "cortex-m7": CostModel("cortex-m7", alu=0.5, dsp=1, mul=1, div=7, load=1, store=1, pipelined_access=1,
                            multiple_base=1, per_register=0.5, taken=1, not_taken=0.5, call=1, pop_pc_extra=1, it=0.5,
-                           source="no ARM cycle table; dual-issue estimate (see mcugen/cycles.py)"),
+                           source="no ARM cycle table; dual-issue estimate (see mcugen/cycles.py)", fp_mac=1),
 }
 
 
@@ -141,7 +154,7 @@ def decode(code: bytes, address: int, model: CostModel) -> Block:
     for n, insn in enumerate(insns):
         name = insn.insn_name()
         regs = [op.reg for op in insn.operands if op.type == arm.ARM_OP_REG]
-        access = name in LOADS or name in STORES
+        access = name in LOADS or name in STORES or name in FP_LOADS or name in FP_STORES
         last = n == len(insns) - 1
         if last and (name in BRANCHES or (name not in MULTIPLE and regs[:1] == [arm.ARM_REG_PC])):
             branch = "call" if name in CALLS else "branch"
@@ -155,8 +168,17 @@ def decode(code: bytes, address: int, model: CostModel) -> Block:
 
 def _cost(name: str, nregs: int, access: bool, previous_access: bool, model: CostModel) -> float:
     if access:
-        base = model.pipelined_access if previous_access else (model.load if name in LOADS else model.store)
+        base = model.pipelined_access if previous_access else (model.store if name in STORES | FP_STORES
+                                                               else model.load)
         return base + (model.per_register if name in ("ldrd", "strd") else 0)
+    if name in FP_MULTIPLE:
+        return model.multiple_base + model.per_register * max(nregs - (1 if name.startswith(("vldm", "vstm")) else 0), 1)
+    if name in FP_MACS:
+        return model.fp_mac
+    if name in FP_DIVIDES:
+        return model.fp_div
+    if name.startswith("v"):  # any other FPU instruction
+        return model.fp
     if name in MULTIPLE:
         return model.multiple_base + model.per_register * max(nregs - (1 if name in ("ldm", "stm", "ldmia",
                                                                                      "stmia", "ldmdb",

@@ -30,6 +30,8 @@ from pathlib import Path
 
 from mcugen.errors import McugenError
 from mcugen.targets import FLASH_BASE, FLASH_SIZE, RAM_BASE, RAM_SIZE
+
+SCB_BASE, SCB_SIZE = 0xE000E000, 0x1000  # the System Control Space page holding CPACR (0xE000ED88)
 from mcugen.toolchain import BuildError
 
 STACK_PAINT = 0xA5  # the byte RAM is filled with, to find the stack's high-water mark
@@ -120,6 +122,9 @@ class Machine:
         uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
         uc.mem_map(FLASH_BASE, FLASH_SIZE)
         uc.mem_map(RAM_BASE, RAM_SIZE)
+        # The System Control Block, as plain memory: a hard-float build's start-up writes
+        # CPACR there to enable the FPU, which unicorn's core has enabled already.
+        uc.mem_map(SCB_BASE, SCB_SIZE)
         for address, data in program.segments:
             uc.mem_write(address, data)
         self.stack_floor = program.symbols.get("__bss_end", (RAM_BASE, 0))[0]
@@ -166,8 +171,9 @@ class Machine:
 
 
 def run_samples(program: Program, samples: list[bytes], input_size: int, output_size: int,
-                trace_symbol: str | None = None) -> bytes:
-    """Run the model on each sample; the outputs (and traced layers) in the host runner's format."""
+                trace_symbol: str | None = None, elem_bytes: int = 1) -> bytes:
+    """Run the model on each sample; the outputs (and traced layers) in the host runner's format.
+    Sizes are in bytes; a traced layer's size argument counts elements of elem_bytes."""
     machine = Machine(program)
     out = bytearray()
     pending = iter(samples)
@@ -187,7 +193,7 @@ def run_samples(program: Program, samples: list[bytes], input_size: int, output_
         state["started"] = True
 
     def trace(m: Machine) -> None:
-        out.extend(m.read(m.reg("r1"), m.reg("r2")))
+        out.extend(m.read(m.reg("r1"), m.reg("r2") * elem_bytes))
 
     machine.hook_at(program.address("mcugen_exchange"), exchange)
     if trace_symbol:

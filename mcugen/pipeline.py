@@ -1,13 +1,17 @@
-"""The stages in order, for the CLI: read -> normalize -> (calibrate, quantize) -> plan."""
+"""The stages in order, for the CLI: read -> normalize -> (calibrate, quantize) -> plan.
+
+With --precision float32 there is no calibration and no quantization: the normalized float
+graph is what gets compiled, planned with 4-byte elements."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from mcugen import frontend, ops, passes, planner, quantize
+from mcugen import float32, frontend, ops, passes, planner, quantize
 from mcugen.errors import McugenError, quote
 from mcugen.ir import Graph
 from mcugen.planner import Plan
@@ -17,19 +21,12 @@ from mcugen.planner import Plan
 class Compiled:
     float_graph: Graph  # normalized, float
     plan: Plan
-    graph: Graph | None = None  # quantized; None when only the float graph was asked for
-    calibration: quantize.Calibration | None = None
+    graph: Graph | None = None  # what gets compiled: quantized (int8) or float_graph itself (float32);
+    # None when only the float graph was asked for
+    calibration: quantize.Calibration | None = None  # float32: the --calib samples, for verify's inputs
+    precision: str = float32.INT8
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def check_finite(graph: Graph) -> None:
-    """Folding (BatchNorm into weights, say) can overflow float: refuse what is not finite."""
-    for node in graph.nodes:
-        for key, value in node.attrs.items():
-            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-                raise McugenError(f"node {quote(node.name or '<unnamed>')} ({node.onnx_op}): its {key} is not "
-                                  "finite after folding the graph (values too large for float)")
 
 
 def resolve_shapes(graph: Graph) -> None:
@@ -46,6 +43,29 @@ def resolve_shapes(graph: Graph) -> None:
         graph.tensors[node.output].shape = mine
 
 
+def check_finite(graph: Graph) -> None:
+    """Folded constants must be numbers: an attribute of NaN (a BatchNormalization epsilon,
+    a Gemm alpha) or an overflow while folding would otherwise reach the kernels. Bounds
+    may be infinite (an activation without one); arrays and everything else may not."""
+    for node in graph.nodes:
+        for key, value in node.attrs.items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                bad = not np.all(np.isfinite(value))
+            else:
+                bad = any(isinstance(v, float) and math.isnan(v) for v in _scalars(value))
+            if bad:
+                raise McugenError(f"node {quote(node.name or '<unnamed>')} ({node.onnx_op}): its {key} holds NaN "
+                                  "or infinite values after folding its attributes and constants")
+
+
+def _scalars(value):
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _scalars(v)
+    elif isinstance(value, (float, np.floating)):
+        yield float(value)
+
+
 def front(model: str | Path, input_shape: tuple[int, ...] | None = None) -> tuple[Graph, list[str]]:
     graph, notes = frontend.read(model, input_shape)
     passes.normalize(graph)
@@ -57,11 +77,18 @@ def front(model: str | Path, input_shape: tuple[int, ...] | None = None) -> tupl
 
 def build(model: str | Path, calib: str | Path | None = None, percentile: float = 100.0,
           quantized: bool = True, ram_limit: str | None = None,
-          input_shape: tuple[int, ...] | None = None) -> Compiled:
+          input_shape: tuple[int, ...] | None = None, precision: str = float32.INT8) -> Compiled:
+    """quantized=False stops before calibration (report needs only shapes and the plan)."""
+    float32.check_precision(precision)
     graph, notes = front(model, input_shape)
-    result = Compiled(graph, planner.plan(graph), notes=notes)
+    plan = planner.plan(graph, float32.ELEM_BYTES[precision])
+    result = Compiled(graph, plan, notes=notes, precision=precision)
     planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast
     if not quantized:
+        return result
+    if precision == float32.FLOAT32:  # compiled as it is; real samples, if given, feed verify
+        result.graph = graph
+        result.calibration = quantize.read_calibration(calib, graph) if calib is not None else None
         return result
     percentile = quantize.check_percentile(percentile)
     calibrated = quantize.needs_calibration(graph)

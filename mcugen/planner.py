@@ -17,6 +17,9 @@ Offsets: first fit under these rules, over several orderings (TFLM's largest-fir
 them) and a seeded search over orders, plus an exact solver for chains (at most two buffers live at any step, as in
 MobileNet v1); the smallest arena wins. The lower bound is the most bytes any one step
 needs under the same rules: no plan for this execution order can use fewer.
+
+Sizes are in bytes: elem_bytes is 1 for int8 tensors and 4 for --precision float32, and
+the kernels' Access (stated in elements) is scaled by it.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Plan:
     strategy: str
     baseline_bytes: int = 0  # TFLM's greedy-by-size with no overlap, for comparison
     candidates: dict[str, int] = field(default_factory=dict)  # arena size found by each strategy
+    elem_bytes: int = 1  # bytes per tensor element: 1 (int8) or 4 (float32)
 
 
 def align(n: int) -> int:
@@ -67,7 +71,7 @@ def align(n: int) -> int:
 # ---------------------------------------------------------------------------- lifetimes and rules
 
 
-def buffers(graph: Graph) -> list[Buffer]:
+def buffers(graph: Graph, elem_bytes: int = 1) -> list[Buffer]:
     first = {graph.input: 0}
     last = {graph.input: 0}
     for step, node in enumerate(graph.nodes):
@@ -77,9 +81,9 @@ def buffers(graph: Graph) -> list[Buffer]:
             first[name] = step
             last.setdefault(name, step)
     last[graph.output] = len(graph.nodes)  # read by the caller, after the last step
-    bufs = [Buffer(name, graph.tensors[name].size, first[name], last[name]) for name in first]
+    bufs = [Buffer(name, graph.tensors[name].size * elem_bytes, first[name], last[name]) for name in first]
     for step, node in enumerate(graph.nodes):
-        size = scratch_bytes(graph, node)
+        size = scratch_bytes(graph, node) if elem_bytes == 1 else 0  # the float kernels need none
         if size:  # a kernel's working memory: live during its own layer only
             bufs.append(Buffer(scratch_name(graph, step), size, step, step, scratch=True))
     return bufs
@@ -107,7 +111,12 @@ def safe_distance(access: ops.common.Access) -> int:
     return align(max(0, int(np.max(written - still_read))))
 
 
-def overlap_rules(graph: Graph) -> dict[tuple[str, str], int]:
+def scaled(access: ops.common.Access, elem_bytes: int) -> ops.common.Access:
+    """An op's Access (in elements) in bytes."""
+    return ops.common.Access(access.first_read * elem_bytes, access.step_bytes * elem_bytes)
+
+
+def overlap_rules(graph: Graph, elem_bytes: int = 1) -> dict[tuple[str, str], int]:
     """(input, output) pairs that may share bytes, with their safe distance."""
     last_reader = {}
     for step, node in enumerate(graph.nodes):
@@ -120,8 +129,11 @@ def overlap_rules(graph: Graph) -> dict[tuple[str, str], int]:
         if len(node.inputs) != 1 or last_reader[src] != step or src == graph.output:
             continue
         in_shape, out_shape = graph.shape(src), graph.shape(dst)
-        distance = safe_distance(ops.get(node.op).access(node, in_shape, out_shape))
-        if distance < graph.tensors[dst].size:
+        op = ops.get(node.op)
+        # An op whose float kernel walks memory unlike its int8 one says so with float_access.
+        access = getattr(op, "float_access", op.access) if elem_bytes != 1 else op.access
+        distance = safe_distance(scaled(access(node, in_shape, out_shape), elem_bytes))
+        if distance < graph.tensors[dst].size * elem_bytes:
             rules[(src, dst)] = distance
     return rules
 
@@ -344,13 +356,13 @@ def schedule(graph: Graph) -> list[Node]:
 # ---------------------------------------------------------------------------- the plan
 
 
-def plan(graph: Graph) -> Plan:
-    bufs = buffers(graph)
-    rules = overlap_rules(graph)
+def plan(graph: Graph, elem_bytes: int = 1) -> Plan:
+    bufs = buffers(graph, elem_bytes)
+    rules = overlap_rules(graph, elem_bytes)
     name, offsets, sizes = assign(bufs, rules)
     needs = step_needs(bufs, rules)
     return Plan(offsets, _arena(bufs, offsets), max(needs), int(np.argmax(needs)), bufs, rules, name,
-                sizes["no_overlap"], sizes)
+                sizes["no_overlap"], sizes, elem_bytes)
 
 
 # ---------------------------------------------------------------------------- RAM budget

@@ -35,6 +35,12 @@ def run_int8_batched(graph: Graph, x: np.ndarray) -> np.ndarray:
     return np.concatenate([run_int8(graph, x[i: i + step]) for i in range(0, len(x), step)])
 
 
+def run_float_batched(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """run_float over many samples, a batch at a time (the float32 path's oracle)."""
+    step = batch_size(graph)
+    return np.concatenate([run_float(graph, x[i: i + step]) for i in range(0, len(x), step)])
+
+
 def _run(graph, x, hook, keep):
     values = {graph.input: _saturate(graph, graph.input, x, hook)}
     for node in graph.nodes:

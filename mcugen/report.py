@@ -1,10 +1,13 @@
-"""Report: what a model costs in flash, RAM and MACs, per layer and in total."""
+"""Report: what a model costs in flash, RAM and MACs, per layer and in total.
+
+Bytes follow the plan's precision: int8 constants and 1-byte activations, or for
+--precision float32 float32 weights and biases and 4-byte activations."""
 
 from __future__ import annotations
 
 import math
 
-from mcugen import ops
+from mcugen import float32, ops
 from mcugen.errors import escape
 from mcugen.ir import Graph
 from mcugen.planner import Plan
@@ -13,6 +16,10 @@ from mcugen.quantize import onnx_input_shape
 
 def _dims(shape) -> str:
     return "x".join(map(str, shape[1:]))
+
+
+def _flash(node, cost, plan: Plan) -> int:
+    return float32.flash_bytes(node) if precision(plan) == float32.FLOAT32 else cost.flash_bytes
 
 
 def layers(graph: Graph, plan: Plan) -> list[dict]:
@@ -29,11 +36,11 @@ def layers(graph: Graph, plan: Plan) -> list[dict]:
             input_shapes=[list(shape[1:]) for shape in in_shapes],  # add and mul have two
             output_shape=list(out_shape[1:]),
             macs=cost.macs,
-            weight_bytes=cost.flash_bytes,
+            weight_bytes=_flash(node, cost, plan),
             input_offset=plan.offsets[node.input],
             input_offsets=[plan.offsets[name] for name in node.inputs],
             output_offset=plan.offsets[node.output],
-            output_bytes=graph.tensors[node.output].size,
+            output_bytes=graph.tensors[node.output].size * plan.elem_bytes,
             **_headroom(node),
         ))
     return rows
@@ -48,6 +55,13 @@ def _headroom(node) -> dict:
     return dict(accumulator_bound=int(bound), headroom_bits=31 - math.ceil(math.log2(bound + 1)))
 
 
+CONSTANTS = {float32.INT8: "weights, biases, multipliers, tables", float32.FLOAT32: "float32 weights and biases"}
+
+
+def precision(plan: Plan) -> str:
+    return float32.FLOAT32 if plan.elem_bytes == float32.ELEM_BYTES[float32.FLOAT32] else float32.INT8
+
+
 def tensors(graph: Graph, plan: Plan) -> list[dict]:
     return [dict(name=escape(b.name), bytes=b.size, offset=plan.offsets[b.name], first_layer=b.first,
                  last_layer=b.last) for b in sorted(plan.buffers, key=lambda b: (b.first, b.last, b.name))]
@@ -57,16 +71,17 @@ def summary(graph: Graph, plan: Plan) -> dict:
     rows = layers(graph, plan)
     return dict(
         model=graph.source,
+        precision=precision(plan),
         arena_bytes=plan.arena_size,
         lower_bound_bytes=plan.lower_bound,
         weights_bytes=sum(r["weight_bytes"] for r in rows),
         macs=sum(r["macs"] for r in rows),
         input=dict(name=escape(graph.input), shape=list(graph.shape(graph.input)[1:]),
-                   offset=plan.offsets[graph.input], bytes=graph.tensors[graph.input].size,
+                   offset=plan.offsets[graph.input], bytes=graph.tensors[graph.input].size * plan.elem_bytes,
                    onnx_layout=graph.input_layout if len(graph.shape(graph.input)) == 4 else "vector",
                    onnx_shape=list(onnx_input_shape(graph))),
         output=dict(name=escape(graph.output), shape=list(graph.shape(graph.output)[1:]),
-                    offset=plan.offsets[graph.output], bytes=graph.tensors[graph.output].size),
+                    offset=plan.offsets[graph.output], bytes=graph.tensors[graph.output].size * plan.elem_bytes),
         planner=plan.strategy,
         peak_layer=plan.peak_step,
         baseline_bytes=plan.baseline_bytes,
@@ -94,13 +109,14 @@ def format_text(s: dict) -> str:
         f"layers            {len(s['layers'])}  (headroom: bits left above each layer's proven worst-case "
         f"int32 accumulator, with {s.get('calibration', 'synthetic')} calibration)",
         f"MACs              {s['macs']:,}",
-        f"flash (constants) {s['weights_bytes']:,} bytes  (weights, biases, multipliers, tables; code not included)",
+        f"flash (constants) {s['weights_bytes']:,} bytes  ({CONSTANTS[s['precision']]}; code not included)",
         f"RAM (arena)       {s['arena_bytes']:,} bytes  (all activations, input and output; planner {s['planner']})",
         f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer, layer {s['peak_layer']}; "
         f"the arena is {gap:.3f}x it)",
         f"without overlap   {s['baseline_bytes']:,} bytes  (TFLM's greedy-by-size planner, for comparison)",
-        f"input             {'x'.join(map(str, s['input']['shape']))} int8 at offset {s['input']['offset']:,}  "
-        f"(the ONNX input: {s['input']['onnx_layout']} {'x'.join(map(str, s['input']['onnx_shape']))})",
-        f"output            {'x'.join(map(str, s['output']['shape']))} int8 at offset {s['output']['offset']:,}",
+        f"input             {'x'.join(map(str, s['input']['shape']))} {s['precision']} at offset "
+        f"{s['input']['offset']:,}  (the ONNX input: {s['input']['onnx_layout']} "
+        f"{'x'.join(map(str, s['input']['onnx_shape']))})",
+        f"output            {'x'.join(map(str, s['output']['shape']))} {s['precision']} at offset {s['output']['offset']:,}",
     ]
     return "\n".join(lines)

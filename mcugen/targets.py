@@ -17,6 +17,11 @@ code never has to enable an FPU (soft is also arm-none-eabi-gcc's default, so th
 compare with builds that give only -mcpu). Plus -ffunction-sections -fdata-sections and
 --gc-sections, so the ELF holds only what is called, and the warning set of the host
 builds (-Wall -Wextra -Werror -pedantic, -std=c99).
+
+--precision float32 is for parts with an FPU: M4 and M7 builds take -mfloat-abi=hard and
+the core's single-precision FPU (-mfpu=fpv4-sp-d16, fpv5-sp-d16, which every M4F/M7
+variant has), link libm, and the start-up code enables the FPU. M0+ has none and is
+refused, as is the ziglang fallback (float32 target builds are arm-none-eabi-gcc's).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcugen import codegen
+from mcugen import codegen, float32
 from mcugen.errors import McugenError
 from mcugen.toolchain import WARNINGS, BuildError
 
@@ -48,17 +53,18 @@ class Target:
     arch: str
     dsp: bool  # the DSP extension (SMLAD, SXTB16, SSAT, ...): __ARM_FEATURE_DSP
     qemu_board: str | None  # a qemu-system-arm board with this core, for cross-checks
+    fpu: str | None = None  # arm-none-eabi-gcc -mfpu of its single-precision FPU; None: no FPU
 
     def info(self) -> dict:
-        return dict(name=self.name, cpu=self.gcc_cpu, arch=self.arch, dsp=self.dsp)
+        return dict(name=self.name, cpu=self.gcc_cpu, arch=self.arch, dsp=self.dsp, fpu=self.fpu)
 
 
 TARGETS = {
     t.name: t
     for t in (
         Target("cortex-m0plus", "cortex-m0plus", "cortex_m0plus", "ARMv6-M", False, None),
-        Target("cortex-m4", "cortex-m4", "cortex_m4", "ARMv7E-M", True, "mps2-an386"),
-        Target("cortex-m7", "cortex-m7", "cortex_m7", "ARMv7E-M", True, "mps2-an500"),
+        Target("cortex-m4", "cortex-m4", "cortex_m4", "ARMv7E-M", True, "mps2-an386", "fpv4-sp-d16"),
+        Target("cortex-m7", "cortex-m7", "cortex_m7", "ARMv7E-M", True, "mps2-an500", "fpv5-sp-d16"),
     )
 }
 TARGET_NAMES = [HOST, *TARGETS]
@@ -84,9 +90,9 @@ class CrossCompiler:
     command: tuple[str, ...]
     version: str
 
-    def compile_flags(self, target: Target) -> list[str]:
+    def compile_flags(self, target: Target, precision: str = float32.INT8) -> list[str]:
         if self.kind == "gcc":
-            return [f"-mcpu={target.gcc_cpu}", "-mthumb", "-mfloat-abi=soft", *COMMON_FLAGS]
+            return [f"-mcpu={target.gcc_cpu}", "-mthumb", *float_abi(target, precision), *COMMON_FLAGS]
         return ["-target", "thumb-freestanding-eabi", f"-mcpu={target.zig_cpu}", "-mfloat-abi=soft", *COMMON_FLAGS]
 
     def link_flags(self, script: Path) -> list[str]:
@@ -97,10 +103,29 @@ class CrossCompiler:
             return ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-T", str(script)]
         return ["-Wl,--gc-sections", "-T", str(script)]
 
-    def describe(self, target: Target) -> str:
+    def describe(self, target: Target, precision: str = float32.INT8) -> str:
         cpu = target.gcc_cpu if self.kind == "gcc" else target.zig_cpu
         thumb = " -mthumb" if self.kind == "gcc" else " -target thumb-freestanding-eabi"
-        return f"{self.version} -O3 -mcpu={cpu}{thumb} -mfloat-abi=soft"
+        return f"{self.version} -O3 -mcpu={cpu}{thumb} {' '.join(float_abi(target, precision))}"
+
+
+def float_abi(target: Target, precision: str) -> list[str]:
+    """Soft float for int8 (no FPU needed); the core's FPU for float32."""
+    if precision == float32.FLOAT32:
+        return ["-mfloat-abi=hard", f"-mfpu={target.fpu}"]
+    return ["-mfloat-abi=soft"]
+
+
+def check_precision(target: Target, cross: CrossCompiler, precision: str) -> None:
+    """float32 target builds need an FPU and arm-none-eabi-gcc; refuse anything else early."""
+    if precision != float32.FLOAT32:
+        return
+    if target.fpu is None:
+        raise McugenError(f"--precision float32 needs a core with an FPU: {target.name} has none "
+                          "(use cortex-m4 or cortex-m7, or int8)")
+    if cross.kind != "gcc":
+        raise McugenError("--precision float32 on a Cortex-M target needs arm-none-eabi-gcc "
+                          "(Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
 
 
 def find_cross(preferred: str | None = None) -> CrossCompiler:
@@ -171,8 +196,9 @@ def runner_source(name: str) -> str:
 
 
 def build_elf(files: dict[str, str], name: str, target: Target, cross: CrossCompiler, folder: Path,
-              trace: bool = False) -> Build:
+              trace: bool = False, precision: str = float32.INT8) -> Build:
     """Write the generated files, the runner and the start-up into `folder`; build the ELF."""
+    check_precision(target, cross, precision)
     for fname, text in files.items():
         (folder / fname).write_text(text)
     (folder / "runner.c").write_text(runner_source(name))
@@ -180,16 +206,18 @@ def build_elf(files: dict[str, str], name: str, target: Target, cross: CrossComp
     (folder / "link.ld").write_text(target_file("link.ld"))
     model = [folder / f"{name}.c", folder / f"{name}_weights.c"]
     defines = [f"-D{name.upper()}_TRACE"] if trace else []
-    objects = [_compile(cross, target, src, defines) for src in [*model, folder / "runner.c", folder / "startup.c"]]
+    objects = [_compile(cross, target, src, defines, precision)
+               for src in [*model, folder / "runner.c", folder / "startup.c"]]
     elf = folder / f"{name}.elf"
-    _run(cross, [*cross.command, *cross.compile_flags(target), *cross.link_flags(folder / "link.ld"),
-                 *map(str, objects), "-o", str(elf)], "link")
-    return Build(elf, folder, target, cross.describe(target), objects[:2])
+    libs = ["-lm"] if precision == float32.FLOAT32 else []  # the float kernels call expf and tanhf
+    _run(cross, [*cross.command, *cross.compile_flags(target, precision), *cross.link_flags(folder / "link.ld"),
+                 *map(str, objects), *libs, "-o", str(elf)], "link")
+    return Build(elf, folder, target, cross.describe(target, precision), objects[:2])
 
 
-def _compile(cross: CrossCompiler, target: Target, source: Path, defines: list[str]) -> Path:
+def _compile(cross: CrossCompiler, target: Target, source: Path, defines: list[str], precision: str) -> Path:
     obj = source.with_suffix(".o")
-    _run(cross, [*cross.command, *cross.compile_flags(target), *defines, "-I", str(source.parent), "-c",
+    _run(cross, [*cross.command, *cross.compile_flags(target, precision), *defines, "-I", str(source.parent), "-c",
                  str(source), "-o", str(obj)], source.name)
     return obj
 

@@ -46,9 +46,9 @@ def _works(cc: str) -> str:
 
 
 def build(sources: list[Path], output: Path, cc: str, defines: tuple[str, ...] = (),
-          flags: list[str] | None = None) -> None:
+          flags: list[str] | None = None, libs: tuple[str, ...] = ()) -> None:
     cmd = [cc, *(flags or CFLAGS), *(f"-D{d}" for d in defines), "-I", str(sources[0].parent),
-           *map(str, sources), "-o", str(output)]
+           *map(str, sources), "-o", str(output), *libs]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         first = next((line for line in proc.stderr.splitlines() if "error" in line), proc.stderr.strip()[:300])

@@ -22,10 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import codegen, emulator, frontend, layout, ort_compare, qdq, reference, targets, toolchain
+from mcugen import codegen, emulator, float32, frontend, layout, ort_compare, qdq, reference, targets, toolchain
 from mcugen.errors import escape
 from mcugen.pipeline import Compiled
 from mcugen.quantize import dequantize, quantize_input
+
+
+LIBS = {float32.INT8: (), float32.FLOAT32: ("-lm",)}  # the float kernels call expf and tanhf
 
 
 @dataclass
@@ -55,10 +58,15 @@ class Result:
     qdq_layers_within_1_lsb: float | None = None
     qdq_layers_compared: int | None = None
     qdq_samples: int | None = None  # the first samples, at most QDQ_SAMPLES
+    precision: str = float32.INT8
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def passed(self) -> bool:
+        return self.bit_exact
 
 
 def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarray, int]:
@@ -79,7 +87,7 @@ def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarr
 def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = False,
           extra_flags: tuple[str, ...] = ()) -> bytes:
     """Generate, build and run the C on samples x; returns what the runner printed."""
-    files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source)
+    files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source, compiled.precision)
     with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
         folder = Path(tmp)
         for fname, text in files.items():
@@ -88,7 +96,7 @@ def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = F
         sources = [folder / f"{name}.c", folder / f"{name}_weights.c", folder / "runner.c"]
         binary = folder / "runner"
         toolchain.build(sources, binary, cc, defines=(f"{name.upper()}_TRACE",) if trace else (),
-                        flags=[*toolchain.CFLAGS, *extra_flags])
+                        flags=[*toolchain.CFLAGS, *extra_flags], libs=LIBS[compiled.precision])
         return toolchain.run(binary, np.ascontiguousarray(x).tobytes())
 
 
@@ -114,23 +122,29 @@ class TargetRunner:
     """Builds for a Cortex-M core and runs in the emulator; same output as the host runner."""
     target: targets.Target
     cross: targets.CrossCompiler
+    precision: str = float32.INT8
+
+    def __post_init__(self):
+        targets.check_precision(self.target, self.cross, self.precision)
 
     @property
     def compiler(self) -> str:
-        return self.cross.describe(self.target)
+        return self.cross.describe(self.target, self.precision)
 
     def info(self) -> dict:
         return dict(self.target.info(), emulator=emulator.describe())
 
     def run(self, compiled: Compiled, name: str, x: np.ndarray, trace: bool = False) -> bytes:
         g = compiled.graph
-        files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
+        assert compiled.precision == self.precision, "the runner was set up for another precision"
+        files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.precision)
         with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
-            build = targets.build_elf(files, name, self.target, self.cross, Path(tmp), trace)
+            build = targets.build_elf(files, name, self.target, self.cross, Path(tmp), trace, compiled.precision)
             program = emulator.load(build.elf)
         samples = [row.tobytes() for row in np.ascontiguousarray(x)]
-        return emulator.run_samples(program, samples, g.tensors[g.input].size, g.tensors[g.output].size,
-                                    f"{name}_trace" if trace else None)
+        eb = compiled.plan.elem_bytes
+        return emulator.run_samples(program, samples, g.tensors[g.input].size * eb, g.tensors[g.output].size * eb,
+                                    f"{name}_trace" if trace else None, eb)
 
 
 def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, runner) -> dict | None:
@@ -161,9 +175,10 @@ def onnx_inputs(compiled: Compiled, x_int8: np.ndarray) -> tuple[np.ndarray, np.
     return x, layout.input_to_onnx(x, g.input_layout)
 
 
-def onnxruntime_outputs(model: str | bytes, x_onnx: np.ndarray) -> tuple[np.ndarray | None, str]:
+def onnxruntime_outputs(model: str | bytes, x_onnx: np.ndarray, optimize: bool = True) -> tuple[np.ndarray | None, str]:
     """(flat outputs, "") of the model (a path, or serialized) in onnxruntime, one sample at
-    a time, or (None, why not)."""
+    a time, or (None, why not). optimize=False turns off onnxruntime's graph optimizations
+    (BatchNorm and activation fusion, constant folding)."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -171,6 +186,8 @@ def onnxruntime_outputs(model: str | bytes, x_onnx: np.ndarray) -> tuple[np.ndar
     try:
         options = ort.SessionOptions()
         options.log_severity_level = 4  # failures are reported here, not logged
+        if not optimize:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         given = session.get_inputs()[0]
         dtype = np.float16 if given.type == "tensor(float16)" else np.float32

@@ -20,7 +20,7 @@ def test_wheel_install_finds_templates(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(target))
     # Run from an empty folder so the source checkout is not importable.
     code = ("from mcugen import codegen; d = codegen.templates_dir(); print(d); "
-            "assert (d / 'kernels' / 'conv.c.j2').is_file(); "
+            "assert (d / 'kernels' / 'conv.c.j2').is_file() and (d / 'kernels' / 'f32' / 'conv.c.j2').is_file(); "
             "assert (d / 'target' / 'link.ld').is_file() and (d / 'target' / 'runner.c.j2').is_file()")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -30,3 +30,6 @@ def test_wheel_install_finds_templates(tmp_path):
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (out / "digits_mobilenet_v1.c").is_file()
+    proc = subprocess.run([sys.executable, "-m", "mcugen", "compile", str(DIGITS), "-o", str(tmp_path / "out32"),
+                           "--precision", "float32"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr

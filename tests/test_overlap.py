@@ -79,24 +79,24 @@ def build_chain(specs, shape, rng) -> Graph:
     return Graph(tensors, nodes, "t0", f"t{len(specs)}", source="overlap chain")
 
 
-def tightest_plan(graph: Graph) -> planner.Plan:
+def tightest_plan(graph: Graph, elem_bytes: int = 1) -> planner.Plan:
     """Each output at the safe distance below its input (or just below it when none)."""
-    rules = planner.overlap_rules(graph)
+    rules = planner.overlap_rules(graph, elem_bytes)
     offsets = {graph.input: 0}
     for node in graph.nodes:
         src, dst = node.input, node.output
-        below = rules.get((src, dst), planner.align(graph.tensors[dst].size))
+        below = rules.get((src, dst), planner.align(graph.tensors[dst].size * elem_bytes))
         offsets[dst] = offsets[src] - below
     low = min(offsets.values())
     offsets = {k: v - low for k, v in offsets.items()}
-    bufs = planner.buffers(graph)
+    bufs = planner.buffers(graph, elem_bytes)
     top = planner.align(max(offsets[b.name] + b.size for b in bufs if b.name in offsets))
     for b in bufs:  # kernels' scratch buffers: above everything else
         if b.name not in offsets:
             offsets[b.name], top = top, planner.align(top + b.size)
     assert planner.conflicts(bufs, offsets, rules) == []
     size = planner.align(max(offsets[b.name] + b.size for b in bufs))
-    return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest")
+    return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest", elem_bytes=elem_bytes)
 
 
 def check_chain(graph: Graph, rng, samples=3, dsp=None):

@@ -20,8 +20,13 @@ single-input op declares `output_shape(node, in_shape)`, the two-input `add` dec
 
 In a template, L.input is the first input's arena address and L.inputs all of them.
 
+Optional: float_arrays(node) -> [(suffix, array)], the float32 kernel's constants when they
+are not the node's `weight` and `bias` (mcugen/float32.py).
+
 To add an op: copy the closest module (pointwise_conv.py is the smallest weighted one),
-write its template, add the module to KINDS below, and an importer in frontend.py.
+write its int8 template and its float32 one (templates/kernels/f32/<KIND>.c.j2, same
+macros), add the module to KINDS below, an importer in frontend.py and an error rule in
+errorbound.py.
 """
 
 from mcugen.ops import (

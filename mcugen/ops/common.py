@@ -24,9 +24,10 @@ class Access:
     """How a kernel walks memory, stated once for the planner (mcugen/planner.py).
 
     The kernel writes its output front to back in len(first_read) steps of step_bytes
-    bytes each. While step s runs (before, between or after its writes) it reads no
-    input byte below first_read[s]. This is the loop order of the kernel's template;
-    tests run the real C at the overlap the planner derives from it.
+    elements each. While step s runs (before, between or after its writes) it reads no
+    input element below first_read[s]. This is the loop order of the kernel's templates
+    (int8 and float32 alike; the planner scales elements to bytes); tests run the real C
+    at the overlap the planner derives from it.
     """
 
     first_read: np.ndarray

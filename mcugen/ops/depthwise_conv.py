@@ -85,6 +85,11 @@ def c_fields(node, in_shape, out_shape):
                 padded_h=rows if padded else 0, padded_w=cols if padded else 0)
 
 
+def float_access(node, in_shape, out_shape):
+    """The float kernel (templates/kernels/f32) never copies: row-major pixels, windows in place."""
+    return common.window_access(node.attrs, as_image(in_shape), out_shape)
+
+
 def access(node, in_shape, out_shape):
     """Row-major output pixels, all channels of a pixel before the next; with the padded
     copy, the whole input is read (copied) before the first output is written."""

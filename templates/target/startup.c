@@ -1,8 +1,8 @@
 /* Minimal Cortex-M start-up, shipped by mcugen for its target builds and the firmware
  * example: the vector table, and a reset handler that copies .data from flash, zeroes
- * .bss and calls main. Nothing else: no clock set-up (an emulator needs none), no FPU
- * enable (the int8 path uses no float and the build is -mfloat-abi=soft), no C library
- * initialisation (the model needs none).
+ * .bss and calls main. Nothing else: no clock set-up (an emulator needs none), no C library
+ * initialisation (the model needs none), and the FPU is enabled only in a hard-float build
+ * (--precision float32; the int8 path uses no float and builds with -mfloat-abi=soft).
  *
  * When main returns, or on any fault, the program ends through semihosting (SYS_EXIT),
  * which QEMU's -semihosting turns into its exit status and which stops mcugen's
@@ -53,6 +53,12 @@ const uintptr_t mcugen_vectors[16] = {
 
 void Reset_Handler(void)
 {
+#if defined(__ARM_FP)
+    /* CPACR (System Control Block): full access to coprocessors 10 and 11, the FPU, before
+       any float instruction runs; then let the write take effect. */
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+    __asm__ volatile("dsb\n\tisb" : : : "memory");
+#endif
     /* volatile, so the compiler cannot turn these loops into memcpy/memset calls,
        which would run before the C environment exists. */
     volatile uint32_t *dst = __data_start;
