@@ -42,12 +42,12 @@ def _say(kind: str, text: str) -> None:
     print(f"mcugen: {kind}: {_one_line(text)}", file=sys.stderr)
 
 
-def _build(args, quantized=True, ram_limit=None):
+def _build(args, quantized=True, ram_limit=None, warn=True):
     compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit,
                               input_shape=parse_shape(args.input_shape), precision=args.precision)
     for note in compiled.notes:
         _say("note", note)
-    for warning in compiled.warnings:
+    for warning in compiled.warnings if warn else ():
         _say("warning", warning)
     return compiled
 
@@ -181,12 +181,10 @@ def cmd_report(args) -> int:
         if path and Path(path).suffix.lower() != (".html" if option == "--html" else ".svg"):
             raise McugenError(f"{option} {path}: the file name must end in {'.html' if option == '--html' else '.svg'}")
     # Quantized for the accumulators' headroom; sizes do not depend on the calibration, so
-    # the synthetic one is used silently when no --calib is given.
-    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, ram_limit=args.ram_limit)
-    for note in compiled.notes:
-        _say("note", note)
+    # the synthetic one is used without a warning when no --calib is given.
+    compiled = _build(args, ram_limit=args.ram_limit, warn=False)
     summary = report.summary(compiled.graph, compiled.plan)
-    summary["calibration"] = "synthetic" if compiled.calibration.synthetic else Path(args.calib).name
+    summary["calibration"] = _calibration_name(compiled)
     for path, render in ((args.html, picture.html), (args.plot, picture.svg)):
         if path:
             _write_file(Path(path), render(summary))

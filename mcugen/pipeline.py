@@ -81,6 +81,9 @@ def build(model: str | Path, calib: str | Path | None = None, percentile: float 
     """quantized=False stops before calibration (report needs only shapes and the plan)."""
     float32.check_precision(precision)
     graph, notes = front(model, input_shape)
+    if precision == float32.FLOAT32 and any(t.fixed is not None for t in graph.tensors.values()):
+        raise McugenError(f"{graph.source}: the model is already quantized (QuantizeLinear/DequantizeLinear "
+                          "pairs): compile it as int8; --precision float32 is for float models")
     plan = planner.plan(graph, float32.ELEM_BYTES[precision])
     result = Compiled(graph, plan, notes=notes, precision=precision)
     planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast

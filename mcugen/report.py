@@ -63,8 +63,10 @@ def precision(plan: Plan) -> str:
 
 
 def tensors(graph: Graph, plan: Plan) -> list[dict]:
+    """Every planned buffer: the model's tensors and the kernels' scratch buffers (scratch: true)."""
     return [dict(name=escape(b.name), bytes=b.size, offset=plan.offsets[b.name], first_layer=b.first,
-                 last_layer=b.last) for b in sorted(plan.buffers, key=lambda b: (b.first, b.last, b.name))]
+                 last_layer=b.last, scratch=b.scratch)
+            for b in sorted(plan.buffers, key=lambda b: (b.first, b.last, b.name))]
 
 
 def summary(graph: Graph, plan: Plan) -> dict:

