@@ -255,6 +255,8 @@ def call_graph(program: emulator.Program) -> dict[str, set[str]]:
     for fn, (start, size) in functions.items():
         callees = set()
         for insn in md.disasm(program.read(start, size), start):
+            if program.is_data(insn.address):  # a literal pool decoded as code is not a call
+                continue
             if insn.insn_name() in ("bl", "blx", "b", "b.w") and insn.operands and insn.operands[0].type == arm.ARM_OP_IMM:
                 target = insn.operands[0].imm & ~1
                 if target in by_address and not start <= target < start + size:

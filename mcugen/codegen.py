@@ -160,6 +160,7 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: str) -> list[
             out_size=g.tensors[node.output].size,
             scratch=_scratch(g, plan, index),
             scratch_bytes=_scratch(g, plan, index, "int8_t"),
+            scratch_int16=_scratch(g, plan, index, "int16_t"),
             fields=ops.get(node.op).c_fields(node, *in_shapes, out_shape),
             params=_params(node, precision),
             arrays={a.suffix: a.symbol for a in arrays if a.layer == index},

@@ -64,6 +64,17 @@ class Program:
     symbols: dict[str, tuple[int, int]]  # name -> (address without the Thumb bit, size)
     sections: dict[str, tuple[int, int]]  # name -> (address, size), allocated sections only
     functions: set[str] = field(default_factory=set)
+    # ARM mapping symbols: where code ($t, $a) and data ($d, literal pools) start, in order
+    mapping: list[tuple[int, str]] = field(default_factory=list)
+
+    def is_data(self, address: int) -> bool:
+        """Inside a literal pool or other data the compiler put among the instructions?"""
+        kind = "t"
+        for start, mark in self.mapping:
+            if start > address:
+                break
+            kind = mark
+        return kind == "d"
 
     def address(self, name: str) -> int:
         if name not in self.symbols:
@@ -96,17 +107,20 @@ def load(path: Path) -> Program:
         elf = ELFFile(f)
         segments = [(seg["p_paddr"], seg.data()) for seg in elf.iter_segments()
                     if seg["p_type"] == "PT_LOAD" and seg["p_filesz"] > 0]
-        symbols, functions = {}, set()
+        symbols, functions, mapping = {}, set(), []
         for section in elf.iter_sections():
             if isinstance(section, SymbolTableSection):
                 for sym in section.iter_symbols():
+                    if sym.name[:2] in ("$t", "$a", "$d") and sym.name[2:3] in ("", "."):
+                        mapping.append((sym["st_value"] & ~1, sym.name[1]))
+                        continue
                     kind = sym["st_info"]["type"]
                     if sym.name and kind in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
                         symbols.setdefault(sym.name, (sym["st_value"] & ~1, sym["st_size"]))
                         if kind == "STT_FUNC":
                             functions.add(sym.name)
         sections = {s.name: (s["sh_addr"], s["sh_size"]) for s in elf.iter_sections() if s["sh_flags"] & 2}
-    return Program(Path(path), segments, symbols, sections, functions)
+    return Program(Path(path), segments, symbols, sections, functions, sorted(mapping))
 
 
 # ---------------------------------------------------------------------------- the machine

@@ -312,6 +312,9 @@ def assign(bufs: list[Buffer], rules) -> tuple[str, dict[str, int], dict[str, in
         results["chain_exact"] = first_fit(bufs, rules, ORDERINGS["greedy_by_size"], fixed=exact)
     else:  # the exact solver is optimal where it applies: search only where it does not
         results["order_search"] = search_orders(bufs, rules)
+        if len(tensors) < len(bufs):  # and as for chains: tensors first, scratch in the gaps
+            results["order_search_scratch_after"] = first_fit(
+                bufs, rules, ORDERINGS["greedy_by_size"], fixed=search_orders(tensors, rules))
     results = {name: o for name, o in results.items() if not conflicts(bufs, o, rules)}
     sizes = {name: _arena(bufs, o) for name, o in results.items()}
     name = min(sizes, key=lambda n: (sizes[n], n != "chain_exact", n))
@@ -356,7 +359,36 @@ def schedule(graph: Graph) -> list[Node]:
 # ---------------------------------------------------------------------------- the plan
 
 
+def decide_copies(graph: Graph) -> None:
+    """Let a layer whose kernel can first copy its input into scratch (ops' optional
+    copy_candidate hook: the small depthwise layers) do so where that is free: where the
+    step's bytes, with the copy (which frees the whole input for the output) and its
+    scratch, stay within the lower bound without any copies. The choice is recorded in the
+    node's attrs["padded_copy"], which the op's scratch, access and C fields follow."""
+    for node in graph.nodes:
+        node.attrs.pop("padded_copy", None)
+    bufs = buffers(graph)
+    rules = overlap_rules(graph)
+    needs = step_needs(bufs, rules)
+    bound = max(needs)
+    for step, node in enumerate(graph.nodes):
+        hook = getattr(ops.get(node.op), "copy_candidate", None) if node.op in ops.REGISTRY else None
+        copy = hook(node, *graph.in_shapes(node), graph.shape(node.output)) if hook else 0
+        if not copy:
+            continue
+        src, dst = graph.tensors[node.input], graph.tensors[node.output]
+        pair = src.size + dst.size
+        if (src.name, dst.name) in rules:
+            pair = min(pair, max(src.size + rules[(src.name, dst.name)], dst.size))
+        own_scratch = scratch_bytes(graph, node)
+        with_copy = needs[step] - pair - own_scratch + max(src.size, dst.size) + align(copy)
+        if with_copy <= bound:
+            node.attrs["padded_copy"] = True
+
+
 def plan(graph: Graph, elem_bytes: int = 1) -> Plan:
+    if elem_bytes == 1:  # the float kernels never copy
+        decide_copies(graph)
     bufs = buffers(graph, elem_bytes)
     rules = overlap_rules(graph, elem_bytes)
     name, offsets, sizes = assign(bufs, rules)

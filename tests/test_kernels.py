@@ -234,7 +234,8 @@ int main(void)
 """
 
 
-def test_fixed_point_helpers_match_numpy_at_the_extremes(tmp_path):
+@pytest.mark.parametrize("variant", [(), ("-DMCUGEN_NO_LONG_MULTIPLY",)], ids=["long-multiply", "cortex-m0-form"])
+def test_fixed_point_helpers_match_numpy_at_the_extremes(tmp_path, variant):
     """templates/kernels/common.c.j2 against mcugen.fixedpoint, int32 corners included,
     under UBSan (when the compiler has it): no overflow, no disagreement."""
     import subprocess
@@ -245,7 +246,7 @@ def test_fixed_point_helpers_match_numpy_at_the_extremes(tmp_path):
     src = tmp_path / "helpers.c"
     src.write_text("#include <stdint.h>\n" + (ROOT / "templates/kernels/common.c.j2").read_text() + HELPERS_MAIN)
     binary = tmp_path / "helpers"
-    base = [CC, "-std=c99", "-O2", str(src), "-o", str(binary)]
+    base = [CC, "-std=c99", "-O2", *variant, str(src), "-o", str(binary)]
     if subprocess.run(base[:1] + ["-fsanitize=undefined", "-fno-sanitize-recover"] + base[1:]).returncode:
         subprocess.run(base, check=True)
     rng = np.random.default_rng(3)

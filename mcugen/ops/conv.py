@@ -42,8 +42,25 @@ def quantize(node, qin, qout):
     return common.quantize_weighted(node, qin, qout, channel_axis=0)
 
 
+def _taps(node) -> int:
+    return int(np.prod(node.attrs["weight"].shape[1:]))
+
+
 def arrays(node):
-    return common.weighted_arrays(node)
+    """The C keeps the weights as int16 [O][taps rounded up to even], taps in [ky][kx][ic]
+    order, as the kernel's gathered window: a dot product takes two MACs per SMLAD."""
+    out = []
+    for name, ctype, data in common.weighted_arrays(node):
+        if name == "weight":
+            flat = data.reshape(len(data), -1).astype(np.int16)
+            ctype, data = "int16_t", np.pad(flat, ((0, 0), (0, flat.shape[1] % 2)))
+        out.append((name, ctype, data))
+    return out
+
+
+def scratch(node, in_shape, out_shape):
+    """One pixel's window as int16, rounded up to an even count."""
+    return 2 * (_taps(node) + _taps(node) % 2)
 
 
 def c_fields(node, in_shape, out_shape):
@@ -57,4 +74,5 @@ def access(node, in_shape, out_shape):
 
 def cost(node, in_shape, out_shape):
     w = node.attrs["weight"]
-    return common.Cost(int(np.prod(out_shape)) * int(np.prod(w.shape[1:])), common.weighted_flash(w.size, w.shape[0]))
+    stored = 2 * w.shape[0] * (_taps(node) + _taps(node) % 2)  # int16, as arrays() keeps them
+    return common.Cost(int(np.prod(out_shape)) * _taps(node), stored + 12 * w.shape[0])

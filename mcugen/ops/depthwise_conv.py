@@ -49,19 +49,35 @@ def arrays(node):
 
 
 PADDED_COPY_PIXELS = 12 * 12  # at or below this many outputs, borders are a third or more
+PADDED_COPY_BYTES = 16 << 10  # a strided layer's copy is about its input's size: keep it small
+
+
+def copy_candidate(node, in_shape, out_shape) -> int:
+    """Bytes of scratch if the kernel could first copy the input into a zero-point-padded
+    buffer, so that every 3x3 window lies inside it and takes the unrolled path (0 if not).
+    Worth it on small maps, where border pixels (which would take the general path) are a
+    large share. The planner enables it (planner.decide_copies) only where the arena has
+    the bytes free anyway; scratch, access and the C (through c_fields) follow its choice."""
+    in_shape = as_image(in_shape)
+    if not _copy_fits(node, in_shape, out_shape):
+        return 0
+    rows, cols = _padded_hw(node, out_shape)
+    return rows * cols * in_shape[3]
 
 
 def padded_copy(node, in_shape, out_shape) -> bool:
-    """Whether the kernel first copies the input into a zero-point-padded scratch buffer, so
-    that every 3x3 window lies inside it and takes the unrolled path. Worth it on small
-    stride-1 maps, where border pixels (which would take the general path) are a large
-    share, and cheap there: the copy is a few KiB that the arena has free at those layers
-    (a stride-2 copy would be as large as the input, and 'same' padding leaves it few
-    border pixels anyway). The one place this is decided: scratch, access and the C
-    (through c_fields) all follow it."""
+    """The planner's decision, for a candidate layer."""
+    return bool(node.attrs.get("padded_copy")) and copy_candidate(node, in_shape, out_shape) > 0
+
+
+def _copy_fits(node, in_shape, out_shape) -> bool:
     a = node.attrs
-    return (a["kernel"] == (3, 3) and a["dilations"] == (1, 1) and a["strides"] == (1, 1) and any(a["pads"])
-            and out_shape[1] * out_shape[2] <= PADDED_COPY_PIXELS)
+    if a["kernel"] != (3, 3) or a["dilations"] != (1, 1) or not any(a["pads"]):
+        return False
+    if out_shape[1] * out_shape[2] > PADDED_COPY_PIXELS:
+        return False
+    rows, cols = _padded_hw(node, out_shape)
+    return a["strides"] == (1, 1) or rows * cols * in_shape[3] <= PADDED_COPY_BYTES
 
 
 def _padded_hw(node, out_shape) -> tuple[int, int]:
