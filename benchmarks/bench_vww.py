@@ -35,6 +35,8 @@ from mcugen.quantize import dequantize  # noqa: E402
 EXAMPLES = [
     ("vww", ROOT / "examples/vww_mobilenet_v1_025.onnx", ROOT / "examples/vww_calib.npz"),
     ("digits", ROOT / "examples/digits_mobilenet_v1.onnx", ROOT / "examples/digits_calib.npz"),
+    ("digits_v2", ROOT / "examples/digits_mobilenet_v2.onnx", ROOT / "examples/digits_calib.npz"),
+    ("digits_v3", ROOT / "examples/digits_mobilenet_v3.onnx", ROOT / "examples/digits_calib.npz"),
     ("v2", ROOT / "examples/mobilenet_v2_035_96.onnx", ROOT / "examples/vww_calib.npz"),
     ("v3", ROOT / "examples/mobilenet_v3_small_075_96.onnx", ROOT / "examples/vww_calib.npz"),
     ("v3_large", ROOT / "examples/mobilenet_v3_large_050_96.onnx", ROOT / "examples/vww_calib.npz"),
@@ -135,8 +137,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", default="", help="comma-separated labels, of: " + ", ".join(e[0] for e in EXAMPLES))
     args = parser.parse_args()
-    results = [bench(label, model, calib, args.samples) for label, model, calib in EXAMPLES]
+    only = set(filter(None, args.only.split(",")))
+    results = [bench(label, model, calib, args.samples) for label, model, calib in EXAMPLES
+               if not only or label in only]
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -10,6 +10,8 @@ its work) and adds opset imports no node uses (com.microsoft, ...).
   vww_mobilenet_v1_025_qdq_{u8,s8}.onnx   MobileNet v1 (VWW), on examples/vww_calib.npz
   mobilenet_v2_035_96_qdq_{u8,s8}.onnx    MobileNet v2, on examples/vww_calib.npz
   digits_mobilenet_v1_qdq_s8.onnx         the trained digits model, on examples/digits_calib.npz
+  digits_mobilenet_v2_qdq_{u8,s8}.onnx    the trained digits MobileNet v2, on examples/digits_calib.npz
+  digits_mobilenet_v3_qdq_{u8,s8}.onnx    the trained digits MobileNet v3-small, on examples/digits_calib.npz
 
 Run:  python examples/make_qdq.py     (needs onnxruntime; written with onnxruntime 1.32.0)
 """
@@ -26,7 +28,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TYPES = {"u8": QuantType.QUInt8, "s8": QuantType.QInt8}
 JOBS = [("vww_mobilenet_v1_025", "vww_calib.npz", ("u8", "s8")),
         ("mobilenet_v2_035_96", "vww_calib.npz", ("u8", "s8")),
-        ("digits_mobilenet_v1", "digits_calib.npz", ("s8",))]
+        ("digits_mobilenet_v1", "digits_calib.npz", ("s8",)),
+        ("digits_mobilenet_v2", "digits_calib.npz", ("u8", "s8")),
+        ("digits_mobilenet_v3", "digits_calib.npz", ("u8", "s8"))]
 
 
 class Samples(CalibrationDataReader):

@@ -262,10 +262,13 @@ def _verify_text(r) -> str:
         layers = "" if r.qdq_layers_within_1_lsb is None else (
             f"; layer by layer on mcugen's own inputs, {r.qdq_layers_within_1_lsb:.2%} of the elements of "
             f"{r.qdq_layers_compared} tensors")
+        real = "" if r.qdq_real_within_1_lsb is None else (
+            f"{r.qdq_real_within_1_lsb:.1%} on the {r.qdq_real_samples} real samples alone, ")
         lines.insert(-1, f"int8 vs onnxruntime running the QDQ model, {r.qdq_samples} samples: "
-                         f"{r.qdq_within_1_lsb:.1%} of output elements "
-                         f"within 1 LSB (at most {r.qdq_max_lsb:g} LSB apart; {r.qdq_fused_within_1_lsb:.1%} with its "
-                         f"fused integer kernels){layers}")
+                         f"{r.qdq_within_1_lsb:.1%} of output elements within 1 LSB ({real}at most "
+                         f"{r.qdq_max_lsb:g} LSB apart); {r.qdq_fused_within_1_lsb:.1%} with its fused integer "
+                         f"kernels, which agree with its own unfused run on "
+                         f"{r.qdq_onnxruntime_self_within_1_lsb:.1%}{layers}")
     lines += [f"note: {n}" for n in r.notes]
     return "\n".join(lines)
 

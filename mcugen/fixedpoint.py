@@ -57,7 +57,9 @@ def rounding_div(a, count: int):
 
 
 def saturating_rounding_doubling_high_mul(a, b):
-    """gemmlowp SRDHM: round(a * b / 2**31), saturating the single overflow case."""
+    """gemmlowp SRDHM: a * b / 2**31 rounded to nearest, ties toward +infinity (the nudge
+    is 1 - 2**30 for a negative product and the division truncates, so -0.5 -> 0), saturating
+    the single overflow case."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     ab = a * b

@@ -9,10 +9,14 @@ Each figure is the share of elements within 1 LSB (of their tensor's scale):
   mcugen's own int8 inputs (the model is cut at each QuantizeLinear -> DequantizeLinear
   edge): mcugen's arithmetic against onnxruntime's, without the earlier layers' drift;
 - fused: the outputs with onnxruntime's default optimizations, which fuse the pairs into
-  its own integer kernels (QLinearConv, QLinearAdd, QLinearGlobalAveragePool, ...).
+  its own integer kernels (QLinearConv, QLinearAdd, QLinearGlobalAveragePool, ...);
+- end to end on the real inputs alone (the samples verify takes from --calib), since
+  random inputs take a trained network where it was never meant to go;
+- onnxruntime against itself: its fused outputs against its outputs as written, the
+  yardstick for the others (two correct int8 executions of one model, both onnxruntime's).
 
 Equality is not the contract, and not to be expected. mcugen requantizes as TFLite does:
-a Q31 multiplier, then a rounding shift, each rounding half away from zero, so a value
+a Q31 multiplier (ties rounded up), then a rounding shift (ties away from zero), so a value
 within about 2**-8 LSB of a half rounds the other way about half the time; onnxruntime
 multiplies by a float scale and rounds once, half to even. mcugen also requantizes once
 where onnxruntime rounds twice (a ReLU6 after a conv's pair, the max/min clamps), and a
@@ -49,10 +53,11 @@ def _outputs(session, feeds: list[dict]) -> list[list[np.ndarray]]:
 
 
 def compare(model: onnx.ModelProto, graph: Graph, x_onnx: np.ndarray, y_ours: np.ndarray,
-            ours_by_tensor: dict[str, np.ndarray]) -> dict:
+            ours_by_tensor: dict[str, np.ndarray], real: int = 0) -> dict:
     """The figures (verify.Result's qdq_* fields); raises when onnxruntime fails.
     y_ours: mcugen's outputs dequantized, flat, in ONNX order; ours_by_tensor: every int8
-    tensor of the reference run (graph layout)."""
+    tensor of the reference run (graph layout); real: how many of the first samples are
+    real inputs (from --calib) rather than random ones."""
     input_name = graph.input
     feeds = [{input_name: x_onnx[i: i + 1]} for i in range(len(x_onnx))]
     lsb = graph.tensors[graph.output].q.scale
@@ -60,13 +65,16 @@ def compare(model: onnx.ModelProto, graph: Graph, x_onnx: np.ndarray, y_ours: np
 
     def end_to_end(level):
         runs = _outputs(_session(serialized, level), feeds)
-        y = np.stack([run[0].astype(np.float64).reshape(-1) for run in runs])
-        return np.abs(y_ours - y) / lsb
+        return np.stack([run[0].astype(np.float64).reshape(-1) for run in runs])
 
-    basic, fused = end_to_end("ORT_ENABLE_BASIC"), end_to_end("ORT_ENABLE_ALL")
+    y_basic, y_fused = end_to_end("ORT_ENABLE_BASIC"), end_to_end("ORT_ENABLE_ALL")
+    basic, fused = np.abs(y_ours - y_basic) / lsb, np.abs(y_ours - y_fused) / lsb
     within, compared = _layers(model, graph, feeds, ours_by_tensor)
     return dict(qdq_within_1_lsb=_share(basic), qdq_max_lsb=round(float(basic.max()), 3),
-                qdq_fused_within_1_lsb=_share(fused), qdq_layers_within_1_lsb=within, qdq_layers_compared=compared)
+                qdq_real_within_1_lsb=_share(basic[:real]) if real else None, qdq_real_samples=real,
+                qdq_fused_within_1_lsb=_share(fused),
+                qdq_onnxruntime_self_within_1_lsb=_share(np.abs(y_fused - y_basic) / lsb),
+                qdq_layers_within_1_lsb=within, qdq_layers_compared=compared)
 
 
 def _share(lsb: np.ndarray) -> float:

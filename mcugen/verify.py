@@ -54,7 +54,10 @@ class Result:
     # outputs with onnxruntime's fused kernels, and every compared layer on mcugen's inputs.
     qdq_within_1_lsb: float | None = None
     qdq_max_lsb: float | None = None
+    qdq_real_within_1_lsb: float | None = None  # end to end, the samples from --calib alone
+    qdq_real_samples: int | None = None
     qdq_fused_within_1_lsb: float | None = None
+    qdq_onnxruntime_self_within_1_lsb: float | None = None  # its fused outputs vs as written
     qdq_layers_within_1_lsb: float | None = None
     qdq_layers_compared: int | None = None
     qdq_samples: int | None = None  # the first samples, at most QDQ_SAMPLES
@@ -215,14 +218,15 @@ QDQ_SAMPLES = 20  # samples compared with onnxruntime running a QDQ model, layer
 
 
 def qdq_agreement(model_path: str, compiled: Compiled, x_int8: np.ndarray, y_int8: np.ndarray,
-                  ours: dict[str, np.ndarray]) -> dict:
+                  ours: dict[str, np.ndarray], real: int = 0) -> dict:
     """The int8 outputs (dequantized, ONNX order) and every layer (`ours`: the reference's
     tensors for the first samples) against onnxruntime running the QDQ model
     (mcugen/ort_compare.py)."""
     count = len(ours[compiled.graph.input])
     x_onnx = onnx_inputs(compiled, x_int8[:count])[1]
     try:
-        figures = ort_compare.compare(frontend.load(model_path), compiled.graph, x_onnx, y_int8[:count], ours)
+        figures = ort_compare.compare(frontend.load(model_path), compiled.graph, x_onnx, y_int8[:count], ours,
+                                      real=min(real, count))
         return dict(figures, qdq_samples=count)
     except ImportError:
         why = "onnxruntime is not installed"
@@ -274,7 +278,7 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: "st
     y_float, float_ref = float_outputs(model_path, compiled, x)
     y_int8 = onnx_layout(dequantize(got, g.tensors[g.output].q), g.shape(g.output))
     top1, cos, max_err = accuracy(y_int8, y_float)
-    agreement = qdq_agreement(model_path, compiled, x, y_int8, kept) if qdq_model else {}
+    agreement = qdq_agreement(model_path, compiled, x, y_int8, kept, from_calib) if qdq_model else {}
     return Result(
         bit_exact=not differs.any(),
         samples=len(x),

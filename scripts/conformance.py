@@ -17,7 +17,12 @@ point (`mcugen report --precision float32`, in-process) and ends up as one of:
                 own ReferenceEvaluator computes, e.g. typed in with 4 decimals), the
                 evaluator's outputs are the expected ones; the outcome says so.
     several     refused because the model has several inputs or outputs (mcugen compiles
-                exactly one of each; node cases often pass weights as inputs): counted apart
+                exactly one of each): counted apart
+
+Node cases pass weights, biases and second operands as graph inputs. Those inputs (every
+one after the first) are made initializers holding the case's values, as weights are on
+a microcontroller (freeze_inputs); the table counts the passed cases that needed it.
+Inputs that cannot be constants (sequences, optionals, strings) are left as they are.
     refused     exit status 2 with exactly one line, `mcugen: error: ...`
     failed      anything else: a crash, a message of several lines, a C result out of
                 tolerance, a refusal after `report` accepted the model
@@ -81,6 +86,7 @@ class Outcome:
     int8_error: float | None = None  # likewise, with the int8 bound added to atol
     int8_bound: float | None = None
     ops: list[str] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)  # graph inputs made constants (freeze_inputs)
 
 
 # ---------------------------------------------------------------------------- the cases
@@ -153,8 +159,11 @@ def _read_tensor(path: Path) -> np.ndarray:
 
 def run_case(case: Case, folder: Path, cc: str) -> Outcome:
     out = Outcome(case.kind, case.name, "failed", ops=sorted({n.op_type for n in case.model.graph.node}))
+    model, data = case.model, case.data
+    if len(_graph_inputs(model)) > 1:
+        model, data, out.frozen = freeze_inputs(model, case.data())
     path = folder / "model.onnx"
-    onnx.save(case.model, str(path))
+    onnx.save(model, str(path))
     code, stdout, stderr = _cli(["report", str(path), "--precision", "float32"])
     lines = [line for line in stderr.splitlines() if not line.startswith("mcugen: note:")]
     if code == 2 and len(lines) == 1 and lines[0].startswith("mcugen: error: "):
@@ -165,8 +174,8 @@ def run_case(case: Case, folder: Path, cc: str) -> Outcome:
         out.detail = f"report: exit status {code}: " + " / ".join(stderr.splitlines()[:2])
         return out
     try:
-        x, want = _samples(case.data())
-        exact = _evaluate(case.model, x)
+        x, want = _samples(data())
+        exact = _evaluate(model, x)
         if _scaled_error(exact, want, ATOL) > 1:
             want, out.detail = exact, "stored outputs are rounded: compared with onnx.reference.ReferenceEvaluator's"
         out.float32_error = _float32_error(path, x, want, cc)
@@ -179,6 +188,41 @@ def run_case(case: Case, folder: Path, cc: str) -> Outcome:
     if not within:
         out.detail = f"beyond tolerance: float32 {out.float32_error:.3g}, int8 {out.int8_error:.3g} (1 = at tolerance)"
     return out
+
+
+def _graph_inputs(model: onnx.ModelProto) -> list[str]:
+    inits = {t.name for t in model.graph.initializer}
+    return [v.name for v in model.graph.input if v.name not in inits]
+
+
+def freeze_inputs(model: onnx.ModelProto, sets: list) -> tuple[onnx.ModelProto, Callable, list[str]]:
+    """The model with every graph input after the first made an initializer holding the
+    case's value for it, as weights are on a microcontroller: mcugen compiles one input,
+    and node cases pass weights, biases, shapes and second operands as graph inputs. Only
+    the data sets whose frozen values agree with the first set's are kept."""
+    names = _graph_inputs(model)
+    try:
+        frozen = [numpy_helper.from_array(_plain(v), name) for name, v in zip(names[1:], sets[0][0][1:])]
+    except (TypeError, ValueError, NotImplementedError):  # sequences, optionals, exotic types
+        frozen = []
+    if len(frozen) != len(names) - 1:  # those, or optional inputs without data: left as they are
+        return model, lambda: sets, []
+    kept = [s for s in sets if len(s[0]) == len(names)
+            and all(np.array_equal(_plain(a), numpy_helper.to_array(t)) for a, t in zip(s[0][1:], frozen))]
+    model = onnx.ModelProto.FromString(model.SerializeToString())  # a copy: the case stays as loaded
+    graph = model.graph
+    graph.initializer.extend(frozen)
+    if model.ir_version >= 4:  # before IR 4, an initializer must also be listed as an input
+        keep = [v for v in graph.input if v.name not in names[1:]]
+        del graph.input[:]
+        graph.input.extend(keep)
+    return model, lambda: [(s[0][:1], s[1]) for s in kept], names[1:]
+
+
+def _plain(value) -> np.ndarray:
+    if not isinstance(value, (np.ndarray, np.generic)) or np.asarray(value).dtype == object:
+        raise TypeError(f"not a plain tensor: {type(value).__name__}")
+    return np.asarray(value)
 
 
 def _cli(argv: list[str]) -> tuple[int, str, str]:
@@ -244,14 +288,15 @@ def run_all(cases: list[Case], cc: str) -> list[Outcome]:
 
 def table(outcomes: list[Outcome]) -> str:
     kinds = [k for k in KINDS if any(o.kind == k for o in outcomes)]
-    head = ("| source | cases | passed (float32 and int8) | refused: several inputs or outputs "
-            "| refused: unsupported | failed |\n|---|---|---|---|---|---|")
+    head = ("| source | cases | passed (float32 and int8) | of them with inputs made constants "
+            "| refused: several inputs or outputs | refused: unsupported | failed |\n|---|---|---|---|---|---|---|")
     rows = [_row(kind, [o for o in outcomes if o.kind == kind]) for kind in kinds]
     return "\n".join([head, *rows, _row("**total**", outcomes)])
 
 
 def _row(label: str, outcomes: list[Outcome]) -> str:
     counts = [sum(o.status == s for o in outcomes) for s in STATUSES]
+    counts.insert(1, sum(o.status == "passed" and bool(o.frozen) for o in outcomes))
     return f"| {label} | {len(outcomes):,} | " + " | ".join(f"{c:,}" for c in counts) + " |"
 
 

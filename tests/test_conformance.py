@@ -7,6 +7,7 @@ table must be what it produces."""
 import sys
 
 import onnx
+import onnx.numpy_helper
 import pytest
 
 from helpers import COMPILERS, ROOT
@@ -32,6 +33,19 @@ def test_supported_cases_pass_in_both_precisions(outcomes):
     assert len(passed) >= 20  # pooling, global pooling, softmax: node and pytorch-converted cases
     assert all(o.float32_error <= 1 and o.int8_error <= 1 and o.int8_bound > 0 for o in passed)
     assert {"node", "pytorch-converted"} <= {o.kind for o in passed}
+    # Conv node cases pass their weights as graph inputs: made constants, they run.
+    assert any(o.frozen == ["W"] and "Conv" in o.ops for o in passed)
+
+
+def test_frozen_inputs_become_initializers_with_the_cases_values():
+    case = next(c for c in conformance.load_cases(("node",)) if c.name == "test_basic_conv_with_padding")
+    sets = case.data()
+    model, data, frozen = conformance.freeze_inputs(case.model, sets)
+    assert frozen == ["W"] and [v.name for v in model.graph.input] == ["x"]
+    (w,) = [t for t in model.graph.initializer if t.name == "W"]
+    assert (onnx.numpy_helper.to_array(w) == sets[0][0][1]).all()
+    assert [len(inputs) for inputs, _ in data()] == [1] * len(sets)
+    assert len(case.model.graph.input) == 2  # the case itself is unchanged
 
 
 def test_every_other_case_is_refused_with_one_line(outcomes):

@@ -22,6 +22,8 @@ RNG = np.random.default_rng(5)
 QDQ_V1 = EXAMPLES / "vww_mobilenet_v1_025_qdq_u8.onnx"
 QDQ_V2 = EXAMPLES / "mobilenet_v2_035_96_qdq_s8.onnx"
 QDQ_DIGITS = EXAMPLES / "digits_mobilenet_v1_qdq_s8.onnx"
+QDQ_DIGITS_V2 = EXAMPLES / "digits_mobilenet_v2_qdq_u8.onnx"
+QDQ_DIGITS_V3 = EXAMPLES / "digits_mobilenet_v3_qdq_s8.onnx"
 VWW_CALIB, DIGITS_CALIB = EXAMPLES / "vww_calib.npz", EXAMPLES / "digits_calib.npz"
 
 
@@ -182,26 +184,35 @@ def test_qoperator_models_are_refused_naming_the_node(tmp_path):
 
 
 @pytest.mark.skipif(not COMPILERS, reason="no C compiler")
-@pytest.mark.parametrize("path,calib,end_to_end", [(QDQ_V1, VWW_CALIB, 0.0), (QDQ_V2, VWW_CALIB, 0.0),
-                                                   (QDQ_DIGITS, DIGITS_CALIB, 0.99)], ids=lambda p: getattr(p, "stem", ""))
-def test_qdq_examples_verify(path, calib, end_to_end):
+@pytest.mark.parametrize("path,calib,trained", [(QDQ_V1, VWW_CALIB, False), (QDQ_V2, VWW_CALIB, False),
+                                                (QDQ_DIGITS, DIGITS_CALIB, True), (QDQ_DIGITS_V2, DIGITS_CALIB, True),
+                                                (QDQ_DIGITS_V3, DIGITS_CALIB, True)],
+                         ids=lambda p: getattr(p, "stem", ""))
+def test_qdq_examples_verify(path, calib, trained):
     """Bit-exact; every layer within 1 LSB of onnxruntime's on 99% of its elements given the
-    same int8 input. End to end, the random v1 and v2 networks amplify the rare 1-LSB
-    rounding differences layer after layer (README, QDQ); the trained digits network does not."""
+    same int8 input. End to end on real inputs, the trained v1, v2 and v3 digits networks are
+    within 1 LSB of onnxruntime on 99% of their outputs. The random VWW and v2 networks
+    amplify the rare 1-LSB rounding differences layer after layer (README, QDQ): there
+    onnxruntime's fused kernels do not agree with its own unfused run either."""
     proc = subprocess.run([sys.executable, "-m", "mcugen", "verify", str(path), "--calib", str(calib), "--json"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["bit_exact"] and data["samples"] == 20
+    assert data["bit_exact"] and data["samples"] == 20 and data["qdq_real_samples"] == 10
     assert data["qdq_layers_within_1_lsb"] >= 0.99 and data["qdq_layers_compared"] >= 13
-    assert data["qdq_within_1_lsb"] >= end_to_end
+    if trained:
+        assert data["qdq_real_within_1_lsb"] >= 0.99
+    else:  # mcugen is no further from onnxruntime than onnxruntime is from itself
+        assert data["qdq_within_1_lsb"] >= data["qdq_onnxruntime_self_within_1_lsb"] - 0.05
     assert data["cosine"] > 0.9  # against the float model the QDQ file describes
 
 
-@pytest.mark.parametrize("float_model", [VWW, V2, DIGITS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("float_model", [VWW, V2, DIGITS, EXAMPLES / "digits_mobilenet_v2.onnx"], ids=lambda p: p.stem)
 def test_qdq_examples_normalize_to_the_float_models_kernels(float_model):
     """The pairs vanish: the same kernels as the float model, plus tables that requantize a
-    pooling or softmax output to the model's own scale."""
+    pooling or softmax output to the model's own scale. (Not digits v3: onnxruntime's
+    quantizer writes each HardSwish as x * HardSigmoid(x) with a pair between, a table and
+    a Mul where the float model has one table.)"""
     float_ops = [n.op for n in pipeline.front(float_model)[0].nodes]
     stem = float_model.stem
     for path in sorted(EXAMPLES.glob(f"{stem}_qdq_*.onnx")):
