@@ -17,6 +17,9 @@ from mcugen.verify import run_c
 
 V2 = EXAMPLES / "mobilenet_v2_035_96.onnx"
 V3 = EXAMPLES / "mobilenet_v3_small_075_96.onnx"
+V3_LARGE = EXAMPLES / "mobilenet_v3_large_050_96.onnx"
+DIGITS_V2 = EXAMPLES / "digits_mobilenet_v2.onnx"
+DIGITS_V3 = EXAMPLES / "digits_mobilenet_v3.onnx"
 needs_cc = pytest.mark.skipif(not COMPILERS, reason="no C compiler")
 
 
@@ -35,7 +38,8 @@ def adversarial_inputs(shape, rng) -> np.ndarray:
 
 
 @needs_cc
-@pytest.mark.parametrize("model,cc", [(DIGITS, "gcc"), (DIGITS, "clang"), (VWW, "gcc"), (V2, "gcc"), (V3, "clang")])
+@pytest.mark.parametrize("model,cc", [(DIGITS, "gcc"), (DIGITS, "clang"), (VWW, "gcc"), (V2, "gcc"), (V3, "clang"),
+                                      (V3_LARGE, "gcc"), (DIGITS_V2, "gcc"), (DIGITS_V3, "clang")], ids=lambda v: getattr(v, "stem", v))
 def test_examples_are_clean_under_address_and_undefined_sanitizers(model, cc):
     if not shutil.which(cc) or not sanitizer_works(cc):
         pytest.skip(f"{cc} with sanitizers is not available")
