@@ -12,6 +12,9 @@ its work) and adds opset imports no node uses (com.microsoft, ...).
   digits_mobilenet_v1_qdq_s8.onnx         the trained digits model, on examples/digits_calib.npz
   digits_mobilenet_v2_qdq_{u8,s8}.onnx    the trained digits MobileNet v2, on examples/digits_calib.npz
   digits_mobilenet_v3_qdq_{u8,s8}.onnx    the trained digits MobileNet v3-small, on examples/digits_calib.npz
+  vww_digits_mobilenet_v1_025_qdq_{u8,s8}.onnx
+                                          MobileNet v1 (VWW) trained on digits at 96x96, on
+                                          examples/vww_digits_calib.npz
 
 Run:  python examples/make_qdq.py     (needs onnxruntime; written with onnxruntime 1.32.0)
 """
@@ -30,7 +33,8 @@ JOBS = [("vww_mobilenet_v1_025", "vww_calib.npz", ("u8", "s8")),
         ("mobilenet_v2_035_96", "vww_calib.npz", ("u8", "s8")),
         ("digits_mobilenet_v1", "digits_calib.npz", ("s8",)),
         ("digits_mobilenet_v2", "digits_calib.npz", ("u8", "s8")),
-        ("digits_mobilenet_v3", "digits_calib.npz", ("u8", "s8"))]
+        ("digits_mobilenet_v3", "digits_calib.npz", ("u8", "s8")),
+        ("vww_digits_mobilenet_v1_025", "vww_digits_calib.npz", ("u8", "s8"))]
 
 
 class Samples(CalibrationDataReader):

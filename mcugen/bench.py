@@ -39,6 +39,9 @@ class LayerFigures:
     instructions: int
     instructions_per_mac: float | None
     cycles: int
+    # Streamed: the layer runs inside the next one (planner.decide_streams), whose figures
+    # hold its work; that layer's instructions per MAC count both layers' MACs.
+    streamed: bool = False
 
 
 @dataclass
@@ -103,9 +106,14 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     skip = program.function_range(f"{name}_trace")
     blocks = decode_blocks(program, profile, model)
     layers = []
+    streamed = set(compiled.plan.streamed)
     for index, (node, counts, macs) in enumerate(zip(g.nodes, profile.layers, macs_per_layer)):
         instructions, cyc = layer_cost(counts, blocks, model, skip)
-        layers.append(LayerFigures(index, node.op, macs, instructions, _ratio(instructions, macs), round(cyc)))
+        if index in streamed:
+            ratio = None
+        else:
+            ratio = _ratio(instructions, macs + (macs_per_layer[index - 1] if index - 1 in streamed else 0))
+        layers.append(LayerFigures(index, node.op, macs, instructions, ratio, round(cyc), index in streamed))
     total = sum(layer.instructions for layer in layers)
     total_cycles = sum(layer.cycles for layer in layers)
     macs = sum(macs_per_layer)
@@ -284,7 +292,7 @@ def format_text(r: BenchResult) -> str:
     for layer in r.layers:
         ratio = f"{layer.instructions_per_mac:.2f}" if layer.instructions_per_mac is not None else "-"
         lines.append(f"{layer.index:>3}  {layer.op:<16}{layer.macs:>12,}{layer.instructions:>15,}{ratio:>11}"
-                     f"{layer.cycles:>14,}")
+                     f"{layer.cycles:>14,}" + ("  streamed: its work is in the next row" if layer.streamed else ""))
     lines += [
         f"{'':>3}  {'total':<16}{r.macs:>12,}{r.instructions:>15,}{r.instructions_per_mac:>11.2f}{r.cycles:>14,}"
         f"  ({r.cycles_per_mac:.2f} cycles/MAC)",

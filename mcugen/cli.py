@@ -44,7 +44,8 @@ def _say(kind: str, text: str) -> None:
 
 def _build(args, quantized=True, ram_limit=None, warn=True):
     compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit,
-                              input_shape=parse_shape(args.input_shape), precision=args.precision)
+                              input_shape=parse_shape(args.input_shape), precision=args.precision,
+                              stream=not args.no_stream)
     for note in compiled.notes:
         _say("note", note)
     for warning in compiled.warnings if warn else ():
@@ -349,6 +350,10 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--ram-limit", metavar="BYTES",
                        help="fail (exit 2) when the arena needs more, naming the layer that sets the peak; "
                             "accepts 37500, 64K, 0.5M (K = 1024 bytes, M = 1024 K)")
+        p.add_argument("--no-stream", action="store_true",
+                       help="run every layer whole: no pointwise conv streamed row by row into the depthwise "
+                            "conv after it (by default, int8 only, where that lowers the peak; a row window "
+                            "instead of the whole tensor, ~1%% more instructions; README, Memory)")
         if calib:
             p.add_argument("--calib", metavar="FILE.npz",
                            help="calibration samples: float32 array [N, ...] in the ONNX input's layout, "

@@ -143,20 +143,29 @@ def _params(node, precision: str) -> dict:
     return {k: int(v) for k, v in node.params.items() if isinstance(v, (int, np.integer))}
 
 
+STREAM_KERNEL = "pointwise_depthwise"  # a layer with a streamed producer (planner.decide_streams)
+
+
 def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: str) -> list[dict]:
     layers = []
     for index, node in enumerate(g.nodes):
         in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
-        inputs = [address(plan, name) for name in node.inputs]
+        streamed = index in plan.streamed
+        # A streamed layer's output never exists whole: the arena has no place for it.
+        inputs = [address(plan, name) if name in plan.offsets else "NULL" for name in node.inputs]
+        output = "NULL" if streamed else address(plan, node.output)
         layers.append(dict(
             index=index,
             id=f"l{index}",
-            kind=node.op,
+            kind=STREAM_KERNEL if index - 1 in plan.streamed else node.op,
+            streamed=streamed,
+            trace_output=inputs[0] if streamed else output,  # traced as empty: nothing to show
+            trace_size=0 if streamed else g.tensors[node.output].size,
             comment=c_comment(f"{node.name or '<unnamed>'} ({node.onnx_op})"),
             summary=f"{node.op} {' + '.join(map(_shape_text, in_shapes))} -> {_shape_text(out_shape)}",
             input=inputs[0],
             inputs=inputs,
-            output=address(plan, node.output),
+            output=output,
             out_size=g.tensors[node.output].size,
             scratch=_scratch(g, plan, index),
             scratch_bytes=_scratch(g, plan, index, "int8_t"),
@@ -165,6 +174,9 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: str) -> list[
             params=_params(node, precision),
             arrays={a.suffix: a.symbol for a in arrays if a.layer == index},
         ))
+        if index - 1 in plan.streamed:
+            layers[-1].update(producer=layers[-2], window_bytes=planner.align(
+                ops.get(node.op).stream_window_bytes(node, in_shapes[0])))
     return layers
 
 
@@ -194,6 +206,8 @@ def generate(g: Graph, plan: Plan, name: str, source: str, precision: str = floa
     env = environment()
     arrays = layer_arrays(g, name, precision)
     kinds = sorted({node.op for node in g.nodes})
+    if plan.streamed:  # after the kernels it calls
+        kinds.append(STREAM_KERNEL)
     kernel_dir = "kernels/f32" if precision == float32.FLOAT32 else "kernels"
     weights_size = sum(a.nbytes for a in arrays)
     context = dict(

@@ -77,14 +77,16 @@ def front(model: str | Path, input_shape: tuple[int, ...] | None = None) -> tupl
 
 def build(model: str | Path, calib: str | Path | None = None, percentile: float = 100.0,
           quantized: bool = True, ram_limit: str | None = None,
-          input_shape: tuple[int, ...] | None = None, precision: str = float32.INT8) -> Compiled:
-    """quantized=False stops before calibration (report needs only shapes and the plan)."""
+          input_shape: tuple[int, ...] | None = None, precision: str = float32.INT8,
+          stream: bool = True) -> Compiled:
+    """quantized=False stops before calibration (report needs only shapes and the plan).
+    stream=False keeps every layer whole (planner.decide_streams)."""
     float32.check_precision(precision)
     graph, notes = front(model, input_shape)
     if precision == float32.FLOAT32 and any(t.fixed is not None for t in graph.tensors.values()):
         raise McugenError(f"{graph.source}: the model is already quantized (QuantizeLinear/DequantizeLinear "
                           "pairs): compile it as int8; --precision float32 is for float models")
-    plan = planner.plan(graph, float32.ELEM_BYTES[precision])
+    plan = planner.plan(graph, float32.ELEM_BYTES[precision], stream=stream)
     result = Compiled(graph, plan, notes=notes, precision=precision)
     planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast
     if not quantized:

@@ -62,6 +62,7 @@ class Plan:
     baseline_bytes: int = 0  # TFLM's greedy-by-size with no overlap, for comparison
     candidates: dict[str, int] = field(default_factory=dict)  # arena size found by each strategy
     elem_bytes: int = 1  # bytes per tensor element: 1 (int8) or 4 (float32)
+    streamed: list[int] = field(default_factory=list)  # layers run inside the next one (decide_streams)
 
 
 def align(n: int) -> int:
@@ -74,16 +75,18 @@ def align(n: int) -> int:
 def buffers(graph: Graph, elem_bytes: int = 1) -> list[Buffer]:
     first = {graph.input: 0}
     last = {graph.input: 0}
-    for step, node in enumerate(graph.nodes):
-        for name in node.inputs:
+    for step, (node, read) in enumerate(zip(graph.nodes, reads(graph))):
+        for name in read:
             last[name] = max(last.get(name, step), step)
+        if is_streamed(node):  # its output never exists whole: no buffer
+            continue
         for name in node.outputs:
             first[name] = step
             last.setdefault(name, step)
     last[graph.output] = len(graph.nodes)  # read by the caller, after the last step
     bufs = [Buffer(name, graph.tensors[name].size * elem_bytes, first[name], last[name]) for name in first]
-    for step, node in enumerate(graph.nodes):
-        size = scratch_bytes(graph, node) if elem_bytes == 1 else 0  # the float kernels need none
+    for step in range(len(graph.nodes)):
+        size = step_scratch(graph, step) if elem_bytes == 1 else 0  # the float kernels need none
         if size:  # a kernel's working memory: live during its own layer only
             bufs.append(Buffer(scratch_name(graph, step), size, step, step, scratch=True))
     return bufs
@@ -93,6 +96,83 @@ def scratch_bytes(graph: Graph, node: Node) -> int:
     """The optional `scratch` hook of an op: bytes of working memory its kernel needs."""
     hook = getattr(ops.get(node.op), "scratch", None) if node.op in ops.REGISTRY else None
     return align(hook(node, *graph.in_shapes(node), graph.shape(node.output))) if hook else 0
+
+
+# ---------------------------------------------------------------------------- streaming
+
+STREAMED = "streamed"  # node attrs key: this layer runs row by row inside the next one
+
+
+def is_streamed(node: Node) -> bool:
+    return bool(node.attrs.get(STREAMED))
+
+
+def streams_from(graph: Graph, step: int) -> Node | None:
+    """The producer streamed into layer `step`, if any: the layer just before it."""
+    return graph.nodes[step - 1] if step > 0 and is_streamed(graph.nodes[step - 1]) else None
+
+
+def reads(graph: Graph) -> list[list[str]]:
+    """The arena tensors each step reads. A streamed producer runs inside the next step:
+    it reads nothing at its own step, and its input is read by the next one in its place."""
+    out = [list(node.inputs) for node in graph.nodes]
+    for step, node in enumerate(graph.nodes):
+        if is_streamed(node):
+            out[step] = []
+            out[step + 1] = [node.input if name == node.output else name for name in out[step + 1]]
+    return out
+
+
+def step_scratch(graph: Graph, step: int) -> int:
+    """Bytes of working memory at a step: the kernel's own, or for a layer with a streamed
+    producer, its row window and the producer's scratch (the consumer's stream_scratch)."""
+    node = graph.nodes[step]
+    if is_streamed(node):
+        return 0
+    producer = streams_from(graph, step)
+    if producer is None:
+        return scratch_bytes(graph, node)
+    hook = ops.get(node.op).stream_scratch
+    return align(hook(node, producer, graph.shape(producer.input), graph.shape(node.input), graph.shape(node.output)))
+
+
+def can_stream(graph: Graph, step: int) -> bool:
+    """May layer `step` run row by row inside layer step + 1? When the next layer's op
+    consumes rows (an optional can_stream hook) and is the only reader of the output."""
+    if step + 1 >= len(graph.nodes):
+        return False
+    node, nxt = graph.nodes[step], graph.nodes[step + 1]
+    hook = getattr(ops.get(nxt.op), "can_stream", None)
+    readers = [n for n in graph.nodes if node.output in n.inputs]
+    return (hook is not None and nxt.inputs == [node.output] and readers == [nxt] and node.output != graph.output
+            and not is_streamed(nxt) and hook(nxt, node, graph.shape(node.input)))
+
+
+def decide_streams(graph: Graph) -> None:
+    """Stream a producer into its consumer (MCUNetV2's patch-based inference, without
+    recomputation: a window of rows) where, and only where, that lowers the lower bound:
+    the layers that set the peak, one at a time until no candidate helps. Each streamed
+    layer costs a few instructions per row and keeps its output from ever existing whole.
+    The choice is recorded in the producer's attrs[STREAMED]."""
+    for node in graph.nodes:
+        node.attrs.pop(STREAMED, None)
+    candidates = [step for step in range(len(graph.nodes)) if can_stream(graph, step)]
+    bound = lower_bound(buffers(graph), overlap_rules(graph))
+    while True:
+        best = None
+        for step in candidates:
+            node = graph.nodes[step]
+            if is_streamed(node) or is_streamed(graph.nodes[step + 1]) or (step and is_streamed(graph.nodes[step - 1])):
+                continue
+            node.attrs[STREAMED] = True
+            trial = lower_bound(buffers(graph), overlap_rules(graph))
+            del node.attrs[STREAMED]
+            if trial < bound and (best is None or trial < best[0]):
+                best = (trial, step)
+        if best is None:
+            return
+        bound = best[0]
+        graph.nodes[best[1]].attrs[STREAMED] = True
 
 
 def scratch_name(graph: Graph, step: int) -> str:
@@ -118,21 +198,29 @@ def scaled(access: ops.common.Access, elem_bytes: int) -> ops.common.Access:
 
 def overlap_rules(graph: Graph, elem_bytes: int = 1) -> dict[tuple[str, str], int]:
     """(input, output) pairs that may share bytes, with their safe distance."""
+    step_reads = reads(graph)
     last_reader = {}
-    for step, node in enumerate(graph.nodes):
-        for name in node.inputs:
+    for step, read in enumerate(step_reads):
+        for name in read:
             last_reader[name] = step
     rules = {}
-    for step, node in enumerate(graph.nodes):
-        src, dst = node.input, node.output
+    for step, (node, read) in enumerate(zip(graph.nodes, step_reads)):
         # A node with several inputs (add, mul) keeps each of them apart from its output.
-        if len(node.inputs) != 1 or last_reader[src] != step or src == graph.output:
+        if len(read) != 1 or len(node.inputs) != 1 or is_streamed(node):
+            continue
+        src, dst = read[0], node.output
+        if last_reader[src] != step or src == graph.output:
             continue
         in_shape, out_shape = graph.shape(src), graph.shape(dst)
         op = ops.get(node.op)
-        # An op whose float kernel walks memory unlike its int8 one says so with float_access.
-        access = getattr(op, "float_access", op.access) if elem_bytes != 1 else op.access
-        distance = safe_distance(scaled(access(node, in_shape, out_shape), elem_bytes))
+        producer = streams_from(graph, step)
+        if producer is not None:  # the consumer's loop order over its producer's input
+            access = op.stream_access(node, producer, in_shape, graph.shape(node.input), out_shape)
+            distance = safe_distance(scaled(access, elem_bytes))
+        else:
+            # An op whose float kernel walks memory unlike its int8 one says so with float_access.
+            access = getattr(op, "float_access", op.access) if elem_bytes != 1 else op.access
+            distance = safe_distance(scaled(access(node, in_shape, out_shape), elem_bytes))
         if distance < graph.tensors[dst].size * elem_bytes:
             rules[(src, dst)] = distance
     return rules
@@ -372,6 +460,8 @@ def decide_copies(graph: Graph) -> None:
     needs = step_needs(bufs, rules)
     bound = max(needs)
     for step, node in enumerate(graph.nodes):
+        if is_streamed(node) or streams_from(graph, step) is not None:
+            continue  # a streamed pair's consumer reads a row window, not a whole input
         hook = getattr(ops.get(node.op), "copy_candidate", None) if node.op in ops.REGISTRY else None
         copy = hook(node, *graph.in_shapes(node), graph.shape(node.output)) if hook else 0
         if not copy:
@@ -386,15 +476,38 @@ def decide_copies(graph: Graph) -> None:
             node.attrs["padded_copy"] = True
 
 
-def plan(graph: Graph, elem_bytes: int = 1) -> Plan:
+def plan(graph: Graph, elem_bytes: int = 1, stream: bool = True) -> Plan:
+    """stream: let decide_streams run producers inside their consumers (int8 only)."""
+    for node in graph.nodes:
+        node.attrs.pop(STREAMED, None)
     if elem_bytes == 1:  # the float kernels never copy
         decide_copies(graph)
+    layered = _plan(graph, elem_bytes)
+    if elem_bytes != 1 or not stream:
+        return layered
+    decide_streams(graph)
+    if not any(is_streamed(n) for n in graph.nodes):
+        return layered
+    decide_copies(graph)
+    streamed = _plan(graph, elem_bytes, baseline=layered.baseline_bytes)
+    if streamed.arena_size < layered.arena_size:
+        return streamed
+    for node in graph.nodes:  # a lower bound need not give a smaller arena: keep layer by layer
+        node.attrs.pop(STREAMED, None)
+    decide_copies(graph)
+    return layered
+
+
+def _plan(graph: Graph, elem_bytes: int, baseline: int | None = None) -> Plan:
+    """Offsets for the graph as its attrs say (copies, streams). baseline: TFLM's
+    greedy-by-size without overlap, kept from the layer-by-layer buffers for comparison."""
     bufs = buffers(graph, elem_bytes)
     rules = overlap_rules(graph, elem_bytes)
     name, offsets, sizes = assign(bufs, rules)
     needs = step_needs(bufs, rules)
     return Plan(offsets, _arena(bufs, offsets), max(needs), int(np.argmax(needs)), bufs, rules, name,
-                sizes["no_overlap"], sizes, elem_bytes)
+                sizes["no_overlap"] if baseline is None else baseline, sizes, elem_bytes,
+                streamed=[i for i, n in enumerate(graph.nodes) if is_streamed(n)])
 
 
 # ---------------------------------------------------------------------------- RAM budget

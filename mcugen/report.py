@@ -37,9 +37,11 @@ def layers(graph: Graph, plan: Plan) -> list[dict]:
             output_shape=list(out_shape[1:]),
             macs=cost.macs,
             weight_bytes=_flash(node, cost, plan),
-            input_offset=plan.offsets[node.input],
-            input_offsets=[plan.offsets[name] for name in node.inputs],
-            output_offset=plan.offsets[node.output],
+            # A streamed layer's output (and so its reader's input) never exists whole: None.
+            input_offset=plan.offsets.get(node.input),
+            input_offsets=[plan.offsets.get(name) for name in node.inputs],
+            output_offset=plan.offsets.get(node.output),
+            streamed=index in plan.streamed,
             output_bytes=graph.tensors[node.output].size * plan.elem_bytes,
             **_headroom(node),
         ))
@@ -87,6 +89,7 @@ def summary(graph: Graph, plan: Plan) -> dict:
         planner=plan.strategy,
         peak_layer=plan.peak_step,
         baseline_bytes=plan.baseline_bytes,
+        streamed_layers=list(plan.streamed),
         strategies=plan.candidates,
         layers=rows,
         tensors=tensors(graph, plan),
@@ -102,7 +105,7 @@ def format_text(s: dict) -> str:
         lines.append(
             f"{r['index']:>3}  {r['op']:<16} {'x'.join(map(str, r['input_shape'])):>11} "
             f"{'x'.join(map(str, r['output_shape'])):>11} {r['macs']:>10,} {r['weight_bytes']:>8,} "
-            f"{r['output_offset']:>14,} {r['output_bytes']:>7,} "
+            f"{'streamed' if r['streamed'] else format(r['output_offset'], ','):>14} {r['output_bytes']:>7,} "
             f"{(str(r['headroom_bits']) + ' b') if 'headroom_bits' in r else '':>8}  {r['name'][:40]}"
         )
     gap = s["arena_bytes"] / s["lower_bound_bytes"] if s["lower_bound_bytes"] else 1.0
@@ -116,6 +119,9 @@ def format_text(s: dict) -> str:
         f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer, layer {s['peak_layer']}; "
         f"the arena is {gap:.3f}x it)",
         f"without overlap   {s['baseline_bytes']:,} bytes  (TFLM's greedy-by-size planner, for comparison)",
+        *([f"streamed          layers {', '.join(map(str, s['streamed_layers']))} run row by row inside the next "
+           "layer (a row window instead of their whole output; --no-stream turns it off)"]
+          if s["streamed_layers"] else []),
         f"input             {'x'.join(map(str, s['input']['shape']))} {s['precision']} at offset "
         f"{s['input']['offset']:,}  (the ONNX input: {s['input']['onnx_layout']} "
         f"{'x'.join(map(str, s['input']['onnx_shape']))})",

@@ -85,7 +85,7 @@ def test_float_chains_run_at_their_tightest_overlap(data):
 
 def test_float_plan_is_the_int8_plan_in_4_byte_elements():
     graph, _ = pipeline.front(DIGITS)
-    int8, f32 = planner.plan(graph), planner.plan(graph, 4)
+    int8, f32 = planner.plan(graph, stream=False), planner.plan(graph, 4)  # float32 never streams
     assert f32.elem_bytes == 4 and all(offset % 4 == 0 for offset in f32.offsets.values())
     # The same tensors, 4 bytes an element; only the int8 kernels have scratch buffers.
     assert [b.size for b in f32.buffers] == [4 * b.size for b in int8.buffers if not b.scratch]
@@ -179,7 +179,7 @@ def test_compile_float32_is_deterministic_needs_no_calibration_and_says_so(tmp_p
 
 
 def test_report_float32_counts_4_byte_activations_and_float_weights():
-    _, out8, _ = mcugen("report", DIGITS, "--json")
+    _, out8, _ = mcugen("report", DIGITS, "--json", "--no-stream")  # float32 never streams
     code, out32, _ = mcugen("report", DIGITS, "--json", "--precision", "float32")
     r8, r32 = json.loads(out8), json.loads(out32)
     assert code == 0 and r32["precision"] == "float32" and r8["precision"] == "int8"

@@ -83,8 +83,10 @@ def tightest_plan(graph: Graph, elem_bytes: int = 1) -> planner.Plan:
     """Each output at the safe distance below its input (or just below it when none)."""
     rules = planner.overlap_rules(graph, elem_bytes)
     offsets = {graph.input: 0}
-    for node in graph.nodes:
-        src, dst = node.input, node.output
+    for node, read in zip(graph.nodes, planner.reads(graph)):
+        if planner.is_streamed(node):  # its output never exists whole
+            continue
+        src, dst = read[0], node.output
         below = rules.get((src, dst), planner.align(graph.tensors[dst].size * elem_bytes))
         offsets[dst] = offsets[src] - below
     low = min(offsets.values())
@@ -96,7 +98,8 @@ def tightest_plan(graph: Graph, elem_bytes: int = 1) -> planner.Plan:
             offsets[b.name], top = top, planner.align(top + b.size)
     assert planner.conflicts(bufs, offsets, rules) == []
     size = planner.align(max(offsets[b.name] + b.size for b in bufs))
-    return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest", elem_bytes=elem_bytes)
+    return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest", elem_bytes=elem_bytes,
+                        streamed=[i for i, n in enumerate(graph.nodes) if planner.is_streamed(n)])
 
 
 def check_chain(graph: Graph, rng, samples=3, dsp=None):
@@ -107,17 +110,19 @@ def check_chain(graph: Graph, rng, samples=3, dsp=None):
     dump = np.frombuffer(run_c(Compiled(graph, plan, graph=graph), "ov", x, COMPILERS[0], trace=True,
                                extra_flags=EMULATE_DSP if dsp else ()), np.int8)
     want = reference.run_int8(graph, x, keep=True)
-    sizes = [graph.tensors[n.output].size for n in graph.nodes]
-    per_sample = sum(sizes) + sizes[-1]  # every layer's trace, then the output
+    sizes = [0 if planner.is_streamed(n) else graph.tensors[n.output].size for n in graph.nodes]
+    per_sample = sum(sizes) + sizes[-1]  # every layer's trace (a streamed one's is empty), then the output
     assert dump.size == samples * per_sample
     for s in range(samples):
         offset = s * per_sample
         for i, node in enumerate(graph.nodes):
             got = dump[offset: offset + sizes[i]]
             offset += sizes[i]
+            if planner.is_streamed(node):
+                continue
             assert np.array_equal(got, want[node.output][s].reshape(-1)), (
                 f"layer {i} ({node.op}, {node.attrs.get('kernel')}, {node.attrs.get('strides')}, "
-                f"{node.attrs.get('pads')}) overlapped by {plan.overlaps.get((node.input, node.output))}")
+                f"{node.attrs.get('pads')}) overlapped by {plan.overlaps}")
     return plan
 
 
@@ -230,4 +235,48 @@ def test_strided_depthwise_is_nearly_in_place():
     rng = np.random.default_rng(2)
     graph = build_chain([("depthwise_conv", 3, 2, 1, (0, 0, 1, 1), 0)], (1, 32, 32, 16), rng)
     assert planner.overlap_rules(graph)[("t0", "t1")] == 16
+    check_chain(graph, rng)
+
+
+# ---------------------------------------------------------------------------- streamed pairs
+
+
+STREAM_WINDOWS = [(1, 1, (0, 0, 0, 0))] + [(k, s, pads) for k, s, pads in itertools.product(
+    (3, 5), (1, 2, 3), ((0, 0, 0, 0), (1, 1, 1, 1), (0, 0, 1, 1), (2, 1, 0, 2)))]
+
+
+@pytest.mark.parametrize("k,s,pads", STREAM_WINDOWS, ids=lambda v: str(v).replace(" ", ""))
+def test_streamed_pointwise_into_depthwise_at_the_tightest_overlap(k, s, pads):
+    """A pointwise conv run row by row inside the depthwise conv after it (a window of k
+    rows), for every kernel, stride and padding: the depthwise output placed as far below
+    the pointwise input as stream_access allows, and bit-exact with the reference (which
+    computes the whole pointwise output). Three pairs in a chain, widening and narrowing,
+    on maps of odd and even sizes; the plain and the DSP kernels on alternate cases."""
+    rng = np.random.default_rng(k * 100 + s * 10 + sum(pads))
+    shape = (1, 13, 11, 4)
+    specs = []
+    for mid in (12, 6, 8):
+        specs += [("pointwise_conv", mid), ("depthwise_conv", k, s, 1, pads, 0)]
+    graph = build_chain(_reshaped(specs, shape, rng), shape, rng)
+    for step, node in enumerate(graph.nodes[:-1]):
+        if node.op == "pointwise_conv" and graph.nodes[step + 1].op == "depthwise_conv":
+            assert planner.can_stream(graph, step)
+            node.attrs[planner.STREAMED] = True
+    assert sum(planner.is_streamed(n) for n in graph.nodes) >= 1  # (small maps grow back between pairs)
+    plan = check_chain(graph, rng, dsp=bool(STREAM_WINDOWS.index((k, s, pads)) % 2))
+    assert not [n for n in plan.offsets if n in {node.output for node in graph.nodes if planner.is_streamed(node)}]
+
+
+def test_streaming_needs_a_row_window_not_the_whole_tensor():
+    """VWW's first widening: 48x48x8 -> 48x48x16 -> depthwise 3x3/2. Streamed, the 36,864-byte
+    tensor never exists: the step needs the input, the strided output below it and three
+    rows of 48x16 (plus the pointwise kernel's four pixels of int16)."""
+    rng = np.random.default_rng(5)
+    graph = build_chain([("pointwise_conv", 16), ("depthwise_conv", 3, 2, 1, (0, 0, 1, 1), 0)], (1, 48, 48, 8), rng)
+    layered = planner.lower_bound(planner.buffers(graph), planner.overlap_rules(graph))
+    graph.nodes[0].attrs[planner.STREAMED] = True
+    bufs, rules = planner.buffers(graph), planner.overlap_rules(graph)
+    assert [b.size for b in bufs if b.scratch] == [3 * 48 * 16 + 4 * 2 * 8]
+    assert planner.lower_bound(bufs, rules) <= 48 * 48 * 8 + 3 * 48 * 16 + 4 * 2 * 8 + 2 * 48 * 16
+    assert layered >= 48 * 48 * 16
     check_chain(graph, rng)

@@ -123,14 +123,59 @@ def test_chain_reuses_memory():
 
 
 def test_vww_arena_beats_tflm_and_the_non_overlapping_bound():
+    """Layer by layer (--no-stream): within 64 bytes of its lower bound."""
     graph, _ = pipeline.front(VWW)
-    plan = planner.plan(graph)
+    plan = planner.plan(graph, stream=False)
     assert planner.conflicts(plan.buffers, plan.offsets, plan.overlaps) == []
     no_overlap_bound = planner.lower_bound([b for b in plan.buffers if not b.scratch])
     assert no_overlap_bound == 48 * 48 * 8 + 48 * 48 * 16  # pw 48x48x8 -> 48x48x16, both live
     assert plan.arena_size <= 37_500  # TFLM: 104,160 bytes of arena for this network
     assert plan.lower_bound <= plan.arena_size <= plan.lower_bound + 64
     assert plan.baseline_bytes > 1.7 * plan.arena_size  # greedy-by-size without overlap
+    assert plan.streamed == []
+
+
+def test_vww_streamed_arena_approaches_the_input_image():
+    """By default the widening pointwise conv that sets the layer-by-layer peak (layer 2,
+    48x48x16) runs row by row inside the strided depthwise conv after it, and only that one:
+    the peak moves to the first conv, whose input is the 27,648-byte image itself."""
+    graph, _ = pipeline.front(VWW)
+    plan = planner.plan(graph)
+    assert plan.streamed == [2] and planner.is_streamed(graph.nodes[2])
+    assert planner.conflicts(plan.buffers, plan.offsets, plan.overlaps) == []
+    assert not corrupts(plan.buffers, plan.offsets, plan.overlaps)  # the independent check
+    image = 96 * 96 * 3
+    assert plan.peak_step == 0 and image < plan.lower_bound < image + 256
+    assert plan.arena_size <= 1.09 * image  # 30,016 B, from 36,976 layer by layer
+    assert 48 * 48 * 16 not in [b.size for b in plan.buffers]  # the streamed tensor has no buffer
+
+
+def test_streams_only_where_they_lower_the_peak():
+    """A pair away from the peak stays layer by layer: streaming costs instructions."""
+    def bottlenecks():  # expand x6, depthwise stride 2, project; expand x2, depthwise, project
+        shapes = [(16, 8), (16, 48), (8, 48), (8, 8), (8, 16), (8, 16), (8, 8)]
+        tensors = {f"t{i}": Tensor(f"t{i}", (1, hw, hw, c)) for i, (hw, c) in enumerate(shapes)}
+        nodes = []
+        for i, stride in enumerate([None, 2, None, None, 1, None]):
+            cin, cout = shapes[i][1], shapes[i + 1][1]
+            if stride is None:
+                nodes.append(Node(f"n{i}", "pointwise_conv", [f"t{i}"], [f"t{i + 1}"], {"weight": np.zeros((cout, cin))}))
+            else:
+                nodes.append(Node(f"n{i}", "depthwise_conv", [f"t{i}"], [f"t{i + 1}"],
+                                  dict(kernel=(3, 3), strides=(stride, stride), dilations=(1, 1), pads=(1, 1, 1, 1),
+                                       weight=np.zeros((3, 3, cin)))))
+        return Graph(tensors, nodes, "t0", "t6")
+
+    graph = bottlenecks()
+    plan = planner.plan(graph)
+    layered = planner.plan(bottlenecks(), stream=False)
+    assert planner.can_stream(graph, 3)  # the second expansion could stream, but gains nothing
+    assert plan.streamed == [0] and plan.arena_size < layered.arena_size
+    assert plan.lower_bound < layered.lower_bound
+    for step in plan.streamed:  # un-streaming any one of them raises the bound again
+        graph.nodes[step].attrs.pop(planner.STREAMED)
+        assert planner.lower_bound(planner.buffers(graph), planner.overlap_rules(graph)) > plan.lower_bound
+        graph.nodes[step].attrs[planner.STREAMED] = True
 
 
 def test_digits_gains_too():

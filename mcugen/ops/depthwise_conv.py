@@ -116,6 +116,46 @@ def access(node, in_shape, out_shape):
     return common.window_access(node.attrs, in_shape, out_shape)
 
 
+# ---------------------------------------------------------------------------- streaming
+# A pointwise conv before this layer may run inside it, row by row (planner.decide_streams;
+# templates/kernels/pointwise_depthwise.c.j2): for each output row, the producer computes the
+# rows the window adds into a window of kernel_h rows, then the row is convolved. The
+# producer's output never exists whole; its input is read front to back as rows are added.
+
+
+def can_stream(node, producer, src_shape) -> bool:
+    return producer.op == "pointwise_conv" and len(src_shape) == 4 and node.attrs["dilations"] == (1, 1)
+
+
+def _window_bottoms(node, mid_h, out_h) -> np.ndarray:
+    """The last producer row each output row's window reaches (below the input: clipped)."""
+    (kh, _), (sh, _), pt = node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"][0]
+    return np.minimum(mid_h - 1, np.arange(out_h) * sh - pt + kh - 1)
+
+
+def stream_access(node, producer, src_shape, mid_shape, out_shape):
+    """Output rows in order, each written after the producer has read the input rows its
+    window adds (none: the step reads nothing)."""
+    _, h, w, c = as_image(src_shape)
+    bottoms = _window_bottoms(node, mid_shape[1], out_shape[1])
+    first_new = np.concatenate([[0], bottoms[:-1] + 1])
+    first_read = np.where(bottoms >= first_new, first_new * w * c, h * w * c)
+    return common.Access(first_read, out_shape[2] * out_shape[3])
+
+
+def stream_window_bytes(node, mid_shape) -> int:
+    """The window: kernel_h rows of the producer's output (kept contiguous, in order)."""
+    _, _, w, c = as_image(mid_shape)
+    return node.attrs["kernel"][0] * w * c
+
+
+def stream_scratch(node, producer, src_shape, mid_shape, out_shape):
+    from mcugen.ops import pointwise_conv
+
+    window = -(-stream_window_bytes(node, mid_shape) // 4) * 4  # the producer's scratch is word aligned
+    return window + pointwise_conv.scratch(producer, src_shape, mid_shape)
+
+
 def cost(node, in_shape, out_shape):
     w = node.attrs["weight"]
     return common.Cost(int(np.prod(out_shape)) * w.shape[0] * w.shape[1], common.weighted_flash(w.size, w.shape[2]))
