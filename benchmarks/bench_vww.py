@@ -37,6 +37,7 @@ EXAMPLES = [
     ("digits", ROOT / "examples/digits_mobilenet_v1.onnx", ROOT / "examples/digits_calib.npz"),
     ("digits_v2", ROOT / "examples/digits_mobilenet_v2.onnx", ROOT / "examples/digits_calib.npz"),
     ("digits_v3", ROOT / "examples/digits_mobilenet_v3.onnx", ROOT / "examples/digits_calib.npz"),
+    ("vww_digits", ROOT / "examples/vww_digits_mobilenet_v1_025.onnx", ROOT / "examples/vww_digits_calib.npz"),
     ("v2", ROOT / "examples/mobilenet_v2_035_96.onnx", ROOT / "examples/vww_calib.npz"),
     ("v3", ROOT / "examples/mobilenet_v3_small_075_96.onnx", ROOT / "examples/vww_calib.npz"),
     ("v3_large", ROOT / "examples/mobilenet_v3_large_050_96.onnx", ROOT / "examples/vww_calib.npz"),

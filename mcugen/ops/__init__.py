@@ -21,7 +21,12 @@ single-input op declares `output_shape(node, in_shape)`, the two-input `add` dec
 In a template, L.input is the first input's arena address and L.inputs all of them.
 
 Optional: float_arrays(node) -> [(suffix, array)], the float32 kernel's constants when they
-are not the node's `weight` and `bias` (mcugen/float32.py).
+are not the node's `weight` and `bias` (mcugen/float32.py); scratch(node, ...) -> bytes of
+working memory; and, for an op that can take its producer's output row by row
+(planner.decide_streams; only depthwise_conv does, with the kernel
+templates/kernels/pointwise_depthwise.c.j2): can_stream(node, producer, src_shape),
+stream_access / stream_scratch(node, producer, src_shape, mid_shape, out_shape) and
+stream_window_bytes(node, mid_shape).
 
 To add an op: copy the closest module (pointwise_conv.py is the smallest weighted one),
 write its int8 template and its float32 one (templates/kernels/f32/<KIND>.c.j2, same
