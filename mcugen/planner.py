@@ -13,6 +13,12 @@ the input and run into it: every input byte is read before it is overwritten. Th
 how depthwise convolutions run in place (one row of slack instead of a row buffer), and
 how a 1x1 conv that widens 8 -> 16 channels needs little more than its output's size.
 
+Streaming (decide_streams, int8 only, on unless stream=False): a pointwise conv whose only
+reader is the depthwise conv after it may run inside that layer, row by row, so that its
+output never exists whole; the pair is then one step that reads the pointwise input and
+writes the depthwise output (overlapping it as the consumer's stream_access allows) with
+a window of rows as scratch. It is chosen only where it lowers the lower bound.
+
 Offsets: first fit under these rules, over several orderings (TFLM's largest-first among
 them) and a seeded search over orders, plus an exact solver for chains (at most two buffers live at any step, as in
 MobileNet v1); the smallest arena wins. The lower bound is the most bytes any one step
