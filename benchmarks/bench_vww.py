@@ -1,10 +1,11 @@
 """Benchmark: compile and verify figures for the shipped examples (not a test; prints figures).
 
-    python benchmarks/bench_vww.py [--samples 20] [--json]
+    python benchmarks/bench_vww.py [--samples 20] [--json] [--only vww,digits,...]
 
 For each example: compile time (ONNX -> C files, including calibration), verify time
-(compile + build the C + run + reference + onnxruntime), arena bytes, the layer-by-layer
-lower bound, constant (flash) bytes, MACs, numpy int8 reference time per sample, and the
+(compile + build the C + run + reference + onnxruntime), arena bytes, the lower bound for
+the chosen execution (streamed layers included; `mcugen report --no-stream` gives the
+layer-by-layer figures), constant (flash) bytes, MACs, numpy int8 reference time per sample, and the
 int8-vs-float agreement. As a yardstick for quantization quality it also quantizes the
 same model with onnxruntime's own static quantizer (QDQ, per-channel, MinMax, same
 calibration samples) and reports its agreement with float, when onnxruntime has it.

@@ -137,6 +137,7 @@ def manifest(args, compiled, name: str, files: dict[str, str], summary: dict) ->
         files=sorted(files),
         arena_bytes=summary["arena_bytes"],
         lower_bound_bytes=summary["lower_bound_bytes"],
+        streamed_layers=summary["streamed_layers"],
         weights_bytes=summary["weights_bytes"],
         macs=summary["macs"],
         input=dict(shape=summary["input"]["shape"], **_scale(qin),

@@ -143,21 +143,19 @@ def _params(node, precision: str) -> dict:
     return {k: int(v) for k, v in node.params.items() if isinstance(v, (int, np.integer))}
 
 
-STREAM_KERNEL = "pointwise_depthwise"  # a layer with a streamed producer (planner.decide_streams)
-
-
 def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: str) -> list[dict]:
     layers = []
     for index, node in enumerate(g.nodes):
         in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
         streamed = index in plan.streamed
         # A streamed layer's output never exists whole: the arena has no place for it.
-        inputs = [address(plan, name) if name in plan.offsets else "NULL" for name in node.inputs]
+        hidden = g.nodes[index - 1].output if index - 1 in plan.streamed else None
+        inputs = ["NULL" if name == hidden else address(plan, name) for name in node.inputs]
         output = "NULL" if streamed else address(plan, node.output)
         layers.append(dict(
             index=index,
             id=f"l{index}",
-            kind=STREAM_KERNEL if index - 1 in plan.streamed else node.op,
+            kind=ops.get(node.op).STREAM_KERNEL if hidden else node.op,
             streamed=streamed,
             trace_output=inputs[0] if streamed else output,  # traced as empty: nothing to show
             trace_size=0 if streamed else g.tensors[node.output].size,
@@ -175,8 +173,8 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: str) -> list[
             arrays={a.suffix: a.symbol for a in arrays if a.layer == index},
         ))
         if index - 1 in plan.streamed:
-            layers[-1].update(producer=layers[-2], window_bytes=planner.align(
-                ops.get(node.op).stream_window_bytes(node, in_shapes[0])))
+            layers[-1].update(producer=layers[-2],
+                              window_bytes=ops.get(node.op).stream_window_bytes(node, in_shapes[0]))
     return layers
 
 
@@ -205,9 +203,9 @@ def generate(g: Graph, plan: Plan, name: str, source: str, precision: str = floa
     assert plan.elem_bytes == float32.ELEM_BYTES[precision], "the plan is for another precision"
     env = environment()
     arrays = layer_arrays(g, name, precision)
+    assert plan.streamed == [i for i, n in enumerate(g.nodes) if planner.is_streamed(n)], "plan of another graph"
     kinds = sorted({node.op for node in g.nodes})
-    if plan.streamed:  # after the kernels it calls
-        kinds.append(STREAM_KERNEL)
+    kinds += sorted({ops.get(g.nodes[i + 1].op).STREAM_KERNEL for i in plan.streamed})  # after the kernels they call
     kernel_dir = "kernels/f32" if precision == float32.FLOAT32 else "kernels"
     weights_size = sum(a.nbytes for a in arrays)
     context = dict(

@@ -150,8 +150,8 @@ def can_stream(graph: Graph, step: int) -> bool:
     node, nxt = graph.nodes[step], graph.nodes[step + 1]
     hook = getattr(ops.get(nxt.op), "can_stream", None)
     readers = [n for n in graph.nodes if node.output in n.inputs]
-    return (hook is not None and nxt.inputs == [node.output] and readers == [nxt] and node.output != graph.output
-            and not is_streamed(nxt) and hook(nxt, node, graph.shape(node.input)))
+    return (hook is not None and nxt.inputs == [node.output] and len(readers) == 1 and readers[0] is nxt
+            and node.output != graph.output and hook(nxt, node, graph.shape(node.input)))
 
 
 def decide_streams(graph: Graph) -> None:
@@ -168,6 +168,7 @@ def decide_streams(graph: Graph) -> None:
         best = None
         for step in candidates:
             node = graph.nodes[step]
+            # A layer is a producer or a consumer, not both: no chains of streams.
             if is_streamed(node) or is_streamed(graph.nodes[step + 1]) or (step and is_streamed(graph.nodes[step - 1])):
                 continue
             node.attrs[STREAMED] = True
@@ -542,7 +543,7 @@ def check_limit(graph: Graph, plan: Plan, limit_text: str | None) -> None:
     if plan.lower_bound > limit:
         raise McugenError(
             f"the model needs {plan.arena_size:,} bytes of arena, {plan.arena_size - limit:,} over --ram-limit "
-            f"{limit_text} ({limit:,} bytes); no layer-by-layer plan fits: {where} alone needs "
+            f"{limit_text} ({limit:,} bytes); no plan for this execution fits: {where} alone needs "
             f"{plan.lower_bound:,} bytes live at once")
     raise McugenError(
         f"the model needs {plan.arena_size:,} bytes of arena, {plan.arena_size - limit:,} over --ram-limit "

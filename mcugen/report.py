@@ -119,8 +119,8 @@ def format_text(s: dict) -> str:
         f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer, layer {s['peak_layer']}; "
         f"the arena is {gap:.3f}x it)",
         f"without overlap   {s['baseline_bytes']:,} bytes  (TFLM's greedy-by-size planner, for comparison)",
-        *([f"streamed          layers {', '.join(map(str, s['streamed_layers']))} run row by row inside the next "
-           "layer (a row window instead of their whole output; --no-stream turns it off)"]
+        *([f"streamed          layer {', '.join(map(str, s['streamed_layers']))}: run row by row inside the next "
+           "layer (a row window instead of the whole output; --no-stream turns it off)"]
           if s["streamed_layers"] else []),
         f"input             {'x'.join(map(str, s['input']['shape']))} {s['precision']} at offset "
         f"{s['input']['offset']:,}  (the ONNX input: {s['input']['onnx_layout']} "

@@ -18,14 +18,14 @@ point (`mcugen report --precision float32`, in-process) and ends up as one of:
                 evaluator's outputs are the expected ones; the outcome says so.
     several     refused because the model has several inputs or outputs (mcugen compiles
                 exactly one of each): counted apart
+    refused     exit status 2 with exactly one line, `mcugen: error: ...`
+    failed      anything else: a crash, a message of several lines, a C result out of
+                tolerance, a refusal after `report` accepted the model
 
 Node cases pass weights, biases and second operands as graph inputs. Those inputs (every
 one after the first) are made initializers holding the case's values, as weights are on
 a microcontroller (freeze_inputs); the table counts the passed cases that needed it.
 Inputs that cannot be constants (sequences, optionals, strings) are left as they are.
-    refused     exit status 2 with exactly one line, `mcugen: error: ...`
-    failed      anything else: a crash, a message of several lines, a C result out of
-                tolerance, a refusal after `report` accepted the model
 
 --readme rewrites the table in README.md (between the conformance markers). Exit status 0
 when no case failed. The whole set takes about a minute; tests/test_conformance.py runs
@@ -201,6 +201,8 @@ def freeze_inputs(model: onnx.ModelProto, sets: list) -> tuple[onnx.ModelProto, 
     and node cases pass weights, biases, shapes and second operands as graph inputs. Only
     the data sets whose frozen values agree with the first set's are kept."""
     names = _graph_inputs(model)
+    if not sets:  # nothing to freeze them to
+        return model, lambda: sets, []
     try:
         frozen = [numpy_helper.from_array(_plain(v), name) for name, v in zip(names[1:], sets[0][0][1:])]
     except (TypeError, ValueError, NotImplementedError):  # sequences, optionals, exotic types

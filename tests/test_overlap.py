@@ -280,3 +280,44 @@ def test_streaming_needs_a_row_window_not_the_whole_tensor():
     assert planner.lower_bound(bufs, rules) <= 48 * 48 * 8 + 3 * 48 * 16 + 4 * 2 * 8 + 2 * 48 * 16
     assert layered >= 48 * 48 * 16
     check_chain(graph, rng)
+
+
+def c_loop_rows(node, mid_h, out_h):
+    """The pointwise rows pointwise_depthwise_s8 computes before each output row: its loop,
+    line for line (templates/kernels/pointwise_depthwise.c.j2; change both together)."""
+    (kh, _), (sh, _), pt = node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"][0]
+    top = rows = 0
+    computed = []
+    for oy in range(out_h):
+        want = oy * sh - pt
+        first, last = max(want, 0), min(want + kh - 1, mid_h - 1)
+        if first > top:
+            drop = min(first - top, rows)
+            rows, top = rows - drop, first
+        new = list(range(top + rows, last + 1))
+        rows += len(new)
+        assert rows <= min(kh, mid_h)  # the window's size (stream_window_bytes)
+        computed.append(new)
+    return computed
+
+
+@pytest.mark.parametrize("k,s,pads,h", [(k, s, pads, h) for k, s, pads, h in itertools.product(
+    (1, 2, 3, 5), (1, 2, 3, 4), ((0, 0, 0, 0), (1, 1, 1, 1), (0, 0, 1, 1), (2, 1, 0, 2), (4, 0, 0, 0), (0, 0, 4, 0)),
+    (1, 2, 5, 12)) if h + pads[0] + pads[2] >= k])
+def test_stream_access_is_exactly_the_kernel_s_read_schedule(k, s, pads, h):
+    """The C test above cannot see a declaration off by less than a step (the kernel reads a
+    step's rows before writing its output row), so the declaration is checked exactly here
+    against the loop: each step's first input read is the first row it adds, and a step that
+    adds none reads nothing. Every pointwise row a window needs is computed exactly once."""
+    rng = np.random.default_rng(0)
+    shape = (1, h, 6, 3)
+    graph = build_chain([("pointwise_conv", 5), ("depthwise_conv", k, s, 1, pads, 0)], shape, rng)
+    pw, dw = graph.nodes
+    mid, out = graph.shape("t1"), graph.shape("t2")
+    declared = ops.depthwise_conv.stream_access(dw, pw, shape, mid, out).first_read // (6 * 3)
+    computed = c_loop_rows(dw, mid[1], out[1])
+    for step, rows in enumerate(computed):
+        assert declared[step] == (rows[0] if rows else h), (step, rows)
+    flat = [r for rows in computed for r in rows]
+    needed = {r for oy in range(out[1]) for r in range(oy * s - pads[0], oy * s - pads[0] + k) if 0 <= r < h}
+    assert sorted(flat) == flat and len(set(flat)) == len(flat) and needed <= set(flat)

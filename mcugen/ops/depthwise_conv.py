@@ -7,7 +7,7 @@ dilations, pads (t, l, b, r), act.
 import numpy as np
 
 from mcugen.layout import as_image
-from mcugen.ops import common
+from mcugen.ops import common, pointwise_conv
 
 KIND = "depthwise_conv"
 
@@ -123,37 +123,44 @@ def access(node, in_shape, out_shape):
 # producer's output never exists whole; its input is read front to back as rows are added.
 
 
+STREAM_KERNEL = "pointwise_depthwise"  # the template of a layer with its producer inside
+
+
 def can_stream(node, producer, src_shape) -> bool:
     return producer.op == "pointwise_conv" and len(src_shape) == 4 and node.attrs["dilations"] == (1, 1)
 
 
-def _window_bottoms(node, mid_h, out_h) -> np.ndarray:
-    """The last producer row each output row's window reaches (below the input: clipped)."""
+def _new_rows(node, mid_h, out_h) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) producer row each output row's window adds: its rows inside the
+    producer's output not computed for an earlier output row (none when first > last).
+    Rows no window reaches (a stride above the kernel) are never computed."""
     (kh, _), (sh, _), pt = node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"][0]
-    return np.minimum(mid_h - 1, np.arange(out_h) * sh - pt + kh - 1)
+    want = np.arange(out_h) * sh - pt
+    last = np.minimum(mid_h - 1, want + kh - 1)
+    done = np.maximum.accumulate(np.concatenate([[-1], last[:-1]]))  # computed before this row
+    return np.maximum(done + 1, np.maximum(want, 0)), last
 
 
 def stream_access(node, producer, src_shape, mid_shape, out_shape):
     """Output rows in order, each written after the producer has read the input rows its
-    window adds (none: the step reads nothing)."""
+    window adds (none: the step reads nothing). Exact: tests/test_overlap.py checks it
+    against the template's loop."""
     _, h, w, c = as_image(src_shape)
-    bottoms = _window_bottoms(node, mid_shape[1], out_shape[1])
-    first_new = np.concatenate([[0], bottoms[:-1] + 1])
-    first_read = np.where(bottoms >= first_new, first_new * w * c, h * w * c)
-    return common.Access(first_read, out_shape[2] * out_shape[3])
+    first, last = _new_rows(node, mid_shape[1], out_shape[1])
+    return common.Access(np.where(last >= first, first * w * c, h * w * c), out_shape[2] * out_shape[3])
 
 
 def stream_window_bytes(node, mid_shape) -> int:
-    """The window: kernel_h rows of the producer's output (kept contiguous, in order)."""
-    _, _, w, c = as_image(mid_shape)
-    return node.attrs["kernel"][0] * w * c
+    """The window: kernel_h rows of the producer's output (at most all of them), kept
+    contiguous and in order, rounded up to a word: the producer's int32 scratch follows it
+    (stream_scratch; the template places it at this offset)."""
+    _, h, w, c = as_image(mid_shape)
+    return -(-min(node.attrs["kernel"][0], h) * w * c // 4) * 4
 
 
 def stream_scratch(node, producer, src_shape, mid_shape, out_shape):
-    from mcugen.ops import pointwise_conv
-
-    window = -(-stream_window_bytes(node, mid_shape) // 4) * 4  # the producer's scratch is word aligned
-    return window + pointwise_conv.scratch(producer, src_shape, mid_shape)
+    """The window, then the producer's own scratch."""
+    return stream_window_bytes(node, mid_shape) + pointwise_conv.scratch(producer, src_shape, mid_shape)
 
 
 def cost(node, in_shape, out_shape):
