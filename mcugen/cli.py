@@ -253,7 +253,9 @@ def _verify_text(r) -> str:
     ]
     if r.first_bad_layer:
         b = r.first_bad_layer
-        lines.append(f"first layer that differs: #{b['index']} {b['op']} '{b['name']}' ({b['differing_bytes']} bytes)")
+        inside = "" if b.get("streamed_inside") is None else (
+            f"; layer #{b['streamed_inside']} runs inside it, streamed, and may be the one")
+        lines.append(f"first layer that differs: #{b['index']} {b['op']} '{b['name']}' ({b['differing_bytes']} bytes{inside})")
     lines += [
         f"int8 vs float ({r.float_reference}): top-1 agreement {r.top1_agreement:.1%}, "
         f"cosine {r.cosine:.4f}, max abs error {r.max_abs_error:.4g}",

@@ -163,8 +163,11 @@ def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, runner) -
         got = dump[offset: offset + want.size]
         offset += want.size
         if got.size != want.size or np.any(got != want):
+            # A layer streamed into this one has no output of its own to compare: either may differ.
+            inside = index - 1 if index - 1 in compiled.plan.streamed else None
             return dict(index=index, name=escape(node.name or "<unnamed>"), op=node.op,
-                        differing_bytes=int(np.sum(got != want[: got.size])) if got.size else int(want.size))
+                        differing_bytes=int(np.sum(got != want[: got.size])) if got.size else int(want.size),
+                        streamed_inside=inside)
     return None
 
 

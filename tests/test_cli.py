@@ -107,6 +107,23 @@ def test_verify_names_the_first_layer_that_differs(monkeypatch, capsys):
     assert data["bit_exact"] is False and data["mismatches"] > 0
     assert data["first_bad_layer"]["op"] == "depthwise_conv"
     assert data["first_bad_layer"]["index"] == 1  # conv, then the first depthwise
+    assert data["first_bad_layer"]["streamed_inside"] is None
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_verify_names_a_streamed_layer_with_its_consumer(monkeypatch, capsys):
+    """Layer 2 of digits (pointwise) runs inside layer 3 (depthwise) and has no output of
+    its own: a fault in it is reported at layer 3, naming layer 2 as the other suspect."""
+    real = ops.pointwise_conv.run_int8
+
+    def broken(node, x):
+        return np.clip(real(node, x).astype(np.int16) + 40, -128, 127).astype(np.int8)
+
+    monkeypatch.setattr(ops.pointwise_conv, "run_int8", broken)
+    code = cli.main(["verify", str(DIGITS), "--samples", "3"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "first layer that differs: #3 depthwise_conv" in out and "layer #2 runs inside it, streamed" in out
 
 
 def test_report_needs_no_calibration_and_warns_nothing():
