@@ -20,7 +20,7 @@ from mcugen import codegen, float32, pipeline, planner, reference
 from mcugen.pipeline import Compiled
 from mcugen.toolchain import CFLAGS
 from mcugen.verify import run_c
-from test_overlap import _reshaped, build_chain, tightest_plan
+from test_overlap import _reshaped, build_chain, draw_specs, tightest_plan
 
 DIGITS_CALIB = EXAMPLES / "digits_calib.npz"
 
@@ -70,14 +70,7 @@ def check_float_chain(graph, rng, samples=2):
 def test_float_chains_run_at_their_tightest_overlap(data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     shape = (1, data.draw(st.integers(3, 8)), data.draw(st.integers(3, 8)), data.draw(st.integers(1, 6)))
-    specs = []
-    for _ in range(data.draw(st.integers(2, 8))):
-        kind = data.draw(st.sampled_from(["pointwise_conv", "depthwise_conv", "conv", "avg_pool"]))
-        if kind == "pointwise_conv":
-            specs.append((kind, data.draw(st.integers(1, 24))))
-        else:
-            k = data.draw(st.integers(1, 3))
-            specs.append((kind, k, data.draw(st.integers(1, 2)), 1, (k // 2,) * 4, data.draw(st.integers(1, 8))))
+    specs = draw_specs(data, 8)
     tail = data.draw(st.sampled_from([[], [("global_avg_pool",), ("fully_connected", 7), ("softmax",)]]))
     graph = as_float(build_chain(_reshaped(specs, shape, rng) + tail, shape, rng), rng)
     check_float_chain(graph, rng)

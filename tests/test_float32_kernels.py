@@ -15,7 +15,7 @@ from mcugen import float32, ops, planner, reference
 from mcugen.ir import Graph, Node, Tensor
 from mcugen.pipeline import Compiled
 from mcugen.verify import run_c
-from test_kernels import window
+from test_kernels import pool_window, window
 
 SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CC = COMPILERS[0] if COMPILERS else "cc"
@@ -92,10 +92,7 @@ def test_pointwise_conv_and_fully_connected(data):
 @SETTINGS
 @given(st.data())
 def test_pooling(data):
-    attrs, (h, w) = data.draw(window(max_kernel=4))
-    attrs["dilations"] = (1, 1)
-    attrs["pads"] = tuple(min(p, k - 1) for p, k in zip(attrs["pads"], attrs["kernel"] * 2))  # ONNX: pad < kernel
-    h, w = max(h, attrs["kernel"][0]), max(w, attrs["kernel"][1])
+    attrs, (h, w) = data.draw(pool_window())
     c = data.draw(st.integers(1, 5))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     kind = data.draw(st.sampled_from(["avg_pool", "max_pool", "global_avg_pool"]))

@@ -48,6 +48,15 @@ def window(draw, max_kernel=5):
     return dict(kernel=kernel, dilations=dil, pads=pads, strides=strides), (h, w)
 
 
+@st.composite
+def pool_window(draw):
+    """A pooling window: no dilation, padding below the kernel (ONNX), a map the kernel fits."""
+    attrs, (h, w) = draw(window(max_kernel=4))
+    attrs["dilations"] = (1, 1)
+    attrs["pads"] = tuple(min(p, k - 1) for p, k in zip(attrs["pads"], attrs["kernel"] * 2))  # ONNX: pad < kernel
+    return attrs, (max(h, attrs["kernel"][0]), max(w, attrs["kernel"][1]))
+
+
 def check(node, in_shape, rng, batch=3):
     """The C against the reference; every other example builds the DSP kernels instead."""
     out_shape = ops.get(node.op).output_shape(node, in_shape)
@@ -116,10 +125,7 @@ def test_fully_connected(data):
 @SETTINGS
 @given(st.data())
 def test_avg_pool(data):
-    attrs, (h, w) = data.draw(window(max_kernel=4))
-    attrs["dilations"] = (1, 1)
-    attrs["pads"] = tuple(min(p, k - 1) for p, k in zip(attrs["pads"], attrs["kernel"] * 2))  # ONNX: pad < kernel
-    h, w = max(h, attrs["kernel"][0]), max(w, attrs["kernel"][1])
+    attrs, (h, w) = data.draw(pool_window())
     c = data.draw(st.integers(1, 5))
     include = data.draw(st.booleans())
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))

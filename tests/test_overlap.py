@@ -179,20 +179,26 @@ def _reshaped(specs, shape, rng):
     return out
 
 
-@settings(max_examples=8, deadline=None)
-@given(st.data())
-def test_random_chains_at_their_tightest_overlap(data):
-    """Pointwise widening/narrowing, windows, then the head ops, in random chains."""
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    shape = (1, data.draw(st.integers(3, 9)), data.draw(st.integers(3, 9)), data.draw(st.integers(1, 6)))
+def draw_specs(data, most: int) -> list:
+    """2 to `most` layers for build_chain: pointwise widening/narrowing and 'same'-padded windows."""
     specs = []
-    for _ in range(data.draw(st.integers(2, 10))):
+    for _ in range(data.draw(st.integers(2, most))):
         kind = data.draw(st.sampled_from(["pointwise_conv", "depthwise_conv", "conv", "avg_pool"]))
         if kind == "pointwise_conv":
             specs.append((kind, data.draw(st.integers(1, 24))))
         else:
             k = data.draw(st.integers(1, 3))
             specs.append((kind, k, data.draw(st.integers(1, 2)), 1, (k // 2,) * 4, data.draw(st.integers(1, 8))))
+    return specs
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.data())
+def test_random_chains_at_their_tightest_overlap(data):
+    """Pointwise widening/narrowing, windows, then the head ops, in random chains."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    shape = (1, data.draw(st.integers(3, 9)), data.draw(st.integers(3, 9)), data.draw(st.integers(1, 6)))
+    specs = draw_specs(data, 10)
     tail = data.draw(st.sampled_from([[], [("global_avg_pool",)], [("global_avg_pool",), ("fully_connected", 5)],
                                       [("global_avg_pool",), ("fully_connected", 7), ("softmax",)]]))
     graph = build_chain(_reshaped(specs, shape, rng) + tail, shape, rng)
