@@ -19,6 +19,7 @@ Run it from the repo root (CPU only, seeded, a few minutes on 2 cores):
 The .onnx and .npz files shipped in examples/ are this script's output, so
 nobody needs torch to use them; rerun it only to change the model.
 """
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +101,10 @@ def accuracy(net, x, y):
         return (net(x).argmax(1) == y).float().mean().item()
 
 
-def train(x_train, y_train, x_test, y_test):
-    net = MobileNetV1()
+def train(x_train, y_train, x_test, y_test, net=None):
+    """Adam + cosine schedule, random shifts; the v1 network unless `net` is given (the
+    v2, v3 and VWW examples train theirs the same way)."""
+    net = MobileNetV1() if net is None else net
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS)
     gen = torch.Generator().manual_seed(SEED)
@@ -120,11 +123,11 @@ def train(x_train, y_train, x_test, y_test):
     return net.eval()
 
 
-def export(net, path):
+def export(net, path, input_shape=(1, 1, 32, 32), opset=13):
     """TorchScript exporter: folds BatchNorm into the convs and writes one file."""
     torch.onnx.export(
-        WithSoftmax(net).eval(), (torch.zeros(1, 1, 32, 32),), str(path),
-        dynamo=False, opset_version=13,
+        WithSoftmax(net).eval(), (torch.zeros(*input_shape),), str(path),
+        dynamo=False, opset_version=opset,
         input_names=["input"], output_names=["probs"],
         dynamic_axes={"input": {0: "N"}, "probs": {0: "N"}},
     )
@@ -135,6 +138,22 @@ def onnx_accuracy(path, x, y):
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     probs = sess.run(["probs"], {"input": x})[0]
     return float((probs.argmax(1) == y).mean())
+
+
+def train_and_export(make_net, name, **export_options):
+    """The v2 and v3 examples: seed, train make_net() on the split, write examples/NAME.onnx."""
+    seed_everything(SEED)
+    x_train, y_train, x_test, y_test = load_split()
+    start = time.perf_counter()
+    net = train(*map(torch.from_numpy, (x_train, y_train, x_test, y_test)), net=make_net())
+    seconds = time.perf_counter() - start
+
+    model_path = HERE / f"{name}.onnx"
+    export(net, model_path, **export_options)
+
+    params = sum(p.numel() for p in net.parameters())
+    print(f"{params} parameters; trained in {seconds:.0f} s; wrote {model_path.name}")
+    print(f"ONNX float held-out accuracy: {onnx_accuracy(model_path, x_test, y_test):.4f}")
 
 
 def main():

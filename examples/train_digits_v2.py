@@ -24,19 +24,9 @@ Run it from the repo root (CPU only, seeded, a few minutes on 2 cores):
 
 then ``python examples/make_qdq.py digits_mobilenet_v2`` for the QDQ versions.
 """
-import time
-from pathlib import Path
-
-import numpy as np
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-from digits_data import load_split
-from train_digits import (BATCH, EPOCHS, SEED, accuracy, conv_bn, export, onnx_accuracy,
-                          random_shift, seed_everything)
-
-HERE = Path(__file__).resolve().parent
+from train_digits import conv_bn, train_and_export
 
 
 class InvertedResidual(nn.Module):
@@ -79,39 +69,8 @@ class MobileNetV2(nn.Module):
         return self.classifier(self.features(x))  # logits, for the training loss
 
 
-def train(net, x_train, y_train, x_test, y_test):
-    """train_digits.train, for a given network (that one builds its own MobileNetV1)."""
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS)
-    gen = torch.Generator().manual_seed(SEED)
-    for epoch in range(EPOCHS):
-        net.train()
-        losses = []
-        for idx in torch.randperm(len(x_train), generator=gen).split(BATCH):
-            loss = F.cross_entropy(net(random_shift(x_train[idx], gen)), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        sched.step()
-        print(f"epoch {epoch + 1:2d}  loss {np.mean(losses):.3f}  "
-              f"held-out acc {accuracy(net, x_test, y_test):.4f}")
-    return net.eval()
-
-
 def main():
-    seed_everything(SEED)
-    x_train, y_train, x_test, y_test = load_split()
-    start = time.perf_counter()
-    net = train(MobileNetV2(), *map(torch.from_numpy, (x_train, y_train, x_test, y_test)))
-    seconds = time.perf_counter() - start
-
-    model_path = HERE / "digits_mobilenet_v2.onnx"
-    export(net, model_path)
-
-    params = sum(p.numel() for p in net.parameters())
-    print(f"{params} parameters; trained in {seconds:.0f} s; wrote {model_path.name}")
-    print(f"ONNX float held-out accuracy: {onnx_accuracy(model_path, x_test, y_test):.4f}")
+    train_and_export(MobileNetV2, "digits_mobilenet_v2")
 
 
 if __name__ == "__main__":

@@ -38,18 +38,10 @@ Run it from the repo root (CPU only, seeded, a few minutes on 2 cores):
 
 then ``python examples/make_qdq.py digits_mobilenet_v3`` for the QDQ versions.
 """
-import time
-from pathlib import Path
-
-import onnx
-import torch
 from torch import nn
 
-from digits_data import load_split
-from train_digits import SEED, WithSoftmax, onnx_accuracy, seed_everything
-from train_digits_v2 import train
+from train_digits import train_and_export
 
-HERE = Path(__file__).resolve().parent
 OPSET = 17  # HardSwish and HardSigmoid are ONNX ops from opset 14 on
 # kernel, expansion, out channels, squeeze-and-excitation, activation, stride
 BNECK = [(3, 16, 16, True, "RE", 1), (3, 48, 24, False, "RE", 2), (3, 64, 24, False, "RE", 1),
@@ -126,30 +118,8 @@ class MobileNetV3Small(nn.Module):
         return self.classifier(self.features(x))  # logits, for the training loss
 
 
-def export(net, path):
-    """train_digits.export at opset 17 (that one writes opset 13, without HardSwish)."""
-    torch.onnx.export(
-        WithSoftmax(net).eval(), (torch.zeros(1, 1, 32, 32),), str(path),
-        dynamo=False, opset_version=OPSET,
-        input_names=["input"], output_names=["probs"],
-        dynamic_axes={"input": {0: "N"}, "probs": {0: "N"}},
-    )
-    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-
-
 def main():
-    seed_everything(SEED)
-    x_train, y_train, x_test, y_test = load_split()
-    start = time.perf_counter()
-    net = train(MobileNetV3Small(), *map(torch.from_numpy, (x_train, y_train, x_test, y_test)))
-    seconds = time.perf_counter() - start
-
-    model_path = HERE / "digits_mobilenet_v3.onnx"
-    export(net, model_path)
-
-    params = sum(p.numel() for p in net.parameters())
-    print(f"{params} parameters; trained in {seconds:.0f} s; wrote {model_path.name}")
-    print(f"ONNX float held-out accuracy: {onnx_accuracy(model_path, x_test, y_test):.4f}")
+    train_and_export(MobileNetV3Small, "digits_mobilenet_v3", opset=OPSET)
 
 
 if __name__ == "__main__":

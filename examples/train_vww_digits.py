@@ -24,7 +24,7 @@ chaotic, so its int8-vs-float figures say little about a real network. This is t
 topology, the same size (207,600 conv weights, 7.49M MACs), trained: 215,642
 parameters with the BatchNorms and the 10-class Linear layer.
 
-How: the training setup of ``train_digits.py`` / ``train_digits_v2.py`` (seed, 30
+How: the training setup of ``train_digits.py``'s ``train()`` (seed, 30
 epochs, batch 64, Adam + cosine schedule, random shifts of up to 2 pixels), reused by
 training ``Upsample96() -> network`` on the 32x32 digits: each shifted 32x32 batch is
 upsampled on the fly (shifts of up to 6 pixels at 96x96), exactly as
@@ -43,15 +43,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from digits_data import load_split
 from make_vww import BLOCKS
-from train_digits import SEED, WithSoftmax, conv_bn, onnx_accuracy, seed_everything, separable
-from train_digits_v2 import train
+from train_digits import SEED, conv_bn, export, onnx_accuracy, seed_everything, separable, train
 from vww_digits_data import SIZE, load_heldout, to_vww
 
 HERE = Path(__file__).resolve().parent
@@ -85,17 +83,6 @@ class Upsample96(nn.Module):
         return F.interpolate(x, size=(SIZE, SIZE), mode="nearest").expand(-1, 3, -1, -1)
 
 
-def export(net, path):
-    """train_digits.export at the VWW input shape [N,3,96,96] (that one is [N,1,32,32])."""
-    torch.onnx.export(
-        WithSoftmax(net).eval(), (torch.zeros(1, 3, SIZE, SIZE),), str(path),
-        dynamo=False, opset_version=13,
-        input_names=["input"], output_names=["probs"],
-        dynamic_axes={"input": {0: "N"}, "probs": {0: "N"}},
-    )
-    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-
-
 def macs(net):
     """Multiply-accumulates of one inference: convs and the Linear layer."""
     total, size = 0, SIZE
@@ -113,12 +100,12 @@ def main():
     x_train, y_train, x_test, y_test = load_split()
     net = MobileNetV1VWW()
     start = time.perf_counter()
-    train(nn.Sequential(Upsample96(), net),  # trains net, behind the 32x32 -> 96x96 front
-          *map(torch.from_numpy, (x_train, y_train, x_test, y_test)))
+    train(*map(torch.from_numpy, (x_train, y_train, x_test, y_test)),
+          net=nn.Sequential(Upsample96(), net))  # trains net, behind the 32x32 -> 96x96 front
     seconds = time.perf_counter() - start
 
     model_path = HERE / "vww_digits_mobilenet_v1_025.onnx"
-    export(net.eval(), model_path)
+    export(net.eval(), model_path, input_shape=(1, 3, SIZE, SIZE))
     calib_path = HERE / "vww_digits_calib.npz"
     calib = np.random.default_rng(SEED).permutation(len(x_train))[:N_CALIB]
     np.savez_compressed(calib_path, input=to_vww(x_train[calib]))
