@@ -17,6 +17,7 @@ from mcugen.verify import run_c
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+KERNELS = ROOT / "mcugen" / "backend" / "kernels"  # the C kernel library
 VWW = EXAMPLES / "vww_mobilenet_v1_025.onnx"
 DIGITS = EXAMPLES / "digits_mobilenet_v1.onnx"
 V2 = EXAMPLES / "mobilenet_v2_035_96.onnx"

@@ -1,4 +1,4 @@
-"""A plain (non-editable) `pip install .` finds the templates too."""
+"""A plain (non-editable) `pip install .` finds the templates and the kernel library too."""
 
 import os
 import subprocess
@@ -19,9 +19,10 @@ def test_wheel_install_finds_templates(tmp_path):
     assert proc.returncode == 0, proc.stderr
     env = dict(os.environ, PYTHONPATH=str(target))
     # Run from an empty folder so the source checkout is not importable.
-    code = ("from mcugen import codegen; d = codegen.templates_dir(); print(d); "
-            "assert (d / 'kernels' / 'conv.c.j2').is_file() and (d / 'kernels' / 'f32' / 'conv.c.j2').is_file(); "
-            "assert (d / 'target' / 'link.ld').is_file() and (d / 'target' / 'runner.c.j2').is_file()")
+    code = ("from mcugen import codegen; d = codegen.templates_dir(); k = codegen.kernels_dir(); print(d, k); "
+            "assert (d / 'model.c.j2').is_file() and (d / 'target' / 'link.ld').is_file(); "
+            "assert (d / 'target' / 'runner.c.j2').is_file() and str(k).startswith(str(d.parent)); "
+            "assert (k / 'mcugen_common_s8.h').is_file() and (k / 'mcugen_conv_f32.c').is_file()")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert str(target) in proc.stdout

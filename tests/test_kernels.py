@@ -223,17 +223,20 @@ def test_each_compiler_builds_every_kernel(cc, tmp_path):
 
 HELPERS_MAIN = r"""
 #include <stdio.h>
+
+#include "mcugen_common_s8.h"
+
 int main(void)
 {
     long acc, mult, shift, zp, lo, hi;
     while (scanf("%ld %ld %ld %ld %ld %ld", &acc, &mult, &shift, &zp, &lo, &hi) == 6) {
         const int32_t m = (int32_t)mult, s = (int32_t)shift;
-        const requant_t q = { 0, (int32_t)zp, (int32_t)lo, (int32_t)hi, &m, &s, 0 };
-        const requant_t fast = { 0, (int32_t)zp, (int32_t)lo, (int32_t)hi, &m, &s, 1 };
+        const mcugen_requant_t q = { 0, (int32_t)zp, (int32_t)lo, (int32_t)hi, &m, &s, 0 };
+        const mcugen_requant_t fast = { 0, (int32_t)zp, (int32_t)lo, (int32_t)hi, &m, &s, 1 };
         const int fast_applies = s <= -2 && m > (1 << 30);  /* what the layer's flag promises */
-        printf("%d %d %d %d\n", multiply_by_quantized_multiplier((int32_t)acc, m, s),
-               requantize_s8((int32_t)acc, &q, 0), rounding_div((int32_t)(acc / 4), (int32_t)(mult % 1000 + 1)),
-               fast_applies ? requantize_s8((int32_t)acc, &fast, 0) : requantize_s8((int32_t)acc, &q, 0));
+        printf("%d %d %d %d\n", mcugen_multiply_by_quantized_multiplier((int32_t)acc, m, s),
+               mcugen_requantize_s8((int32_t)acc, &q, 0), mcugen_rounding_div((int32_t)(acc / 4), (int32_t)(mult % 1000 + 1)),
+               fast_applies ? mcugen_requantize_s8((int32_t)acc, &fast, 0) : mcugen_requantize_s8((int32_t)acc, &q, 0));
     }
     return 0;
 }
@@ -242,17 +245,17 @@ int main(void)
 
 @pytest.mark.parametrize("variant", [(), ("-DMCUGEN_NO_LONG_MULTIPLY",)], ids=["long-multiply", "cortex-m0-form"])
 def test_fixed_point_helpers_match_numpy_at_the_extremes(tmp_path, variant):
-    """templates/kernels/common.c.j2 against mcugen.fixedpoint, int32 corners included,
-    under UBSan (when the compiler has it): no overflow, no disagreement."""
+    """The kernel library's fixed-point helpers (mcugen_common_s8.h) against
+    mcugen.fixedpoint, int32 corners included, under UBSan (when the compiler has it): no overflow, no disagreement."""
     import subprocess
 
-    from helpers import ROOT
+    from helpers import KERNELS
     from mcugen.fixedpoint import div_trunc, requantize, rounding_div
 
     src = tmp_path / "helpers.c"
-    src.write_text("#include <stdint.h>\n" + (ROOT / "templates/kernels/common.c.j2").read_text() + HELPERS_MAIN)
+    src.write_text(HELPERS_MAIN)
     binary = tmp_path / "helpers"
-    base = [CC, "-std=c99", "-O2", *variant, str(src), "-o", str(binary)]
+    base = [CC, "-std=c99", "-O2", *variant, "-I", str(KERNELS), str(src), "-o", str(binary)]
     if subprocess.run(base[:1] + ["-fsanitize=undefined", "-fno-sanitize-recover"] + base[1:]).returncode:
         subprocess.run(base, check=True)
     rng = np.random.default_rng(3)

@@ -1,14 +1,19 @@
-{# Softmax over the last axis, integer-only: exp comes from a compile-time table. #}
-{% macro definition() %}
+/* mcugen_softmax_s8.c: softmax over the last axis, int8, integer-only: exp comes from a
+ * table computed at compile time (ops/softmax.py). */
+#include "mcugen_common_s8.h"
+
+#ifndef MCUGEN_SOFTMAX_S8_DEFINED
+#define MCUGEN_SOFTMAX_S8_DEFINED
+
 typedef struct {
     int32_t rows, classes;
     int32_t output_zp;
     const uint16_t *exp_table;   /* exp_table[d] = round(2^15 * exp(-d * input_scale)) */
-} softmax_params_t;
+} mcugen_softmax_s8_params_t;
 
 /* Softmax: output = round(256 * e[i] / sum(e)) + zp with e[i] = exp_table[max - x[i]];
    the output scale is 1/256. */
-static void softmax_s8(const softmax_params_t *p, const int8_t *input, int8_t *output)
+MCUGEN_KERNEL void mcugen_softmax_s8(const mcugen_softmax_s8_params_t *p, const int8_t *input, int8_t *output)
 {
     for (int32_t r = 0; r < p->rows; ++r, input += p->classes, output += p->classes) {
         int32_t max = input[0];
@@ -21,18 +26,9 @@ static void softmax_s8(const softmax_params_t *p, const int8_t *input, int8_t *o
         }
         for (int32_t i = 0; i < p->classes; ++i) {
             const int32_t e = p->exp_table[max - input[i]];
-            output[i] = clamp_s8((e * 256 + sum / 2) / sum + p->output_zp, -128, 127);
+            output[i] = mcugen_clamp_s8((e * 256 + sum / 2) / sum + p->output_zp, -128, 127);
         }
     }
 }
-{% endmacro %}
 
-{% macro data(L) %}
-static const softmax_params_t {{ L.id }}_p = {
-    {{ L.fields.rows }}, {{ L.fields.classes }}, {{ L.params.output_zp }}, {{ L.arrays.table }}
-};
-{% endmacro %}
-
-{% macro call(L) %}
-    softmax_s8(&{{ L.id }}_p, {{ L.input }}, {{ L.output }});
-{% endmacro %}
+#endif /* MCUGEN_SOFTMAX_S8_DEFINED */

@@ -1,10 +1,19 @@
-{# Softmax over the last axis, float32. #}
-{% macro definition() %}
+/* mcugen_softmax_f32.c: softmax over the last axis, float32. */
+#include "mcugen_common_f32.h"
+
+#ifndef MCUGEN_SOFTMAX_F32_DEFINED
+#define MCUGEN_SOFTMAX_F32_DEFINED
+
+typedef struct {
+    int32_t rows, classes;
+} mcugen_softmax_f32_params_t;
+
 /* Softmax: output[i] = exp(x[i] - max) / sum_j exp(x[j] - max), row by row. Each row is
    read whole before it is written (the planner relies on that: ops/softmax.py, access),
    so the exponentials are computed twice rather than stored in the output. */
-static void softmax_f32(int32_t rows, int32_t classes, const float *input, float *output)
+MCUGEN_KERNEL void mcugen_softmax_f32(const mcugen_softmax_f32_params_t *p, const float *input, float *output)
 {
+    const int32_t rows = p->rows, classes = p->classes;
     for (int32_t r = 0; r < rows; ++r, input += classes, output += classes) {
         float max = input[0];
         float sum = 0.0f;
@@ -19,11 +28,5 @@ static void softmax_f32(int32_t rows, int32_t classes, const float *input, float
         }
     }
 }
-{% endmacro %}
 
-{% macro data(L) %}
-{% endmacro %}
-
-{% macro call(L) %}
-    softmax_f32({{ L.fields.rows }}, {{ L.fields.classes }}, {{ L.input }}, {{ L.output }});
-{% endmacro %}
+#endif /* MCUGEN_SOFTMAX_F32_DEFINED */

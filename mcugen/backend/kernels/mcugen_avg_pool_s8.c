@@ -1,14 +1,18 @@
-{# Average pooling, reference kernel: same scale and zero point in and out. #}
-{% from "kernels/shared.j2" import conv_dims %}
-{% macro definition() %}
+/* mcugen_avg_pool_s8.c: average pooling, int8 (same scale and zero point in and out). */
+#include "mcugen_common_s8.h"
+
+#ifndef MCUGEN_AVG_POOL_S8_DEFINED
+#define MCUGEN_AVG_POOL_S8_DEFINED
+
 typedef struct {
     int32_t input_zp;            /* the value of a padded tap when it is counted */
     int32_t count_include_pad;   /* ONNX's attribute: 0 skips padded taps, 1 counts them */
     int32_t act_min, act_max;
-} avg_pool_params_t;
+} mcugen_avg_pool_s8_params_t;
 
 /* Average pooling: the rounded mean of the raw int8 values in each window. */
-static void avg_pool_s8(const conv_dims_t *d, const avg_pool_params_t *p, const int8_t *input, int8_t *output)
+MCUGEN_KERNEL void mcugen_avg_pool_s8(const mcugen_conv_dims_t *d, const mcugen_avg_pool_s8_params_t *p,
+                                      const int8_t *input, int8_t *output)
 {
     for (int32_t oy = 0; oy < d->out_h; ++oy) {
         for (int32_t ox = 0; ox < d->out_w; ++ox) {
@@ -28,20 +32,10 @@ static void avg_pool_s8(const conv_dims_t *d, const avg_pool_params_t *p, const 
                         }
                     }
                 }
-                *output++ = clamp_s8(rounding_div(sum, count), p->act_min, p->act_max);
+                *output++ = mcugen_clamp_s8(mcugen_rounding_div(sum, count), p->act_min, p->act_max);
             }
         }
     }
 }
-{% endmacro %}
 
-{% macro data(L) %}
-{{ conv_dims(L) }}
-static const avg_pool_params_t {{ L.id }}_p = {
-    {{ L.params.input_zp }}, {{ L.params.count_include_pad }}, {{ L.params.act_min }}, {{ L.params.act_max }}
-};
-{% endmacro %}
-
-{% macro call(L) %}
-    avg_pool_s8(&{{ L.id }}_dims, &{{ L.id }}_p, {{ L.input }}, {{ L.output }});
-{% endmacro %}
+#endif /* MCUGEN_AVG_POOL_S8_DEFINED */

@@ -1,12 +1,16 @@
-{# Max pooling, reference kernel: same scale and zero point in and out. #}
-{% from "kernels/shared.j2" import conv_dims %}
-{% macro definition() %}
+/* mcugen_max_pool_s8.c: max pooling, int8 (same scale and zero point in and out). */
+#include "mcugen_common_s8.h"
+
+#ifndef MCUGEN_MAX_POOL_S8_DEFINED
+#define MCUGEN_MAX_POOL_S8_DEFINED
+
 typedef struct {
     int32_t act_min, act_max;
-} max_pool_params_t;
+} mcugen_max_pool_s8_params_t;
 
 /* Max pooling: the largest int8 value in each window; padded taps are skipped. */
-static void max_pool_s8(const conv_dims_t *d, const max_pool_params_t *p, const int8_t *input, int8_t *output)
+MCUGEN_KERNEL void mcugen_max_pool_s8(const mcugen_conv_dims_t *d, const mcugen_max_pool_s8_params_t *p,
+                                      const int8_t *input, int8_t *output)
 {
     for (int32_t oy = 0; oy < d->out_h; ++oy) {
         for (int32_t ox = 0; ox < d->out_w; ++ox) {
@@ -22,18 +26,10 @@ static void max_pool_s8(const conv_dims_t *d, const max_pool_params_t *p, const 
                         }
                     }
                 }
-                *output++ = clamp_s8(max, p->act_min, p->act_max);
+                *output++ = mcugen_clamp_s8(max, p->act_min, p->act_max);
             }
         }
     }
 }
-{% endmacro %}
 
-{% macro data(L) %}
-{{ conv_dims(L) }}
-static const max_pool_params_t {{ L.id }}_p = { {{ L.params.act_min }}, {{ L.params.act_max }} };
-{% endmacro %}
-
-{% macro call(L) %}
-    max_pool_s8(&{{ L.id }}_dims, &{{ L.id }}_p, {{ L.input }}, {{ L.output }});
-{% endmacro %}
+#endif /* MCUGEN_MAX_POOL_S8_DEFINED */

@@ -1,18 +1,18 @@
-/* ---- shapes, quantization parameters and fixed-point helpers ------------------- */
+/* mcugen_common_s8.h: what the int8 kernels share: the requantization parameters and
+ * the fixed-point helpers (gemmlowp's and TFLite's integer steps, mcugen/fixedpoint.py is
+ * their numpy twin), and the DSP instructions of the Cortex-M4/M7 (or, with
+ * -DMCUGEN_EMULATE_DSP, the same in portable C, so that hosts run the DSP code paths). */
+#ifndef MCUGEN_COMMON_S8_H
+#define MCUGEN_COMMON_S8_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "mcugen_common.h"
 
 /* The helpers below shift negative numbers right and expect it to be arithmetic
    (true of gcc, clang and arm-none-eabi-gcc). This fails to compile where it is not. */
 typedef char mcugen_requires_arithmetic_shift[((-1) >> 1) == -1 ? 1 : -1];
-
-/* A 2-D window over an NHWC tensor: convolutions and pooling. */
-typedef struct {
-    int32_t in_h, in_w, in_c;
-    int32_t out_h, out_w, out_c;
-    int32_t kernel_h, kernel_w;
-    int32_t stride_h, stride_w;
-    int32_t dilation_h, dilation_w;
-    int32_t pad_top, pad_left;
-} conv_dims_t;
 
 /* Per-output-channel requantization: out = clamp(zp_out + acc * mult * 2^(shift-31)). */
 typedef struct {
@@ -21,17 +21,20 @@ typedef struct {
     int32_t act_min, act_max;    /* the fused activation, as an int8 clamp */
     const int32_t *mult;         /* Q31 multipliers, one per output channel */
     const int32_t *shift;        /* power-of-two exponents, one per output channel */
-    int32_t fast;                /* 1: every shift <= -2 and mult > 2^30: requant_fast_s8 applies */
-} requant_t;
+    int32_t fast;                /* 1: every shift <= -2 and mult > 2^30: mcugen_requant_fast_s8 applies */
+} mcugen_requant_t;
 
-/* A kernel specialized per layer: each layer's wrapper calls it with the layer's constant
-   shapes, and the compiler folds them in (unrolled loops, immediate offsets). */
-#if defined(__GNUC__)
-#define MCUGEN_SPECIALIZED static inline __attribute__((always_inline))
-#define MCUGEN_LAYER static __attribute__((noinline))  /* one function per layer, on any core */
-#else
-#define MCUGEN_SPECIALIZED static inline
-#define MCUGEN_LAYER static
+/* A depthwise convolution's zero-point-padded copy of its input, on small maps: padded_h
+   rows of padded_w pixels (every window then inside, on the unrolled 3x3 path); 0 rows: none. */
+typedef struct {
+    int32_t padded_h, padded_w;
+} mcugen_padded_copy_t;
+
+/* Not every model uses every helper (a model without convolutions has no use for
+   mcugen_requantize_s8); clang warns about unused static inline functions, gcc does not. */
+#ifdef __clang__
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"
 #endif
 
 /* ---- DSP instructions (Cortex-M4/M7: SXTB16, SMLAD), or portable C for tests ------ */
@@ -39,19 +42,19 @@ typedef struct {
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
 #define MCUGEN_DSP 1
-static inline int32_t sxtb16(int32_t x) { return __sxtb16(x); }
-static inline int32_t smlad(int32_t a, int32_t b, int32_t acc) { return __smlad(a, b, acc); }
+static inline int32_t mcugen_sxtb16(int32_t x) { return __sxtb16(x); }
+static inline int32_t mcugen_smlad(int32_t a, int32_t b, int32_t acc) { return __smlad(a, b, acc); }
 #elif defined(MCUGEN_EMULATE_DSP)
 /* The same instructions in portable C, so that hosts run and test the DSP kernels. */
 #define MCUGEN_DSP 1
-static inline int32_t sxtb16(int32_t x)
+static inline int32_t mcugen_sxtb16(int32_t x)
 {
     const uint32_t u = (uint32_t)x;
     const uint32_t lo = (uint32_t)(uint16_t)(int16_t)(int8_t)(u & 0xFFu);
     const uint32_t hi = (uint32_t)(uint16_t)(int16_t)(int8_t)((u >> 16) & 0xFFu);
     return (int32_t)(lo | (hi << 16));
 }
-static inline int32_t smlad(int32_t a, int32_t b, int32_t acc)
+static inline int32_t mcugen_smlad(int32_t a, int32_t b, int32_t acc)
 {
     const int32_t a_lo = (int16_t)((uint32_t)a & 0xFFFFu), a_hi = (int16_t)((uint32_t)a >> 16);
     const int32_t b_lo = (int16_t)((uint32_t)b & 0xFFFFu), b_hi = (int16_t)((uint32_t)b >> 16);
@@ -61,14 +64,14 @@ static inline int32_t smlad(int32_t a, int32_t b, int32_t acc)
 
 #ifdef MCUGEN_DSP
 /* Bytes 1 and 3 of x, sign-extended to the two halves (SXTB16 with ROR #8). */
-static inline int32_t sxtb16_ror8(int32_t x)
+static inline int32_t mcugen_sxtb16_ror8(int32_t x)
 {
     const uint32_t u = (uint32_t)x;
-    return sxtb16((int32_t)((u >> 8) | (u << 24)));
+    return mcugen_sxtb16((int32_t)((u >> 8) | (u << 24)));
 }
 
 /* Two int16 from any address (an unaligned LDR on the M4/M7). */
-static inline int32_t read_s16x2(const int16_t *p)
+static inline int32_t mcugen_read_s16x2(const int16_t *p)
 {
     int32_t v;
     memcpy(&v, p, sizeof v);
@@ -76,7 +79,7 @@ static inline int32_t read_s16x2(const int16_t *p)
 }
 
 /* Four int8 from any address (an unaligned LDR on the M4/M7). */
-static inline int32_t read_s8x4(const int8_t *p)
+static inline int32_t mcugen_read_s8x4(const int8_t *p)
 {
     int32_t v;
     memcpy(&v, p, sizeof v);
@@ -86,7 +89,7 @@ static inline int32_t read_s8x4(const int8_t *p)
 
 /* gemmlowp SaturatingRoundingDoublingHighMul: a * b / 2^31 rounded to nearest, ties toward
    +infinity (the nudge, then a truncating division: 0.5 -> 1, -0.5 -> 0). */
-static inline int32_t sat_rounding_doubling_high_mul(int32_t a, int32_t b)
+static inline int32_t mcugen_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
     const int64_t ab = (int64_t)a * (int64_t)b;
     const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
@@ -97,7 +100,7 @@ static inline int32_t sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 }
 
 /* gemmlowp RoundingDivideByPOT: x / 2^exponent, rounding half away from zero. */
-static inline int32_t rounding_divide_by_pot(int32_t x, int32_t exponent)
+static inline int32_t mcugen_rounding_divide_by_pot(int32_t x, int32_t exponent)
 {
     const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     const int32_t remainder = x & mask;
@@ -106,17 +109,17 @@ static inline int32_t rounding_divide_by_pot(int32_t x, int32_t exponent)
 }
 
 /* TFLite's MultiplyByQuantizedMultiplier; a left shift saturates instead of overflowing. */
-static inline int32_t multiply_by_quantized_multiplier(int32_t acc, int32_t mult, int32_t shift)
+static inline int32_t mcugen_multiply_by_quantized_multiplier(int32_t acc, int32_t mult, int32_t shift)
 {
     int32_t x = acc;
     if (shift > 0) {
         const int64_t wide = (int64_t)acc * ((int64_t)1 << shift);
         x = wide > INT32_MAX ? INT32_MAX : wide < INT32_MIN ? INT32_MIN : (int32_t)wide;
     }
-    return rounding_divide_by_pot(sat_rounding_doubling_high_mul(x, mult), shift > 0 ? 0 : -shift);
+    return mcugen_rounding_divide_by_pot(mcugen_sat_rounding_doubling_high_mul(x, mult), shift > 0 ? 0 : -shift);
 }
 
-/* requantize_s8 in six instructions on the M4 (AND, ASR, ORR, SMLAL, ADD, ASR), exactly
+/* mcugen_requantize_s8 in six instructions on the M4 (AND, ASR, ORR, SMLAL, ADD, ASR), exactly
    the same: for a right shift e >= 2 and 2^30 < mult < 2^31 (the layer's `fast` flag),
    RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc, mult), e)
        == ((acc * mult + (acc < 0 ? -2^30 : 2^30)) >> 32) + 2^(e-2)) >> (e - 1):
@@ -127,7 +130,7 @@ static inline int32_t multiply_by_quantized_multiplier(int32_t acc, int32_t mult
 /* Cortex-M0/M0+ have no 32x32->64 multiply (a 64-bit product is a __aeabi_lmul call): the
    same high word, exactly, from four 32-bit products of 16-bit halves (acc = ah 2^16 + al,
    mult = mh 2^16 + ml; no partial sum overflows, and the carries are summed separately). */
-static inline int32_t high_word_fast(int32_t acc, int32_t mult)
+static inline int32_t mcugen_high_word_fast(int32_t acc, int32_t mult)
 {
     const int32_t ah = acc >> 16, mh = mult >> 16;
     const int32_t al = (int32_t)((uint32_t)acc & 0xFFFFu), ml = (int32_t)((uint32_t)mult & 0xFFFFu);
@@ -139,7 +142,7 @@ static inline int32_t high_word_fast(int32_t acc, int32_t mult)
 }
 #else
 /* hi32(acc * mult + (acc < 0 ? -2^30 : 2^30)): on the M4/M7, AND, ASR, ORR and one SMLAL */
-static inline int32_t high_word_fast(int32_t acc, int32_t mult)
+static inline int32_t mcugen_high_word_fast(int32_t acc, int32_t mult)
 {
     /* +-2^30 by acc's sign, as a 64-bit value built from its halves (acc >> 31 is all ones
        or zero: arithmetic shift, which the check at the top of this file requires) */
@@ -150,33 +153,33 @@ static inline int32_t high_word_fast(int32_t acc, int32_t mult)
 }
 #endif
 
-static inline int8_t requant_fast_s8(int32_t acc, int32_t mult, int32_t round, int32_t e1,
+static inline int8_t mcugen_requant_fast_s8(int32_t acc, int32_t mult, int32_t round, int32_t e1,
                                      int32_t zp, int32_t lo, int32_t hi)
 {
-    int32_t v = ((high_word_fast(acc, mult) + round) >> e1) + zp;
+    int32_t v = ((mcugen_high_word_fast(acc, mult) + round) >> e1) + zp;
     v = v < lo ? lo : v;
     v = v > hi ? hi : v;
     return (int8_t)v;
 }
 
 /* A channel's fast constants from its TFLite shift (<= -2). */
-#define REQUANT_ROUND(shift) ((int32_t)1 << (-(shift) - 2))
-#define REQUANT_E1(shift) (-(shift) - 1)
+#define MCUGEN_REQUANT_ROUND(shift) ((int32_t)1 << (-(shift) - 2))
+#define MCUGEN_REQUANT_E1(shift) (-(shift) - 1)
 
-static inline int8_t requantize_fast_s8(int32_t acc, const requant_t *q, int32_t channel)
+static inline int8_t mcugen_requantize_fast_s8(int32_t acc, const mcugen_requant_t *q, int32_t channel)
 {
     const int32_t s = q->shift[channel];
-    return requant_fast_s8(acc, q->mult[channel], REQUANT_ROUND(s), REQUANT_E1(s), q->output_zp,
+    return mcugen_requant_fast_s8(acc, q->mult[channel], MCUGEN_REQUANT_ROUND(s), MCUGEN_REQUANT_E1(s), q->output_zp,
                            q->act_min, q->act_max);
 }
 
-static inline int8_t requantize_s8(int32_t acc, const requant_t *q, int32_t channel)
+static inline int8_t mcugen_requantize_s8(int32_t acc, const mcugen_requant_t *q, int32_t channel)
 {
     int32_t v;
     if (q->fast) {
-        return requantize_fast_s8(acc, q, channel);
+        return mcugen_requantize_fast_s8(acc, q, channel);
     }
-    v = multiply_by_quantized_multiplier(acc, q->mult[channel], q->shift[channel]);
+    v = mcugen_multiply_by_quantized_multiplier(acc, q->mult[channel], q->shift[channel]);
     /* Anything beyond [-256, 255] clamps the same either way; narrowing first keeps the
        zero point's addition from overflowing int32. */
     v = v < -256 ? -256 : v > 255 ? 255 : v;
@@ -187,12 +190,18 @@ static inline int8_t requantize_s8(int32_t acc, const requant_t *q, int32_t chan
 }
 
 /* sum / count rounded half away from zero (C division truncates toward zero). */
-static inline int32_t rounding_div(int32_t sum, int32_t count)
+static inline int32_t mcugen_rounding_div(int32_t sum, int32_t count)
 {
     return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
 }
 
-static inline int8_t clamp_s8(int32_t v, int32_t lo, int32_t hi)
+static inline int8_t mcugen_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 {
     return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
+
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
+
+#endif /* MCUGEN_COMMON_S8_H */

@@ -1,16 +1,19 @@
-{# Standard convolution: the window gathered once per pixel, then one dot product per output channel. #}
-{% from "kernels/shared.j2" import conv_dims, requant %}
-{% macro definition() %}
+/* mcugen_conv_s8.c: standard convolution (group 1), int8. */
+#include "mcugen_common_s8.h"
+
+#ifndef MCUGEN_CONV_S8_DEFINED
+#define MCUGEN_CONV_S8_DEFINED
+
 /* Convolution, group 1: output[y][x][oc] = requant(bias[oc] + sum window * weight[oc]).
    Each output pixel's window is gathered once into `col` as int16, taps in [ky][kx][ic]
    order, padded taps holding the input zero point (real zero; the zero point is folded
    into the bias, so they must be added), and an even count (a trailing 0). The weights
    were stored the same way at compile time, as int16 [O][taps rounded up to even], so a
    dot product takes two MACs per SMLAD, two output channels per pass over `col`. */
-MCUGEN_SPECIALIZED void conv_s8(const conv_dims_t *d, const requant_t *q, const int8_t *input,
-                                const int16_t *weight, const int32_t *bias, int8_t *output, int16_t *col)
+MCUGEN_SPECIALIZED void mcugen_conv_s8(const mcugen_conv_dims_t *d, const mcugen_requant_t *q, const int8_t *input,
+                                       const int16_t *weight, const int32_t *bias, int8_t *output, int16_t *col)
 {
-    const requant_t r = *q;  /* a local copy: stores to int8_t may alias *q, not r */
+    const mcugen_requant_t r = *q;  /* a local copy: stores to int8_t may alias *q, not r */
     const int32_t in_c = d->in_c, out_c = d->out_c;
     const int32_t taps = d->kernel_h * d->kernel_w * in_c, pairs = (taps + 1) / 2;
     for (int32_t oy = 0; oy < d->out_h; ++oy) {
@@ -41,12 +44,12 @@ MCUGEN_SPECIALIZED void conv_s8(const conv_dims_t *d, const requant_t *q, const 
                 const int16_t *w0 = weight + oc * 2 * pairs, *w1 = w0 + 2 * pairs;
                 int32_t a0 = bias[oc], a1 = bias[oc + 1];
                 for (int32_t p = 0; p < pairs; ++p) {
-                    const int32_t x2 = read_s16x2(col + 2 * p);
-                    a0 = smlad(x2, read_s16x2(w0 + 2 * p), a0);
-                    a1 = smlad(x2, read_s16x2(w1 + 2 * p), a1);
+                    const int32_t x2 = mcugen_read_s16x2(col + 2 * p);
+                    a0 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * p), a0);
+                    a1 = mcugen_smlad(x2, mcugen_read_s16x2(w1 + 2 * p), a1);
                 }
-                output[oc] = requantize_s8(a0, &r, oc);
-                output[oc + 1] = requantize_s8(a1, &r, oc + 1);
+                output[oc] = mcugen_requantize_s8(a0, &r, oc);
+                output[oc + 1] = mcugen_requantize_s8(a1, &r, oc + 1);
             }
 #endif
             for (; oc < out_c; ++oc) {
@@ -55,21 +58,10 @@ MCUGEN_SPECIALIZED void conv_s8(const conv_dims_t *d, const requant_t *q, const 
                 for (int32_t t = 0; t < taps; ++t) {
                     acc += col[t] * w[t];
                 }
-                output[oc] = requantize_s8(acc, &r, oc);
+                output[oc] = mcugen_requantize_s8(acc, &r, oc);
             }
         }
     }
 }
-{% endmacro %}
 
-{% macro data(L) %}
-{{ conv_dims(L) }}{{ requant(L) }}
-MCUGEN_LAYER void {{ L.id }}_run(void)
-{
-    conv_s8(&{{ L.id }}_dims, &{{ L.id }}_q, {{ L.input }}, {{ L.arrays.weight }}, {{ L.arrays.bias }}, {{ L.output }}, {{ L.scratch_int16 }});
-}
-{% endmacro %}
-
-{% macro call(L) %}
-    {{ L.id }}_run();
-{% endmacro %}
+#endif /* MCUGEN_CONV_S8_DEFINED */
