@@ -188,8 +188,8 @@ KERNELS = {
         "depthwise_conv": Kernel("mcugen_depthwise_conv_s8",
                                  (WINDOW, REQUANT, ("mcugen_padded_copy_t", "copy", ("padded_h", "padded_w"))),
                                  ("&dims", "&q", *WEIGHTED, "&copy", "scratch"), wrapped=True),
-        "pointwise_conv": Kernel("mcugen_pointwise_conv_s8", (POINTWISE, REQUANT), ("&dims", "&q", *WEIGHTED, "scratch32"),
-                                 wrapped=True),
+        "pointwise_conv": Kernel("mcugen_pointwise_conv_s8", (POINTWISE, REQUANT),
+                                 ("&dims", "&q", *WEIGHTED, "scratch32"), wrapped=True),
         # depthwise_conv.STREAM_KERNEL: a depthwise conv with its pointwise producer inside (pw_: the producer's values)
         "pointwise_depthwise": Kernel("mcugen_pointwise_depthwise_s8", (WINDOW, REQUANT),
                                       ("&pw_dims", "&pw_q", "pw_weight", "pw_bias", "&dims", "&q", "weight", "bias",
@@ -230,8 +230,8 @@ KERNELS = {
     },
 }
 # The float lut's steps (ops/lut.py, STEPS) as the kernel's step codes (mcugen_lut_f32.c).
-STEP_CODES = {"affine": "MCUGEN_STEP_AFFINE", "clip": "MCUGEN_STEP_CLIP", "hardsigmoid": "MCUGEN_STEP_HARDSIGMOID",
-              "hardswish": "MCUGEN_STEP_HARDSWISH", "sigmoid": "MCUGEN_STEP_SIGMOID", "mul_input": "MCUGEN_STEP_MUL_INPUT"}
+STEP_CODES = {name: "MCUGEN_STEP_" + name.upper() for name in ("affine", "clip", "hardsigmoid", "hardswish", "sigmoid",
+                                                                "mul_input")}
 LIBRARY_INCLUDE = re.compile(r'^#include "mcugen_\w+\.[ch]"\n', re.M)
 
 

@@ -10,19 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import COMPILERS
+from helpers import COMPILERS, STEPS, pool_window, window, with_act
 from mcugen import float32, ops, planner, reference
 from mcugen.ir import Graph, Node, Tensor
 from mcugen.pipeline import Compiled
 from mcugen.verify import run_c
-from test_kernels import pool_window, window
 
 SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CC = COMPILERS[0] if COMPILERS else "cc"
 TOLERANCE = 1e-5
-ACTS = [None, (0.0, 6.0), (0.0, math.inf), (-0.5, 0.25), (-math.inf, 0.1), (1.0, -1.0)]
-
-
 def float_graph(in_shape, layers) -> Graph:
     """Nodes given as (node, input names), each writing tensor t<i>; the last is the output."""
     tensors = {"x": Tensor("x", tuple(in_shape))}
@@ -45,11 +41,6 @@ def check(graph: Graph, rng, batch=3):
     got = run_float_c(graph, x)
     errors = float32.relative_errors(got, want)
     assert errors.max() <= TOLERANCE, (errors, graph.nodes[-1].op)
-
-
-def with_act(draw, attrs: dict) -> dict:
-    act = draw(st.sampled_from(ACTS))
-    return attrs if act is None else dict(attrs, act=act)
 
 
 def weighted(draw, rng, op, attrs, weight_shape, channels):
@@ -107,11 +98,6 @@ def test_softmax(data):
     classes = data.draw(st.integers(1, 40))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     check(float_graph((1, classes), [(Node("s", "softmax", [], [], {}), ["x"])]), rng)
-
-
-STEPS = [("hardswish",), ("sigmoid",), ("hardsigmoid", 0.2, 0.5), ("hardsigmoid", 1 / 6, 0.5), ("mul_input",),
-         ("affine", -1.5, 0.7), ("affine", 1 / 6, 0.0), ("clip", -0.5, 2.0), ("clip", 1.0, -1.0),
-         ("clip", 0.0, math.inf)]
 
 
 @SETTINGS

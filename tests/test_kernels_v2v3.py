@@ -9,22 +9,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import COMPILERS, run_graph_c
+from helpers import COMPILERS, add_params, clamp, run_graph_c, window
 from mcugen import ops, reference
 from mcugen.ir import Graph, Node, QParams, Tensor
 from mcugen.ops.add import LEFT_SHIFT
-from test_kernels import check, window
+from test_kernels import check
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CC = COMPILERS[0] if COMPILERS else "cc"
 Q = QParams(0.1, 0)
 STEP_CHOICES = [("hardswish",), ("sigmoid",), ("hardsigmoid", 0.2, 0.5), ("mul_input",), ("affine", -1.5, 0.7),
                 ("clip", -0.5, 2.0), ("clip", 1.0, -1.0)]
-
-
-def clamp(draw):
-    low = draw(st.integers(-128, 127))
-    return dict(act_min=low, act_max=draw(st.integers(low, 127)))
 
 
 def random_table(node_name, rng):
@@ -54,15 +49,6 @@ def check_graph(graph, rng, batch=3, cc=CC):
 
 def shape_4d(draw):
     return (1, draw(st.integers(1, 7)), draw(st.integers(1, 7)), draw(st.integers(1, 12)))
-
-
-def add_params(draw):
-    """Input multipliers below 1 (TFLite's: s_i / 2 max(s_a, s_b) <= 1/2), any output one."""
-    mult = lambda: draw(st.sampled_from([0, 1, 2**30, 2**31 - 1]) | st.integers(0, 2**31 - 1))  # noqa: E731
-    return dict(a_zp=draw(st.integers(-128, 127)), a_mult=mult(), a_shift=draw(st.integers(-31, 0)),
-                b_zp=draw(st.integers(-128, 127)), b_mult=mult(), b_shift=draw(st.integers(-31, 0)),
-                output_zp=draw(st.integers(-128, 127)), output_mult=mult(), output_shift=draw(st.integers(-31, 30)),
-                **clamp(draw))
 
 
 @SETTINGS

@@ -1,0 +1,34 @@
+"""Each kernel of the library (mcugen/backend/kernels) called directly from C, on random
+inputs and parameters, against its op's numpy reference: int8 bit-exact (run_int8), with
+the plain and with the DSP code paths (MCUGEN_EMULATE_DSP: the Cortex-M4's instructions in
+portable C); float32 within a tight tolerance of run_float. Many cases share one driver
+build (kernel_driver.py): a few builds per kernel."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kernel_driver
+from helpers import COMPILERS, EMULATE_DSP
+from mcugen import codegen, float32
+
+pytestmark = pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+CC = COMPILERS[0] if COMPILERS else "cc"
+SETTINGS = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CASES = 8  # per build
+
+
+@pytest.mark.parametrize("kind", sorted(codegen.KERNELS[float32.INT8]))
+@SETTINGS
+@given(data=st.data())
+def test_int8_kernel(kind, data):
+    cases = [kernel_driver.draw_int8(kind, data.draw) for _ in range(CASES)]
+    kernel_driver.check(cases, CC)
+    kernel_driver.check(cases, CC, EMULATE_DSP)
+
+
+@pytest.mark.parametrize("kind", sorted(codegen.KERNELS[float32.FLOAT32]))
+@SETTINGS
+@given(data=st.data())
+def test_float32_kernel(kind, data):
+    kernel_driver.check([kernel_driver.draw_float32(kind, data.draw) for _ in range(CASES)], CC)
