@@ -208,10 +208,18 @@ def _depthwise_window(draw) -> tuple[dict, tuple]:
     return attrs, (h, w)
 
 
-def _weighted_int8(draw, rng, op, attrs, weight_shape, channels) -> Node:
+def _weighted_int8(draw, rng, op, attrs, weight_shape, channels, calibrated=None) -> Node:
+    """Parameters anywhere the contract allows (requant_params), or, half the time, as a
+    calibrated layer has them: fast, no clamp, and a shift that spreads typical outputs over
+    the int8 range (so that every input byte shows in the output, unsaturated)."""
     weight = int8_weights(rng, weight_shape)
     node = Node(op, op, [], [], dict(attrs, weight=weight.astype(float)))
     node.params = dict(requant_params(draw, channels), weight=weight)
+    if draw(st.booleans()) if calibrated is None else calibrated:
+        taps = weight.size // channels
+        node.params.update(mult=rng.integers(2**30 + 1, 2**31 - 1, channels).astype(np.int32),
+                           shift=np.full(channels, -max(2, round(np.log2(np.sqrt(taps) * 128 * 73 / 48))), np.int32),
+                           bias=rng.integers(-3000, 3000, channels).astype(np.int32), act_min=-128, act_max=127)
     return node
 
 
@@ -238,8 +246,9 @@ def draw_int8(kind: str, draw) -> Case:
         attrs, (h, w) = _depthwise_window(draw)
         attrs["dilations"] = (1, 1)  # can_stream
         cin, mid = draw(st.integers(1, 12)), draw(st.integers(1, 9))
-        pw = _weighted_int8(draw, rng, "pointwise_conv", {}, (mid, cin), mid)
-        dw = _weighted_int8(draw, rng, "depthwise_conv", attrs, (*attrs["kernel"], mid), mid)
+        calibrated = draw(st.booleans())  # both layers, or the depthwise sees saturated rows
+        pw = _weighted_int8(draw, rng, "pointwise_conv", {}, (mid, cin), mid, calibrated)
+        dw = _weighted_int8(draw, rng, "depthwise_conv", attrs, (*attrs["kernel"], mid), mid, calibrated)
         return Case(kind, [pw, dw], [_int8(rng, (1, max(h, attrs["kernel"][0]), max(w, attrs["kernel"][1]), cin))])
     if kind == "fully_connected":
         shape = draw(st.sampled_from([(1, 1, 1, 40), (1, 3, 2, 5), (1, 17)]))

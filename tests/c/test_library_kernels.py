@@ -5,7 +5,7 @@ portable C); float32 within a tight tolerance of run_float. Many cases share one
 build (kernel_driver.py): a few builds per kernel."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import kernel_driver
@@ -14,7 +14,9 @@ from mcugen import codegen, float32
 
 pytestmark = pytest.mark.skipif(not COMPILERS, reason="no C compiler")
 CC = COMPILERS[0] if COMPILERS else "cc"
-SETTINGS = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No shrinking: a failing batch is reported whole (the failing case described), at once.
+SETTINGS = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                    phases=[Phase.explicit, Phase.reuse, Phase.generate])
 CASES = 8  # per build
 
 
