@@ -2,7 +2,7 @@
 
 These are TFLite's reference functions (gemmlowp's SaturatingRoundingDoublingHighMul and
 RoundingDivideByPOT, TFLite's QuantizeMultiplier), written so that every step is the same
-integer operation the generated C performs (templates/kernels/common.c.j2). The C and
+integer operation the generated C performs (mcugen/backend/kernels/mcugen_common_s8.h). The C and
 numpy results are therefore identical, not merely close.
 
 Deliberate differences from TFLite: for a multiplier >= 1 (shift > 0) TFLite computes

@@ -2,7 +2,7 @@
 
 No quantization: the graph after the passes is compiled as it is, with float32 weights
 (`const float`, in flash) and float32 activations in the same planned arena, 4 bytes an
-element. The kernels (templates/kernels/f32/<op>.c.j2) take their constants from here:
+element. The kernels (mcugen/backend/kernels/mcugen_<op>_f32.c) take their constants from here:
 each weighted op's weight and bias as float32 arrays, and per layer the fused activation's
 bounds and the op's scalar attributes as C float literals. The numpy reference is each
 op's run_float (mcugen/reference.py), on the same normalized graph.

@@ -66,6 +66,27 @@ def test_public_symbols_are_prefixed_and_two_models_link(generated, tmp_path):
     assert subprocess.run([str(tmp_path / "both")]).returncode == 0
 
 
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_two_models_and_a_float_one_in_one_unity_build(generated, tmp_path):
+    """Each pasted library file is guarded (its header guard, MCUGEN_<KERNEL>_DEFINED) and
+    every file-scope name in NAME.c carries the model's prefix, so one translation unit can
+    include two int8 models and a float32 one: each kernel is defined once."""
+    c = pipeline.build(DIGITS, precision="float32")
+    for fname, text in codegen.generate(c.graph, c.plan, "d32", DIGITS.name, "float32").items():
+        (tmp_path / fname).write_text(text)
+    names = ["vww.c", "vww_weights.c", "digits.c", "digits_weights.c", "d32.c", "d32_weights.c"]
+    unity = tmp_path / "unity.c"
+    unity.write_text("".join(f'#include "{f}"\n' for f in names) +
+                     "int main(void) { vww_input()[0] = 1; digits_input()[0] = 2; d32_input()[0] = 0.5f;\n"
+                     "  vww_run(); digits_run(); d32_run();\n"
+                     "  return vww_output()[0] + digits_output()[0] > 1000 || !(d32_output()[0] >= 0.0f); }\n")
+    proc = subprocess.run([COMPILERS[0], *CFLAGS, "-I", str(generated), "-I", str(tmp_path), str(unity),
+                           "-o", str(tmp_path / "unity"), "-lm"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[:3000]
+    assert subprocess.run([str(tmp_path / "unity")]).returncode == 0
+    assert (generated / "vww.c").read_text().count("#define MCUGEN_CONV_S8_DEFINED") == 1
+
+
 def test_onnx_names_reach_c_only_inside_comments(generated):
     code = (generated / "vww.c").read_text()
     assert "MobilenetV1/Conv2d_0/Conv2D" in code  # node names are there, for the reader...

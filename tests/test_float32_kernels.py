@@ -1,4 +1,4 @@
-"""Every float32 C kernel (templates/kernels/f32) against its op's float reference (run_float),
+"""Every float32 C kernel (mcugen/backend/kernels/*_f32.c) against its op's float reference (run_float),
 on random shapes, weights and fused activations. The C sums in float32 and numpy in float64,
 so the check is the normwise relative error of mcugen/float32.py, within 1e-5: a kernel bug
 (a wrong tap, channel, padding or clamp) is off by far more."""

@@ -289,8 +289,8 @@ def test_streaming_needs_a_row_window_not_the_whole_tensor():
 
 
 def c_loop_rows(node, mid_h, out_h):
-    """The pointwise rows pointwise_depthwise_s8 computes before each output row: its loop,
-    line for line (templates/kernels/pointwise_depthwise.c.j2; change both together)."""
+    """The pointwise rows mcugen_pointwise_depthwise_s8 computes before each output row: its loop,
+    line for line (mcugen_pointwise_depthwise_s8.c; change both together)."""
     (kh, _), (sh, _), pt = node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"][0]
     top = rows = 0
     computed = []

@@ -1,5 +1,6 @@
-"""One module per kernel kind, each with the same hooks (and one template,
-templates/kernels/<KIND>.c.j2, with the macros `definition()`, `data(L)` and `call(L)`).
+"""One module per kernel kind, each with the same hooks (and its C kernels in the library,
+mcugen/backend/kernels/mcugen_<KIND>_s8.c and mcugen_<KIND>_f32.c, called as
+codegen.KERNELS says).
 
 Hooks, all module-level functions. A hook that needs the node's inputs gets all of them,
 one positional argument per input in node.inputs order, then the output's argument: a
@@ -24,14 +25,14 @@ Optional: float_arrays(node) -> [(suffix, array)], the float32 kernel's constant
 are not the node's `weight` and `bias` (mcugen/float32.py); scratch(node, ...) -> bytes of
 working memory; and, for an op that can take its producer's output row by row
 (planner.decide_streams; only depthwise_conv does, with the kernel
-templates/kernels/pointwise_depthwise.c.j2): can_stream(node, producer, src_shape),
+mcugen_pointwise_depthwise_s8.c): can_stream(node, producer, src_shape),
 stream_access / stream_scratch(node, producer, src_shape, mid_shape, out_shape) and
 stream_window_bytes(node, mid_shape).
 
 To add an op: copy the closest module (pointwise_conv.py is the smallest weighted one),
-write its int8 template and its float32 one (templates/kernels/f32/<KIND>.c.j2, same
-macros), add the module to KINDS below, an importer in frontend.py and an error rule in
-errorbound.py.
+write its int8 kernel and its float32 one (mcugen/backend/kernels/mcugen_<KIND>_s8.c and
+_f32.c) and their entries in codegen.KERNELS, add the module to KINDS below, an importer
+in frontend.py and an error rule in errorbound.py.
 """
 
 from mcugen.ops import (

@@ -51,7 +51,7 @@ def window_output_hw(in_hw, attrs) -> tuple[int, int]:
 
 
 def window_fields(attrs, in_shape, out_shape) -> dict:
-    """The conv_dims_t fields (templates/kernels/shared.j2) of a windowed op."""
+    """The mcugen_conv_dims_t fields (mcugen/backend/kernels/mcugen_common.h) of a windowed op."""
     dh, dw = attrs.get("dilations", (1, 1))
     return dict(in_h=in_shape[1], in_w=in_shape[2], in_c=in_shape[3],
                 out_h=out_shape[1], out_w=out_shape[2], out_c=out_shape[3],
@@ -144,7 +144,7 @@ def quantize_weighted(node, qin: QParams, qout: QParams, channel_axis: int) -> d
 
 
 def fast_requant(node) -> int:
-    """1 when the C may use requant_fast_s8 (templates/kernels/common.c.j2): every channel
+    """1 when the C may use mcugen_requant_fast_s8 (kernels/mcugen_common_s8.h): every channel
     has a right shift of at least 2 (a multiplier below 1/4) and a normalized multiplier
     above 2^30, as normal layers do. Derived from the arrays themselves, so it holds for
     any parameters, calibrated or hand-made."""

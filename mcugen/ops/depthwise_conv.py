@@ -102,7 +102,7 @@ def c_fields(node, in_shape, out_shape):
 
 
 def float_access(node, in_shape, out_shape):
-    """The float kernel (templates/kernels/f32) never copies: row-major pixels, windows in place."""
+    """The float kernel (mcugen_depthwise_conv_f32.c) never copies: row-major pixels, windows in place."""
     return common.window_access(node.attrs, as_image(in_shape), out_shape)
 
 
@@ -118,7 +118,7 @@ def access(node, in_shape, out_shape):
 
 # ---------------------------------------------------------------------------- streaming
 # A pointwise conv before this layer may run inside it, row by row (planner.decide_streams;
-# templates/kernels/pointwise_depthwise.c.j2): for each output row, the producer computes the
+# mcugen_pointwise_depthwise_s8.c): for each output row, the producer computes the
 # rows the window adds into a window of kernel_h rows, then the row is convolved. The
 # producer's output never exists whole; its input is read front to back as rows are added.
 
