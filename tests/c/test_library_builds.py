@@ -1,5 +1,5 @@
 """The kernel library (mcugen/backend/kernels) as C files of their own. Each .c compiles on
-its own into an object (-DMCUGEN_KERNEL=: external linkage; in a model the kernels are
+its own into an object (-DMCUGEN_EXTERN_KERNELS: external linkage; in a model the kernels are
 static), warning-free under the strict flags with gcc and clang, in the plain, the
 DSP-emulated and the Cortex-M0 (no long multiply) forms, and with arm-none-eabi-gcc for
 Cortex-M4 (its DSP instructions) and Cortex-M0+; cppcheck finds nothing. And the library
@@ -18,7 +18,7 @@ from mcugen.toolchain import CFLAGS
 
 SOURCES = sorted(KERNELS.glob("*.c"))
 HEADERS = sorted(KERNELS.glob("*.h"))
-OBJECT = ("-DMCUGEN_KERNEL=",)  # every kernel with external linkage, so each object holds its code
+OBJECT = ("-DMCUGEN_EXTERN_KERNELS",)  # every kernel with external linkage, so each object holds its code
 VARIANTS = {"plain": (), "dsp": EMULATE_DSP, "cortex-m0-form": ("-DMCUGEN_NO_LONG_MULTIPLY",)}
 CORTEX_M = {"cortex-m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
             "cortex-m0plus": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"]}

@@ -6,7 +6,7 @@
  * `#include "mcugen_..."` lines), so the kernels are static there: two models link into
  * one firmware, and each layer's wrapper (MCUGEN_LAYER) specializes a kernel
  * (MCUGEN_SPECIALIZED) to its constant shapes. Built as a library of objects instead,
- * with -DMCUGEN_KERNEL= (empty), every kernel has external linkage. */
+ * with -DMCUGEN_EXTERN_KERNELS, every kernel has external linkage. */
 #ifndef MCUGEN_COMMON_H
 #define MCUGEN_COMMON_H
 
@@ -14,16 +14,16 @@
 
 /* Storage of a kernel, and of a kernel specialized per layer: each layer's wrapper calls
    it with the layer's constant shapes, and the compiler folds them in (unrolled loops,
-   immediate offsets). */
-#ifndef MCUGEN_KERNEL
+   immediate offsets). Static, unless the library is built as objects. */
+#if defined(MCUGEN_EXTERN_KERNELS)
+#define MCUGEN_KERNEL
+#define MCUGEN_SPECIALIZED
+#elif defined(__GNUC__)
 #define MCUGEN_KERNEL static
-#if defined(__GNUC__)
 #define MCUGEN_SPECIALIZED static inline __attribute__((always_inline))
 #else
+#define MCUGEN_KERNEL static
 #define MCUGEN_SPECIALIZED static inline
-#endif
-#else
-#define MCUGEN_SPECIALIZED MCUGEN_KERNEL
 #endif
 
 /* A helper inlined into the kernel that calls it, whatever the kernel's storage. */

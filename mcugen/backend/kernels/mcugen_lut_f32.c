@@ -35,6 +35,9 @@ MCUGEN_SPECIALIZED void mcugen_lut_f32(const mcugen_lut_f32_params_t *p, const f
     for (int32_t i = 0; i < p->size; ++i) {
         const float x = input[i];
         float v = x;
+#if defined(__GNUC__)
+        _Pragma("GCC unroll 16")  /* folded at -O2 too, not only at -O3 */
+#endif
         for (int32_t k = 0; k < p->count; ++k) {
             const mcugen_lut_step_f32_t *s = &p->steps[k];
             switch (s->op) {
