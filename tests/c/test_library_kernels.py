@@ -1,7 +1,8 @@
 """Each kernel of the library (mcugen/backend/kernels) called directly from C, on random
 inputs and parameters, against its op's numpy reference: int8 bit-exact (run_int8), with
 the plain and with the DSP code paths (MCUGEN_EMULATE_DSP: the Cortex-M4's instructions in
-portable C); float32 within a tight tolerance of run_float. Many cases share one driver
+portable C) and the Cortex-M0's requantization (MCUGEN_NO_LONG_MULTIPLY); float32 within a
+tight tolerance of run_float. Many cases share one driver
 build (kernel_driver.py): a few builds per kernel."""
 
 import pytest
@@ -18,6 +19,7 @@ CC = COMPILERS[0] if COMPILERS else "cc"
 SETTINGS = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                     phases=[Phase.explicit, Phase.reuse, Phase.generate])
 CASES = 8  # per build
+NO_LONG_MULTIPLY = ("-DMCUGEN_NO_LONG_MULTIPLY",)
 
 
 @pytest.mark.parametrize("kind", sorted(codegen.KERNELS[float32.INT8]))
@@ -25,8 +27,8 @@ CASES = 8  # per build
 @given(data=st.data())
 def test_int8_kernel(kind, data):
     cases = [kernel_driver.draw_int8(kind, data.draw) for _ in range(CASES)]
-    kernel_driver.check(cases, CC)
-    kernel_driver.check(cases, CC, EMULATE_DSP)
+    for flags in ((), EMULATE_DSP, NO_LONG_MULTIPLY):
+        kernel_driver.check(cases, CC, flags)
 
 
 @pytest.mark.parametrize("kind", sorted(codegen.KERNELS[float32.FLOAT32]))
