@@ -11,7 +11,7 @@ point (`mcugen report --precision float32`, in-process) and ends up as one of:
 
     passed      compiles; the C's outputs on the case's inputs are within rtol 1e-4 and atol
                 1e-5 of the expected ones in float32, and in int8 within the bound derived from
-                the quantization scales (mcugen/errorbound.py) plus that same rtol and atol.
+                the quantization scales (mcugen/quant/errorbound.py) plus that same rtol and atol.
                 The int8 build is calibrated on the case's own inputs. Where a case's stored
                 outputs are themselves rounded (further than that tolerance from what onnx's
                 own ReferenceEvaluator computes, e.g. typed in with 4 decimals), the
@@ -54,9 +54,11 @@ from onnx import numpy_helper
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mcugen import cli, errorbound, float32, layout, pipeline, toolchain  # noqa: E402
+from mcugen import cli, layout, pipeline  # noqa: E402
+from mcugen.quant import errorbound
+from mcugen.target import toolchain
 from mcugen.errors import McugenError  # noqa: E402
-from mcugen.quantize import dequantize, quantize_input  # noqa: E402
+from mcugen.quant.quantize import dequantize, quantize_input  # noqa: E402
 from mcugen.verify import onnx_layout, run_c  # noqa: E402
 
 DATA = Path(onnx.__file__).resolve().parent / "backend" / "test" / "data"
@@ -263,7 +265,7 @@ def _evaluate(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
 
 
 def _float32_error(path: Path, x: np.ndarray, want: np.ndarray, cc: str) -> float:
-    compiled = pipeline.build(path, precision=float32.FLOAT32)
+    compiled = pipeline.build(path, precision="float32")
     got, shape = _run(compiled, layout.to_ir(x), cc, np.float32)
     return _scaled_error(onnx_layout(got.astype(np.float64), shape), want, ATOL)
 

@@ -8,8 +8,9 @@ import subprocess
 import pytest
 
 from helpers import COMPILERS, DIGITS, VWW, require
-from mcugen import codegen, pipeline
-from mcugen.toolchain import CFLAGS
+from mcugen import pipeline
+from mcugen.backend import codegen
+from mcugen.target.toolchain import CFLAGS
 
 
 @pytest.fixture(scope="module")

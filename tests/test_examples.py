@@ -12,7 +12,7 @@ import pytest
 from helpers import COMPILERS, DIGITS, EXAMPLES, VWW
 from mcugen import pipeline
 from mcugen.layout import to_ir
-from mcugen.quantize import quantize_input
+from mcugen.quant.quantize import quantize_input
 from mcugen.verify import run_c
 
 pytestmark = pytest.mark.skipif(not COMPILERS, reason="no C compiler")

@@ -4,7 +4,7 @@
 The torch exports are well conditioned: within the issue's 1e-5 of both. The onnx.helper
 builds have seeded random weights and amplify float32 rounding beyond 1e-5 in any float32
 implementation: onnxruntime itself, with and without its graph optimizations, disagrees by
-more. For them the test checks verify's bounds (mcugen/verify_float.py), and that the C is
+more. For them the test checks verify's bounds (mcugen/verify/float32.py), and that the C is
 no further from onnxruntime than onnxruntime's own float32 runs are from each other or
 from the float64 evaluation."""
 

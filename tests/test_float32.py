@@ -16,9 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import COMPILERS, DIGITS, EXAMPLES, V3, VWW, require
-from mcugen import codegen, float32, pipeline, planner, reference
+from mcugen import pipeline, planner, reference
+from mcugen.backend import codegen
+from mcugen.backend import float32
 from mcugen.pipeline import Compiled
-from mcugen.toolchain import CFLAGS
+from mcugen.precision import FLOAT32
+from mcugen.target.toolchain import CFLAGS
 from mcugen.verify import run_c
 from test_overlap import _reshaped, build_chain, draw_specs, tightest_plan
 
@@ -47,9 +50,9 @@ def as_float(graph, rng):
 def check_float_chain(graph, rng, samples=2):
     """Run the float C at the tightest overlaps with a trace; every layer must match the
     reference (which never overlaps), so a kernel that overwrites what it still reads fails."""
-    plan = tightest_plan(graph, elem_bytes=4)
+    plan = tightest_plan(graph, FLOAT32)
     x = rng.uniform(-1, 1, size=(samples, *graph.shape(graph.input)[1:])).astype(np.float32)
-    compiled = Compiled(graph, plan, graph=graph, precision=float32.FLOAT32)
+    compiled = Compiled(graph, plan, graph=graph, precision=FLOAT32)
     dump = np.frombuffer(run_c(compiled, "ov", x, COMPILERS[0], trace=True), np.float32)
     want = reference.run_float(graph, x, keep=True)
     sizes = [graph.tensors[n.output].size for n in graph.nodes]
@@ -78,7 +81,7 @@ def test_float_chains_run_at_their_tightest_overlap(data):
 
 def test_float_plan_is_the_int8_plan_in_4_byte_elements():
     graph, _ = pipeline.front(DIGITS)
-    int8, f32 = planner.plan(graph, stream=False), planner.plan(graph, 4)  # float32 never streams
+    int8, f32 = planner.plan(graph, stream=False), planner.plan(graph, FLOAT32)  # float32 never streams
     assert f32.elem_bytes == 4 and all(offset % 4 == 0 for offset in f32.offsets.values())
     # The same tensors, 4 bytes an element; only the int8 kernels have scratch buffers.
     assert [b.size for b in f32.buffers] == [4 * b.size for b in int8.buffers if not b.scratch]
@@ -98,7 +101,7 @@ def generated(tmp_path_factory):
     for path, name, precision in ((VWW, "vww", "float32"), (DIGITS, "dig", "float32"), (V3, "v3", "float32"),
                                   (DIGITS, "dig8", "int8")):
         c = pipeline.build(path, precision=precision)
-        for fname, text in codegen.generate(c.graph, c.plan, name, path.name, precision).items():
+        for fname, text in codegen.generate(c.graph, c.plan, name, path.name).items():
             (folder / fname).write_text(text)
     return folder
 

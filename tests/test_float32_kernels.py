@@ -1,6 +1,6 @@
 """Every float32 C kernel (templates/kernels/f32) against its op's float reference (run_float),
 on random shapes, weights and fused activations. The C sums in float32 and numpy in float64,
-so the check is the normwise relative error of mcugen/float32.py, within 1e-5: a kernel bug
+so the check is the normwise relative error of mcugen/backend/float32.py, within 1e-5: a kernel bug
 (a wrong tap, channel, padding or clamp) is off by far more."""
 
 import math
@@ -11,9 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import COMPILERS
-from mcugen import float32, ops, planner, reference
+from mcugen import ops, planner, reference
+from mcugen.backend import float32
 from mcugen.ir import Graph, Node, Tensor
 from mcugen.pipeline import Compiled
+from mcugen.precision import FLOAT32
 from mcugen.verify import run_c
 from test_kernels import pool_window, window
 
@@ -35,7 +37,7 @@ def float_graph(in_shape, layers) -> Graph:
 
 
 def run_float_c(graph: Graph, x: np.ndarray) -> np.ndarray:
-    compiled = Compiled(graph, planner.plan(graph, 4), graph=graph, precision=float32.FLOAT32)
+    compiled = Compiled(graph, planner.plan(graph, FLOAT32), graph=graph, precision=FLOAT32)
     return np.frombuffer(run_c(compiled, "f", x, CC), dtype=np.float32).reshape(len(x), -1)
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from helpers import COMPILERS, DIGITS, EXAMPLES, VWW
-from mcugen import codegen, pipeline, reference
-from mcugen.toolchain import SANITIZE
+from mcugen import pipeline, reference
+from mcugen.backend import codegen
+from mcugen.target.toolchain import SANITIZE
 from mcugen.verify import run_c
 
 V2 = EXAMPLES / "mobilenet_v2_035_96.onnx"

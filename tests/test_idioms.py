@@ -16,7 +16,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from helpers import COMPILERS, init, model, save
-from mcugen import layout, pipeline, quantize, reference
+from mcugen import layout, pipeline, reference
+from mcugen.quant import quantize
 from mcugen.errors import McugenError
 from mcugen.verify import verify
 from test_targets import needs_target

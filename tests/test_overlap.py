@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from helpers import COMPILERS, EMULATE_DSP
 from mcugen import ops, planner, reference
 from mcugen.ir import Graph, Node, QParams, Tensor
+from mcugen.precision import INT8, Precision
+from mcugen.planner.execution import LAYER_BY_LAYER, Execution, can_stream, reads
 from mcugen.pipeline import Compiled
 from mcugen.verify import run_c
 
@@ -79,38 +81,39 @@ def build_chain(specs, shape, rng) -> Graph:
     return Graph(tensors, nodes, "t0", f"t{len(specs)}", source="overlap chain")
 
 
-def tightest_plan(graph: Graph, elem_bytes: int = 1) -> planner.Plan:
+def tightest_plan(graph: Graph, precision: Precision = INT8, ex: Execution = LAYER_BY_LAYER) -> planner.Plan:
     """Each output at the safe distance below its input (or just below it when none)."""
-    rules = planner.overlap_rules(graph, elem_bytes)
+    rules = planner.overlap_rules(graph, ex, precision)
+    elem_bytes = precision.elem_bytes
     offsets = {graph.input: 0}
-    for node, read in zip(graph.nodes, planner.reads(graph)):
-        if planner.is_streamed(node):  # its output never exists whole
+    for step, (node, read) in enumerate(zip(graph.nodes, reads(graph, ex))):
+        if step in ex.streamed:  # its output never exists whole
             continue
         src, dst = read[0], node.output
         below = rules.get((src, dst), planner.align(graph.tensors[dst].size * elem_bytes))
         offsets[dst] = offsets[src] - below
     low = min(offsets.values())
     offsets = {k: v - low for k, v in offsets.items()}
-    bufs = planner.buffers(graph, elem_bytes)
+    bufs = planner.buffers(graph, ex, precision)
     top = planner.align(max(offsets[b.name] + b.size for b in bufs if b.name in offsets))
     for b in bufs:  # kernels' scratch buffers: above everything else
         if b.name not in offsets:
             offsets[b.name], top = top, planner.align(top + b.size)
     assert planner.conflicts(bufs, offsets, rules) == []
     size = planner.align(max(offsets[b.name] + b.size for b in bufs))
-    return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest", elem_bytes=elem_bytes,
-                        streamed=[i for i, n in enumerate(graph.nodes) if planner.is_streamed(n)])
+    return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest", precision=precision,
+                        streamed=sorted(ex.streamed), copies=sorted(ex.copies))
 
 
-def check_chain(graph: Graph, rng, samples=3, dsp=None):
+def check_chain(graph: Graph, rng, samples=3, dsp=None, ex: Execution = LAYER_BY_LAYER):
     """Runs the plain kernels, or the DSP ones (portable build), at the tightest overlap."""
-    plan = tightest_plan(graph)
+    plan = tightest_plan(graph, ex=ex)
     x = rng.integers(-128, 128, size=(samples, *graph.shape(graph.input)[1:]), dtype=np.int8)
     dsp = bool(rng.integers(2)) if dsp is None else dsp
     dump = np.frombuffer(run_c(Compiled(graph, plan, graph=graph), "ov", x, COMPILERS[0], trace=True,
                                extra_flags=EMULATE_DSP if dsp else ()), np.int8)
     want = reference.run_int8(graph, x, keep=True)
-    sizes = [0 if planner.is_streamed(n) else graph.tensors[n.output].size for n in graph.nodes]
+    sizes = [0 if i in ex.streamed else graph.tensors[n.output].size for i, n in enumerate(graph.nodes)]
     per_sample = sum(sizes) + sizes[-1]  # every layer's trace (a streamed one's is empty), then the output
     assert dump.size == samples * per_sample
     for s in range(samples):
@@ -118,7 +121,7 @@ def check_chain(graph: Graph, rng, samples=3, dsp=None):
         for i, node in enumerate(graph.nodes):
             got = dump[offset: offset + sizes[i]]
             offset += sizes[i]
-            if planner.is_streamed(node):
+            if i in ex.streamed:
                 continue
             assert np.array_equal(got, want[node.output][s].reshape(-1)), (
                 f"layer {i} ({node.op}, {node.attrs.get('kernel')}, {node.attrs.get('strides')}, "
@@ -231,9 +234,9 @@ def test_small_depthwise_copies_its_input_then_overlaps_it_whole():
     which its output may take the input's place entirely."""
     rng = np.random.default_rng(3)
     graph = build_chain([("depthwise_conv", 3, 1, 1, (1, 1, 1, 1), 0)], (1, 6, 5, 4), rng)
-    graph.nodes[0].attrs["padded_copy"] = True  # what planner.decide_copies chooses when it is free
-    assert planner.overlap_rules(graph)[("t0", "t1")] == 0
-    plan = check_chain(graph, rng)
+    copied = Execution(copies=frozenset({0}))  # what planner.decide_copies chooses when it is free
+    assert planner.overlap_rules(graph, copied)[("t0", "t1")] == 0
+    plan = check_chain(graph, rng, ex=copied)
     assert [b.size for b in plan.buffers if b.scratch] == [(6 + 2) * (5 + 2) * 4]
 
 
@@ -264,13 +267,15 @@ def test_streamed_pointwise_into_depthwise_at_the_tightest_overlap(k, s, pads):
     for mid in (12, 6, 8):
         specs += [("pointwise_conv", mid), ("depthwise_conv", k, s, 1, pads, 0)]
     graph = build_chain(_reshaped(specs, shape, rng), shape, rng)
+    streamed = set()
     for step, node in enumerate(graph.nodes[:-1]):
         if node.op == "pointwise_conv" and graph.nodes[step + 1].op == "depthwise_conv":
-            assert planner.can_stream(graph, step)
-            node.attrs[planner.STREAMED] = True
-    assert sum(planner.is_streamed(n) for n in graph.nodes) >= 1  # (small maps grow back between pairs)
-    plan = check_chain(graph, rng, dsp=bool(STREAM_WINDOWS.index((k, s, pads)) % 2))
-    assert not [n for n in plan.offsets if n in {node.output for node in graph.nodes if planner.is_streamed(node)}]
+            assert can_stream(graph, step)
+            streamed.add(step)
+    assert len(streamed) >= 1  # (small maps grow back between pairs)
+    ex = Execution(streamed=frozenset(streamed))
+    plan = check_chain(graph, rng, dsp=bool(STREAM_WINDOWS.index((k, s, pads)) % 2), ex=ex)
+    assert not [n for n in plan.offsets if n in {graph.nodes[i].output for i in streamed}]
 
 
 def test_streaming_needs_a_row_window_not_the_whole_tensor():
@@ -280,12 +285,12 @@ def test_streaming_needs_a_row_window_not_the_whole_tensor():
     rng = np.random.default_rng(5)
     graph = build_chain([("pointwise_conv", 16), ("depthwise_conv", 3, 2, 1, (0, 0, 1, 1), 0)], (1, 48, 48, 8), rng)
     layered = planner.lower_bound(planner.buffers(graph), planner.overlap_rules(graph))
-    graph.nodes[0].attrs[planner.STREAMED] = True
-    bufs, rules = planner.buffers(graph), planner.overlap_rules(graph)
+    ex = Execution(streamed=frozenset({0}))
+    bufs, rules = planner.buffers(graph, ex), planner.overlap_rules(graph, ex)
     assert [b.size for b in bufs if b.scratch] == [3 * 48 * 16 + 4 * 2 * 8]
     assert planner.lower_bound(bufs, rules) <= 48 * 48 * 8 + 3 * 48 * 16 + 4 * 2 * 8 + 2 * 48 * 16
     assert layered >= 48 * 48 * 16
-    check_chain(graph, rng)
+    check_chain(graph, rng, ex=ex)
 
 
 def c_loop_rows(node, mid_h, out_h):

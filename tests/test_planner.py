@@ -11,6 +11,9 @@ from helpers import DIGITS, VWW
 from mcugen import pipeline, planner
 from mcugen.ir import Graph, Node, Tensor
 from mcugen.planner import Buffer
+from mcugen.planner import offsets as offsets_mod
+from mcugen.planner.decide import topological_orders
+from mcugen.planner.execution import can_stream
 
 
 @st.composite
@@ -55,11 +58,11 @@ def corrupts(bufs, offsets, rules) -> bool:
 @given(problems())
 def test_every_strategy_respects_the_rules(problem):
     bufs, rules = problem
-    for key in planner.ORDERINGS.values():
-        offsets = planner.first_fit(bufs, rules, key)
+    for key in offsets_mod.ORDERINGS.values():
+        offsets = offsets_mod.first_fit(bufs, rules, key)
         assert not corrupts(bufs, offsets, rules)
         assert all(o % planner.ALIGN == 0 and o >= 0 for o in offsets.values())
-    name, offsets, sizes = planner.assign(bufs, rules)
+    offsets = planner.assign(bufs, rules).offsets
     assert not corrupts(bufs, offsets, rules)
     arena = max(offsets[b.name] + b.size for b in bufs)
     assert arena >= planner.lower_bound(bufs, rules)
@@ -77,7 +80,7 @@ def test_chain_solver_is_optimal_on_small_chains(data):
     for a, b in zip(bufs, bufs[1:]):
         if data.draw(st.booleans()):
             rules[(a.name, b.name)] = 4 * data.draw(st.integers(0, b.size // 4 - 1)) if b.size > 4 else 0
-    exact = planner.chain_optimal(bufs, rules, sum(sizes))
+    exact = offsets_mod.chain_optimal(bufs, rules, sum(sizes))
     assert exact is not None and not corrupts(bufs, exact, rules)
     best_exact = planner.align(max(exact[b.name] + b.size for b in bufs))
     total = sum(sizes)
@@ -141,7 +144,8 @@ def test_vww_streamed_arena_approaches_the_input_image():
     the peak moves to the first conv, whose input is the 27,648-byte image itself."""
     graph, _ = pipeline.front(VWW)
     plan = planner.plan(graph)
-    assert plan.streamed == [2] and planner.is_streamed(graph.nodes[2])
+    assert plan.streamed == [2] and plan.execution.streamed == {2}
+    assert all("streamed" not in n.attrs for n in graph.nodes)  # the choice is the plan's, not the graph's
     assert planner.conflicts(plan.buffers, plan.offsets, plan.overlaps) == []
     assert not corrupts(plan.buffers, plan.offsets, plan.overlaps)  # the independent check
     image = 96 * 96 * 3
@@ -169,13 +173,12 @@ def test_streams_only_where_they_lower_the_peak():
     graph = bottlenecks()
     plan = planner.plan(graph)
     layered = planner.plan(bottlenecks(), stream=False)
-    assert planner.can_stream(graph, 3)  # the second expansion could stream, but gains nothing
+    assert can_stream(graph, 3)  # the second expansion could stream, but gains nothing
     assert plan.streamed == [0] and plan.arena_size < layered.arena_size
     assert plan.lower_bound < layered.lower_bound
     for step in plan.streamed:  # un-streaming any one of them raises the bound again
-        graph.nodes[step].attrs.pop(planner.STREAMED)
-        assert planner.lower_bound(planner.buffers(graph), planner.overlap_rules(graph)) > plan.lower_bound
-        graph.nodes[step].attrs[planner.STREAMED] = True
+        ex = planner.Execution(frozenset(plan.streamed) - {step}, frozenset(plan.copies))
+        assert planner.lower_bound(planner.buffers(graph, ex), planner.overlap_rules(graph, ex)) > plan.lower_bound
 
 
 def test_digits_gains_too():
@@ -226,10 +229,8 @@ def test_schedule_picks_the_order_with_the_smallest_peak():
     nodes = [fc("a", "x", "a"), fc("b", "x", "b"), fc("a2", "a", "a2"), Node("y", "add", ["a2", "b"], ["y"])]
     graph = Graph(tensors, nodes, "x", "y")
     bounds = {}
-    for order in planner.topological_orders(graph):
-        graph.nodes = order
-        bounds[tuple(n.name for n in order)] = planner.lower_bound(planner.buffers(graph))
-    graph.nodes = nodes
+    for order in topological_orders(graph):
+        bounds[tuple(n.name for n in order)] = planner.lower_bound(planner.buffers(Graph(tensors, order, "x", "y")))
     best = planner.schedule(graph)
     assert len(bounds) == 3
     assert planner.lower_bound(planner.buffers(Graph(tensors, best, "x", "y"))) == min(bounds.values())

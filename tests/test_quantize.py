@@ -11,7 +11,7 @@ from mcugen import pipeline
 from mcugen.errors import McugenError
 from mcugen.ir import Node, QParams
 from mcugen.ops import common
-from mcugen.quantize import choose_qparams, dequantize, quantize_input
+from mcugen.quant.quantize import choose_qparams, dequantize, quantize_input
 
 
 @given(st.floats(-1e3, 1e3), st.floats(0, 1e3))

@@ -11,13 +11,14 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from helpers import DIGITS, EXAMPLES, ROOT, VWW, init, model, save
-from mcugen import cli, cycles, pipeline, reference, targets
+from mcugen import cli, pipeline, reference
+from mcugen.target import cycles
+from mcugen.target import targets
 from mcugen.verify import HostRunner, TargetRunner, make_inputs
 
 from onnx import helper
@@ -160,7 +161,9 @@ def tiny_model(tmp_path):
 def test_block_counts_equal_a_per_instruction_count_and_repeat(tmp_path):
     """On ARMv6-M (no IT blocks, so unicorn's per-instruction hook sees every instruction)
     the block-hook count equals a per-instruction hook's, and a second run gives the same."""
-    from mcugen import bench, codegen, emulator
+    from mcugen.target import bench
+    from mcugen.backend import codegen
+    from mcugen.target import emulator
 
     compiled = pipeline.build(tiny_model(tmp_path))
     g = compiled.graph
@@ -182,7 +185,7 @@ def test_block_counts_equal_a_per_instruction_count_and_repeat(tmp_path):
 
 
 def per_instruction_count(program, sample, skip) -> int:
-    from mcugen import emulator
+    from mcugen.target import emulator
 
     machine = emulator.Machine(program)
     state = dict(on=False, runs=0, count=0)

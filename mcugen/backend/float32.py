@@ -20,17 +20,7 @@ import numpy as np
 from mcugen import ops
 from mcugen.errors import McugenError, quote
 
-INT8, FLOAT32 = "int8", "float32"
-PRECISIONS = (INT8, FLOAT32)
-ELEM_BYTES = {INT8: 1, FLOAT32: 4}
-C_TYPE = {INT8: "int8_t", FLOAT32: "float"}
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise McugenError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-    return precision
 
 
 # ---------------------------------------------------------------------------- C literals
@@ -63,8 +53,7 @@ def _suffix(text: str) -> str:
 
 def arrays(node) -> list[tuple[str, np.ndarray]]:
     """The layer's constants as float32: (suffix, array)."""
-    hook = getattr(ops.get(node.op), "float_arrays", None)
-    found = hook(node) if hook is not None else [(key, node.attrs[key]) for key in ("weight", "bias") if key in node.attrs]
+    found = ops.get(node.op).float_arrays(node)
     for key, values in found:
         values = np.asarray(values, dtype=np.float64)
         if not np.all(np.isfinite(values)) or np.any(np.abs(values) > FLOAT32_MAX):

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcugen.errors import McugenError
-from mcugen.targets import FLASH_BASE, FLASH_SIZE, RAM_BASE, RAM_SIZE
+from mcugen.target.targets import FLASH_BASE, FLASH_SIZE, RAM_BASE, RAM_SIZE
 
 SCB_BASE, SCB_SIZE = 0xE000E000, 0x1000  # the System Control Space page holding CPACR (0xE000ED88)
-from mcugen.toolchain import BuildError
+from mcugen.target.toolchain import BuildError
 
 STACK_PAINT = 0xA5  # the byte RAM is filled with, to find the stack's high-water mark
 TIMEOUT_US = 30 * 60 * 1_000_000  # a runaway program is a bug; no real model takes this long

@@ -44,10 +44,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mcugen import float32, layout, reference
+from mcugen import layout, reference
+from mcugen.backend import float32
 from mcugen.errors import escape
 from mcugen.pipeline import Compiled
-from mcugen.verify import onnx_layout, onnxruntime_outputs
+from mcugen.precision import FLOAT32
+from mcugen.verify.int8 import onnx_layout, onnxruntime_outputs
 
 TOLERANCE = 1e-5
 FACTOR = 8.0
@@ -76,7 +78,7 @@ class FloatResult:
     macs: int
     compiler: str
     target: dict
-    precision: str = float32.FLOAT32
+    precision: str = FLOAT32.name
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:

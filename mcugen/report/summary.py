@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 
-from mcugen import float32, ops
+from mcugen import ops
+from mcugen.backend import float32
 from mcugen.errors import escape
 from mcugen.ir import Graph
 from mcugen.planner import Plan
-from mcugen.quantize import onnx_input_shape
+from mcugen.precision import PRECISIONS
+from mcugen.quant.quantize import onnx_input_shape
 
 
 def _dims(shape) -> str:
@@ -19,7 +21,7 @@ def _dims(shape) -> str:
 
 
 def _flash(node, cost, plan: Plan) -> int:
-    return float32.flash_bytes(node) if precision(plan) == float32.FLOAT32 else cost.flash_bytes
+    return cost.flash_bytes if plan.precision.quantized else float32.flash_bytes(node)
 
 
 def layers(graph: Graph, plan: Plan) -> list[dict]:
@@ -57,11 +59,11 @@ def _headroom(node) -> dict:
     return dict(accumulator_bound=int(bound), headroom_bits=31 - math.ceil(math.log2(bound + 1)))
 
 
-CONSTANTS = {float32.INT8: "weights, biases, multipliers, tables", float32.FLOAT32: "float32 weights and biases"}
+CONSTANTS = {p.name: p.constants for p in PRECISIONS.values()}
 
 
 def precision(plan: Plan) -> str:
-    return float32.FLOAT32 if plan.elem_bytes == float32.ELEM_BYTES[float32.FLOAT32] else float32.INT8
+    return plan.precision.name
 
 
 def tensors(graph: Graph, plan: Plan) -> list[dict]:

@@ -10,7 +10,7 @@
    float model is the QDQ model without its activation QuantizeLinear/DequantizeLinear
    pairs (qdq.strip), which is what mcugen's float graph computes.
 3. For a QDQ model, also against onnxruntime running the QDQ model itself: the shares of
-   elements within 1 LSB, end to end and layer by layer (mcugen/ort_compare.py, which
+   elements within 1 LSB, end to end and layer by layer (mcugen/verify/ort_compare.py, which
    says why equality is not the contract).
 """
 
@@ -22,13 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import codegen, emulator, float32, frontend, layout, ort_compare, qdq, reference, targets, toolchain
+from mcugen import frontend, layout, reference
+from mcugen.backend import codegen
 from mcugen.errors import escape
+from mcugen.frontend import qdq
 from mcugen.pipeline import Compiled
-from mcugen.quantize import dequantize, quantize_input
-
-
-LIBS = {float32.INT8: (), float32.FLOAT32: ("-lm",)}  # the float kernels call expf and tanhf
+from mcugen.precision import INT8, Precision
+from mcugen.quant.quantize import dequantize, quantize_input
+from mcugen.target import emulator, targets, toolchain
+from mcugen.verify import ort_compare
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Result:
     macs: int
     compiler: str
     target: dict = field(default_factory=lambda: dict(name=targets.HOST))
-    # A QDQ model against onnxruntime running it (None otherwise; mcugen/ort_compare.py):
+    # A QDQ model against onnxruntime running it (None otherwise; mcugen/verify/ort_compare.py):
     # the shares of elements within 1 LSB: outputs, as written (and the largest difference),
     # outputs with onnxruntime's fused kernels, and every compared layer on mcugen's inputs.
     qdq_within_1_lsb: float | None = None
@@ -61,7 +63,7 @@ class Result:
     qdq_layers_within_1_lsb: float | None = None
     qdq_layers_compared: int | None = None
     qdq_samples: int | None = None  # the first samples, at most QDQ_SAMPLES
-    precision: str = float32.INT8
+    precision: str = INT8.name
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -90,7 +92,7 @@ def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarr
 def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = False,
           extra_flags: tuple[str, ...] = ()) -> bytes:
     """Generate, build and run the C on samples x; returns what the runner printed."""
-    files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source, compiled.precision)
+    files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source)
     with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
         folder = Path(tmp)
         for fname, text in files.items():
@@ -99,7 +101,7 @@ def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = F
         sources = [folder / f"{name}.c", folder / f"{name}_weights.c", folder / "runner.c"]
         binary = folder / "runner"
         toolchain.build(sources, binary, cc, defines=(f"{name.upper()}_TRACE",) if trace else (),
-                        flags=[*toolchain.CFLAGS, *extra_flags], libs=LIBS[compiled.precision])
+                        flags=[*toolchain.CFLAGS, *extra_flags], libs=compiled.precision.libs)
         return toolchain.run(binary, np.ascontiguousarray(x).tobytes())
 
 
@@ -125,7 +127,7 @@ class TargetRunner:
     """Builds for a Cortex-M core and runs in the emulator; same output as the host runner."""
     target: targets.Target
     cross: targets.CrossCompiler
-    precision: str = float32.INT8
+    precision: Precision = INT8
 
     def __post_init__(self):
         targets.check_precision(self.target, self.cross, self.precision)
@@ -140,7 +142,7 @@ class TargetRunner:
     def run(self, compiled: Compiled, name: str, x: np.ndarray, trace: bool = False) -> bytes:
         g = compiled.graph
         assert compiled.precision == self.precision, "the runner was set up for another precision"
-        files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.precision)
+        files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
         with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
             build = targets.build_elf(files, name, self.target, self.cross, Path(tmp), trace, compiled.precision)
             program = emulator.load(build.elf)
@@ -226,7 +228,7 @@ def qdq_agreement(model_path: str, compiled: Compiled, x_int8: np.ndarray, y_int
                   ours: dict[str, np.ndarray], real: int = 0) -> dict:
     """The int8 outputs (dequantized, ONNX order) and every layer (`ours`: the reference's
     tensors for the first samples) against onnxruntime running the QDQ model
-    (mcugen/ort_compare.py)."""
+    (mcugen/verify/ort_compare.py)."""
     count = len(ours[compiled.graph.input])
     x_onnx = onnx_inputs(compiled, x_int8[:count])[1]
     try:

@@ -34,9 +34,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcugen import codegen, float32
+from mcugen.backend import codegen
 from mcugen.errors import McugenError
-from mcugen.toolchain import WARNINGS, BuildError
+from mcugen.precision import INT8, Precision
+from mcugen.target.toolchain import WARNINGS, BuildError
 
 HOST = "host"
 
@@ -90,7 +91,7 @@ class CrossCompiler:
     command: tuple[str, ...]
     version: str
 
-    def compile_flags(self, target: Target, precision: str = float32.INT8) -> list[str]:
+    def compile_flags(self, target: Target, precision: Precision = INT8) -> list[str]:
         if self.kind == "gcc":
             return [f"-mcpu={target.gcc_cpu}", "-mthumb", *float_abi(target, precision), *COMMON_FLAGS]
         return ["-target", "thumb-freestanding-eabi", f"-mcpu={target.zig_cpu}", "-mfloat-abi=soft", *COMMON_FLAGS]
@@ -103,22 +104,22 @@ class CrossCompiler:
             return ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-T", str(script)]
         return ["-Wl,--gc-sections", "-T", str(script)]
 
-    def describe(self, target: Target, precision: str = float32.INT8) -> str:
+    def describe(self, target: Target, precision: Precision = INT8) -> str:
         cpu = target.gcc_cpu if self.kind == "gcc" else target.zig_cpu
         thumb = " -mthumb" if self.kind == "gcc" else " -target thumb-freestanding-eabi"
         return f"{self.version} -O3 -mcpu={cpu}{thumb} {' '.join(float_abi(target, precision))}"
 
 
-def float_abi(target: Target, precision: str) -> list[str]:
+def float_abi(target: Target, precision: Precision) -> list[str]:
     """Soft float for int8 (no FPU needed); the core's FPU for float32."""
-    if precision == float32.FLOAT32:
+    if precision.needs_fpu:
         return ["-mfloat-abi=hard", f"-mfpu={target.fpu}"]
     return ["-mfloat-abi=soft"]
 
 
-def check_precision(target: Target, cross: CrossCompiler, precision: str) -> None:
+def check_precision(target: Target, cross: CrossCompiler, precision: Precision) -> None:
     """float32 target builds need an FPU and arm-none-eabi-gcc; refuse anything else early."""
-    if precision != float32.FLOAT32:
+    if not precision.needs_fpu:
         return
     if target.fpu is None:
         raise McugenError(f"--precision float32 needs a core with an FPU: {target.name} has none "
@@ -196,7 +197,7 @@ def runner_source(name: str) -> str:
 
 
 def build_elf(files: dict[str, str], name: str, target: Target, cross: CrossCompiler, folder: Path,
-              trace: bool = False, precision: str = float32.INT8) -> Build:
+              trace: bool = False, precision: Precision = INT8) -> Build:
     """Write the generated files, the runner and the start-up into `folder`; build the ELF."""
     check_precision(target, cross, precision)
     for fname, text in files.items():
@@ -209,13 +210,13 @@ def build_elf(files: dict[str, str], name: str, target: Target, cross: CrossComp
     objects = [_compile(cross, target, src, defines, precision)
                for src in [*model, folder / "runner.c", folder / "startup.c"]]
     elf = folder / f"{name}.elf"
-    libs = ["-lm"] if precision == float32.FLOAT32 else []  # the float kernels call expf and tanhf
+    libs = list(precision.libs)
     _run(cross, [*cross.command, *cross.compile_flags(target, precision), *cross.link_flags(folder / "link.ld"),
                  *map(str, objects), *libs, "-o", str(elf)], "link")
     return Build(elf, folder, target, cross.describe(target, precision), objects[:2])
 
 
-def _compile(cross: CrossCompiler, target: Target, source: Path, defines: list[str], precision: str) -> Path:
+def _compile(cross: CrossCompiler, target: Target, source: Path, defines: list[str], precision: Precision) -> Path:
     obj = source.with_suffix(".o")
     _run(cross, [*cross.command, *cross.compile_flags(target, precision), *defines, "-I", str(source.parent), "-c",
                  str(source), "-o", str(obj)], source.name)

@@ -33,8 +33,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from mcugen import layout, qdq, quantize
+from mcugen import layout
+from mcugen.frontend import qdq
 from mcugen.ir import Graph
+from mcugen.quant import quantize
 
 SLACK = 1e-3  # float32 rounding of onnxruntime's dequantized outputs, in LSB
 

@@ -100,7 +100,7 @@ COST_MODELS = {
                            source="Cortex-M4 TRM (ARM DDI 0439B) table 3-1, P = 2"),
     "cortex-m7": CostModel("cortex-m7", alu=0.5, dsp=1, mul=1, div=7, load=1, store=1, pipelined_access=1,
                            multiple_base=1, per_register=0.5, taken=1, not_taken=0.5, call=1, pop_pc_extra=1, it=0.5,
-                           source="no ARM cycle table; dual-issue estimate (see mcugen/cycles.py)", fp_mac=1),
+                           source="no ARM cycle table; dual-issue estimate (see mcugen/target/cycles.py)", fp_mac=1),
 }
 
 

@@ -8,7 +8,7 @@ function of the inputs (no dates, no paths, ordered iteration), so it is reprodu
 
 Two precisions share model.h.j2, model.c.j2 and weights.c.j2: int8 (the kernels in
 templates/kernels/<op>.c.j2) and float32 (templates/kernels/f32/<op>.c.j2, with the same
-macros; constants and literals from mcugen/float32.py).
+macros; constants and literals from mcugen/backend/float32.py).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from mcugen import __version__, float32, ops, planner
+from mcugen import __version__, ops, planner
+from mcugen.backend import float32
 from mcugen.errors import McugenError
 from mcugen.ir import Graph
 from mcugen.planner import Plan
+from mcugen.precision import INT8, Precision
 
 C_KEYWORDS = {
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
@@ -101,10 +103,10 @@ def environment() -> jinja2.Environment:
 
 def templates_dir() -> Path:
     """templates/ at the top of a source checkout, or mcugen/templates once installed."""
-    source = Path(__file__).resolve().parent.parent / "templates"
+    source = Path(__file__).resolve().parents[2] / "templates"
     if (source / "model.c.j2").is_file():
         return source
-    installed = Path(__file__).resolve().parent / "templates"
+    installed = Path(__file__).resolve().parents[1] / "templates"
     if (installed / "model.c.j2").is_file():
         return installed
     raise McugenError("mcugen's templates are missing from its installation; reinstall mcugen")
@@ -118,13 +120,13 @@ def _cfloat(x: float) -> str:
     return f"{x:.9g}f" if ("." in f"{x:.9g}" or "e" in f"{x:.9g}") else f"{x:.9g}.0f"
 
 
-def layer_arrays(g: Graph, prefix: str, precision: str = float32.INT8) -> list[CArray]:
+def layer_arrays(g: Graph, prefix: str, precision: Precision = INT8) -> list[CArray]:
     arrays = []
     for index, node in enumerate(g.nodes):
-        if precision == float32.FLOAT32:
-            found = [(suffix, "float", data) for suffix, data in float32.arrays(node)]
-        else:
+        if precision.quantized:
             found = ops.get(node.op).arrays(node)
+        else:
+            found = [(suffix, "float", data) for suffix, data in float32.arrays(node)]
         for suffix, ctype, data in found:
             arrays.append(CArray(index, suffix, ctype, f"{prefix}_l{index}_{suffix}", np.asarray(data)))
     return arrays
@@ -132,15 +134,15 @@ def layer_arrays(g: Graph, prefix: str, precision: str = float32.INT8) -> list[C
 
 def address(plan: Plan, tensor: str) -> str:
     """A tensor's place in the arena, as a C pointer expression of the element type."""
-    if plan.elem_bytes == 1:
+    if plan.precision.quantized:
         return f"arena.bytes + {plan.offsets[tensor]}"
     return f"arena.values + {plan.offsets[tensor] // plan.elem_bytes}"  # offsets are multiples of 4
 
 
-def _params(node, precision: str) -> dict:
-    if precision == float32.FLOAT32:
-        return float32.layer_params(node)
-    return {k: int(v) for k, v in node.params.items() if isinstance(v, (int, np.integer))}
+def _params(node, precision: Precision) -> dict:
+    if precision.quantized:
+        return {k: int(v) for k, v in node.params.items() if isinstance(v, (int, np.integer))}
+    return float32.layer_params(node)
 
 
 def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: str) -> list[dict]:
@@ -168,7 +170,7 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: str) -> list[
             scratch=_scratch(g, plan, index),
             scratch_bytes=_scratch(g, plan, index, "int8_t"),
             scratch_int16=_scratch(g, plan, index, "int16_t"),
-            fields=ops.get(node.op).c_fields(node, *in_shapes, out_shape),
+            fields=_fields(node, in_shapes, out_shape, index in plan.copies),
             params=_params(node, precision),
             arrays={a.suffix: a.symbol for a in arrays if a.layer == index},
         ))
@@ -176,6 +178,13 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: str) -> list[
             layers[-1].update(producer=layers[-2],
                               window_bytes=ops.get(node.op).stream_window_bytes(node, in_shapes[0]))
     return layers
+
+
+def _fields(node, in_shapes, out_shape, copy: bool) -> dict:
+    """The kernel's fields; with the planner's padded copy, the copy's too."""
+    op = ops.get(node.op)
+    fields = op.c_fields(node, *in_shapes, out_shape)
+    return dict(fields, **op.copy_fields(node, *in_shapes, out_shape)) if copy else fields
 
 
 def _scratch(g: Graph, plan: Plan, index: int, ctype: str = "int32_t") -> str:
@@ -197,23 +206,22 @@ def _io(g: Graph, plan: Plan, name: str) -> dict:
     return io
 
 
-def generate(g: Graph, plan: Plan, name: str, source: str, precision: str = float32.INT8) -> dict[str, str]:
+def generate(g: Graph, plan: Plan, name: str, source: str) -> dict[str, str]:
     """The generated files, {file name: text}: NAME.h, NAME.c, NAME_weights.c."""
     check_name(name)
-    assert plan.elem_bytes == float32.ELEM_BYTES[precision], "the plan is for another precision"
+    precision = plan.precision
     env = environment()
     arrays = layer_arrays(g, name, precision)
-    assert plan.streamed == [i for i, n in enumerate(g.nodes) if planner.is_streamed(n)], "plan of another graph"
     kinds = sorted({node.op for node in g.nodes})
     kinds += sorted({ops.get(g.nodes[i + 1].op).STREAM_KERNEL for i in plan.streamed})  # after the kernels they call
-    kernel_dir = "kernels/f32" if precision == float32.FLOAT32 else "kernels"
+    kernel_dir = "kernels" if precision.quantized else "kernels/f32"
     weights_size = sum(a.nbytes for a in arrays)
     context = dict(
         p=name,
         P=name.upper(),
         version=__version__,
-        float32=precision == float32.FLOAT32,
-        value_t=float32.C_TYPE[precision],
+        float32=not precision.quantized,
+        value_t=precision.c_type,
         kernel_dir=kernel_dir,
         source=c_comment(source),
         summary=f"{len(g.nodes)} layers, {plan.arena_size} bytes of arena, {weights_size} bytes of constants",

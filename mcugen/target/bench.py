@@ -25,9 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import codegen, cycles, emulator, float32, layout, reference, targets, verify, verify_float
+from mcugen import layout, reference, verify
+from mcugen.backend import codegen
 from mcugen.pipeline import Compiled
-from mcugen.toolchain import BuildError
+from mcugen.precision import FLOAT32, INT8
+from mcugen.target import cycles, emulator, targets
+from mcugen.target.toolchain import BuildError
+from mcugen.verify import float32 as verify_float
 from mcugen.verify import make_inputs
 
 
@@ -62,7 +66,7 @@ class BenchResult:
     layers: list[LayerFigures]
     flash: dict
     ram: dict
-    precision: str = float32.INT8
+    precision: str = INT8.name
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -71,7 +75,7 @@ class BenchResult:
 
 def _sample(model_path: str, compiled: Compiled, seed: int) -> tuple[np.ndarray, str]:
     """One input (graph layout, batch of 1) and where it came from."""
-    if compiled.precision == float32.FLOAT32:
+    if not compiled.precision.quantized:
         x, from_calib = verify_float.make_inputs(compiled, 1, seed)
         return x, "first --calib sample" if from_calib else f"random float32 in [-1, 1], seed {seed}"
     x, from_calib = make_inputs(compiled, 1, seed)
@@ -81,7 +85,7 @@ def _sample(model_path: str, compiled: Compiled, seed: int) -> tuple[np.ndarray,
 def _output_ok(model_path: str, compiled: Compiled, x: np.ndarray, output: bytes) -> tuple[bool | None, bool]:
     """(bit-exact or None, ok): the emulated output against the reference."""
     g = compiled.graph
-    if compiled.precision != float32.FLOAT32:
+    if compiled.precision.quantized:
         exact = bool(np.array_equal(np.frombuffer(output, np.int8), reference.run_int8(g, x).reshape(-1)))
         return exact, exact
     got = np.frombuffer(output, np.float32).reshape(1, -1)
@@ -94,7 +98,7 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
           macs_per_layer: list[int], seed: int = 0) -> BenchResult:
     g = compiled.graph
     x, sample = _sample(model_path, compiled, seed)
-    files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.precision)
+    files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
     with tempfile.TemporaryDirectory(prefix="mcugen-bench-") as tmp:
         build = targets.build_elf(files, name, target, cross, Path(tmp), trace=True, precision=compiled.precision)
         program = emulator.load(build.elf)
@@ -123,7 +127,7 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     return BenchResult(
         model=Path(model_path).name, target=target.info(), compiler=build.compiler, emulator=emulator.describe(),
         cost_model=model.to_dict(),
-        sample=sample, output_bit_exact=exact, output_ok=ok, precision=compiled.precision,
+        sample=sample, output_bit_exact=exact, output_ok=ok, precision=compiled.precision.name,
         macs=macs, instructions=total, instructions_per_mac=_ratio(total, macs),
         cycles=total_cycles, cycles_per_mac=_ratio(total_cycles, macs),
         layers=layers, flash=flash, ram=ram, notes=notes,
@@ -277,7 +281,7 @@ def call_graph(program: emulator.Program) -> dict[str, set[str]]:
 
 
 def _verdict(r: BenchResult) -> str:
-    if r.precision == float32.FLOAT32:
+    if r.precision == FLOAT32.name:
         return "within verify's bound of" if r.output_ok else "BEYOND verify's bound from"
     return "bit-exact with" if r.output_bit_exact else "DIFFERS from"
 
