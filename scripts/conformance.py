@@ -27,7 +27,7 @@ one after the first) are made initializers holding the case's values, as weights
 a microcontroller (freeze_inputs); the table counts the passed cases that needed it.
 Inputs that cannot be constants (sequences, optionals, strings) are left as they are.
 
---readme rewrites the table in README.md (between the conformance markers). Exit status 0
+--readme rewrites the table in docs/conformance.md (between the conformance markers). Exit status 0
 when no case failed. The whole set takes about a minute; tests/test_conformance.py runs
 all of it.
 """
@@ -323,7 +323,7 @@ def readme_block(outcomes: list[Outcome]) -> str:
             f"The commonest reasons for refusal (names shown as X, numbers as N):\n\n{common}\n{README_END}")
 
 
-def update_readme(outcomes: list[Outcome], readme: Path = ROOT / "README.md") -> None:
+def update_readme(outcomes: list[Outcome], readme: Path = ROOT / "docs" / "conformance.md") -> None:
     text = readme.read_text()
     start, end = text.index(README_START), text.index(README_END) + len(README_END)
     readme.write_text(text[:start] + readme_block(outcomes) + text[end:])
@@ -333,7 +333,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of: {', '.join(KINDS)}")
     parser.add_argument("--cc", default=None, help="host C compiler (default: as mcugen verify)")
-    parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
+    parser.add_argument("--readme", action="store_true", help="rewrite the table in docs/conformance.md")
     parser.add_argument("--json", action="store_true", help="every case's outcome as JSON")
     args = parser.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
