@@ -4,10 +4,11 @@ overlap rules; the exact chain solver is optimal; the lower bound bounds; schedu
 import itertools
 
 import numpy as np
+from helpers import DIGITS, VWW
+from helpers.planning import corrupts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import DIGITS, VWW
 from mcugen import pipeline, planner
 from mcugen.ir import Graph, Node, Tensor
 from mcugen.planner import Buffer
@@ -35,23 +36,6 @@ def problems(draw, max_buffers=25):
                 steps_used.add(a.last)
                 used |= {a.name, b.name}
     return bufs, rules
-
-
-def corrupts(bufs, offsets, rules) -> bool:
-    """Independent check, byte by byte and step by step: two live buffers may share bytes
-    only as an allowed (input, output) pair with the output at least `distance` below."""
-    for step in range(max(b.last for b in bufs) + 1):
-        live = [b for b in bufs if b.first <= step <= b.last and b.size]
-        for a, b in itertools.combinations(live, 2):
-            a0, b0 = offsets[a.name], offsets[b.name]
-            if a0 < b0 + b.size and b0 < a0 + a.size:  # bytes shared
-                for src, dst in ((a, b), (b, a)):
-                    if (src.name, dst.name) in rules and step == src.last == dst.first:
-                        if offsets[dst.name] <= offsets[src.name] - rules[(src.name, dst.name)]:
-                            break
-                else:
-                    return True
-    return False
 
 
 @settings(max_examples=200, deadline=None)

@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import onnx
 import pytest
+from helpers import COMPILERS, DIGITS, EXAMPLES, V2, VWW, init, model, save
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-from helpers import COMPILERS, DIGITS, EXAMPLES, V2, VWW, init, model, save
 from mcugen import pipeline
 from mcugen.errors import McugenError
 from mcugen.verify import verify

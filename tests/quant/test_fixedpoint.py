@@ -7,8 +7,15 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcugen.fixedpoint import (INT32_MAX, INT32_MIN, quantize_multiplier, requantize, rounding_div,
-                               rounding_divide_by_pot, saturating_rounding_doubling_high_mul)
+from mcugen.fixedpoint import (
+    INT32_MAX,
+    INT32_MIN,
+    quantize_multiplier,
+    requantize,
+    rounding_div,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+)
 
 i32 = st.integers(INT32_MIN, INT32_MAX)
 

@@ -6,8 +6,8 @@ import re
 import subprocess
 
 import pytest
-
 from helpers import COMPILERS, DIGITS, VWW, require
+
 from mcugen import pipeline
 from mcugen.backend import codegen
 from mcugen.target.toolchain import CFLAGS
@@ -84,9 +84,8 @@ def test_c_comment_is_harmless(text):
 
 def test_hostile_names_compile(tmp_path):
     """A model whose node and tensor names are C-hostile compiles to warning-free C."""
-    from onnx import helper
-
     from helpers import init, model, save
+    from onnx import helper
 
     evil = 'a"*/\n#include </etc/passwd>\\ ??/'
     nodes = [helper.make_node("Conv", ["input", "w"], [evil + "t"], name=evil),

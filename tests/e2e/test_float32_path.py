@@ -12,18 +12,17 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import COMPILERS, DIGITS, EXAMPLES, V3, VWW, require
+from helpers.chains import build_chain, draw_specs, reshaped, tightest_plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import COMPILERS, DIGITS, EXAMPLES, V3, VWW, require
 from mcugen import pipeline, planner, reference
-from mcugen.backend import codegen
-from mcugen.backend import float32
+from mcugen.backend import codegen, float32
 from mcugen.pipeline import Compiled
 from mcugen.precision import FLOAT32
 from mcugen.target.toolchain import CFLAGS
 from mcugen.verify import run_c
-from test_overlap import _reshaped, build_chain, draw_specs, tightest_plan
 
 DIGITS_CALIB = EXAMPLES / "digits_calib.npz"
 
@@ -75,7 +74,7 @@ def test_float_chains_run_at_their_tightest_overlap(data):
     shape = (1, data.draw(st.integers(3, 8)), data.draw(st.integers(3, 8)), data.draw(st.integers(1, 6)))
     specs = draw_specs(data, 8)
     tail = data.draw(st.sampled_from([[], [("global_avg_pool",), ("fully_connected", 7), ("softmax",)]]))
-    graph = as_float(build_chain(_reshaped(specs, shape, rng) + tail, shape, rng), rng)
+    graph = as_float(build_chain(reshaped(specs, shape, rng) + tail, shape, rng), rng)
     check_float_chain(graph, rng)
 
 

@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from helpers import COMPILERS, DIGITS, EXAMPLES, VWW
+
 from mcugen import cli, ops
 
 DIGITS_CALIB = EXAMPLES / "digits_calib.npz"
@@ -137,9 +137,9 @@ def test_compile_without_calib_warns(tmp_path):
 
 
 def test_readme_lists_exactly_the_supported_onnx_ops():
-    from mcugen.frontend import IMPORTERS
-
     from helpers import ROOT
+
+    from mcugen.frontend import IMPORTERS
 
     text = (ROOT / "README.md").read_text()
     section = text.split("<!-- ops:")[1].split("<!-- /ops -->")[0]

@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import COMPILERS, EXAMPLES, V2, V3, V3_LARGE, exports
+from helpers.planning import corrupts
+
 from mcugen import pipeline, planner
-from test_planner import corrupts
 
 CALIB = EXAMPLES / "vww_calib.npz"
 # Seeded random weights make a chaotic network (README, Figures): int8 drifts from float

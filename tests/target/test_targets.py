@@ -14,25 +14,28 @@ import sys
 
 import numpy as np
 import pytest
-
-from helpers import DIGITS, EXAMPLES, ROOT, VWW, init, model, save
-from mcugen import cli, pipeline, reference
-from mcugen.target import cycles
-from mcugen.target import targets
-from mcugen.verify import HostRunner, TargetRunner, make_inputs
-
+from helpers import (
+    DIGITS,
+    EXAMPLES,
+    HAVE_CROSS,
+    HAVE_EMULATOR,
+    ROOT,
+    VWW,
+    init,
+    model,
+    needs_gcc_and_qemu,
+    needs_target,
+    save,
+)
 from onnx import helper
+
+from mcugen import cli, pipeline, reference
+from mcugen.target import cycles, targets
+from mcugen.verify import HostRunner, TargetRunner, make_inputs
 
 DIGITS_CALIB = EXAMPLES / "digits_calib.npz"
 VWW_CALIB = EXAMPLES / "vww_calib.npz"
 CORES = list(targets.TARGETS)
-
-HAVE_EMULATOR = all(importlib.util.find_spec(m) for m in ("unicorn", "elftools", "capstone"))
-HAVE_CROSS = bool(shutil.which("arm-none-eabi-gcc")) or importlib.util.find_spec("ziglang") is not None
-needs_target = pytest.mark.skipif(not (HAVE_EMULATOR and HAVE_CROSS),
-                                  reason="needs arm-none-eabi-gcc or ziglang, and unicorn/pyelftools/capstone")
-needs_gcc_and_qemu = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                                        reason="needs arm-none-eabi-gcc and qemu-system-arm")
 
 
 def mcugen(*args, timeout=600):
@@ -161,9 +164,8 @@ def tiny_model(tmp_path):
 def test_block_counts_equal_a_per_instruction_count_and_repeat(tmp_path):
     """On ARMv6-M (no IT blocks, so unicorn's per-instruction hook sees every instruction)
     the block-hook count equals a per-instruction hook's, and a second run gives the same."""
-    from mcugen.target import bench
     from mcugen.backend import codegen
-    from mcugen.target import emulator
+    from mcugen.target import bench, emulator
 
     compiled = pipeline.build(tiny_model(tmp_path))
     g = compiled.graph

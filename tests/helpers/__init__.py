@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from mcugen.ir import Graph, Node, QParams, Tensor
 from mcugen.pipeline import Compiled
 from mcugen.verify import run_c
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 VWW = EXAMPLES / "vww_mobilenet_v1_025.onnx"
 DIGITS = EXAMPLES / "digits_mobilenet_v1.onnx"
@@ -77,3 +78,18 @@ def run_graph_c(graph: Graph, x: np.ndarray, cc: str = "cc", name: str = "t", ds
     compiled = Compiled(graph, planner.plan(graph), graph=graph)
     out = np.frombuffer(run_c(compiled, name, x, cc, extra_flags=EMULATE_DSP if dsp else ()), dtype=np.int8)
     return out.reshape((len(x),) + tuple(graph.shape(graph.output)[1:]))
+
+
+# Cortex-M: the cross builds need arm-none-eabi-gcc or ziglang, the emulator three packages.
+HAVE_EMULATOR = all(importlib.util.find_spec(m) for m in ("unicorn", "elftools", "capstone"))
+
+
+HAVE_CROSS = bool(shutil.which("arm-none-eabi-gcc")) or importlib.util.find_spec("ziglang") is not None
+
+
+needs_target = pytest.mark.skipif(not (HAVE_EMULATOR and HAVE_CROSS),
+                                  reason="needs arm-none-eabi-gcc or ziglang, and unicorn/pyelftools/capstone")
+
+
+needs_gcc_and_qemu = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                                        reason="needs arm-none-eabi-gcc and qemu-system-arm")

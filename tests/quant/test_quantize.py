@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from helpers import init, model, save
 from hypothesis import given
 from hypothesis import strategies as st
 from onnx import helper
 
-from helpers import init, model, save
 from mcugen import pipeline
 from mcugen.errors import McugenError
 from mcugen.ir import Node, QParams

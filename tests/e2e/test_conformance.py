@@ -9,7 +9,6 @@ import sys
 import onnx
 import onnx.numpy_helper
 import pytest
-
 from helpers import COMPILERS, ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))

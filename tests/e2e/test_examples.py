@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import onnxruntime as ort
 import pytest
-
 from helpers import COMPILERS, DIGITS, EXAMPLES, VWW
+
 from mcugen import pipeline
 from mcugen.layout import to_ir
 from mcugen.quant.quantize import quantize_input

@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import COMPILERS, EXAMPLES, V2, V3, exports
 
 CALIB = EXAMPLES / "vww_calib.npz"

@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from helpers import COMPILERS, DIGITS, EXAMPLES, VWW
+
 from mcugen import pipeline, reference
 from mcugen.backend import codegen
 from mcugen.target.toolchain import SANITIZE

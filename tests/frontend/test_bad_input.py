@@ -4,9 +4,8 @@ import subprocess
 import sys
 
 import pytest
-from onnx import helper
-
 from helpers import VWW, init, model, save
+from onnx import helper
 
 HOSTILE = 'evil"name*/\n/* \\ ??/ int main(void){return 1;}'
 

@@ -4,28 +4,13 @@ also compiled to int8 C and verified bit-exact end to end."""
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
+from helpers import COMPILERS, init, model, save
+from helpers.onnx_models import bn, check_int8_bit_exact, check_matches_onnxruntime, rand
 from onnx import helper
 
-from helpers import COMPILERS, init, model, save
-from mcugen import layout, pipeline, reference
+from mcugen import pipeline
 from mcugen.errors import McugenError
-from mcugen.verify import verify
-
-RNG = np.random.default_rng(0)
-
-
-def rand(*shape, scale=0.5):
-    return RNG.normal(0, scale, size=shape).astype(np.float32)
-
-
-def bn(name, x, y, c):
-    inits = [init(f"{name}_g", RNG.uniform(0.5, 1.5, c)), init(f"{name}_b", rand(c)),
-             init(f"{name}_m", rand(c)), init(f"{name}_v", RNG.uniform(0.5, 2.0, c))]
-    node = helper.make_node("BatchNormalization", [x, f"{name}_g", f"{name}_b", f"{name}_m", f"{name}_v"], [y],
-                            name=name, epsilon=1e-3)
-    return node, inits
 
 
 def conv_bn_relu():
@@ -160,27 +145,13 @@ CASES = [clip_then_relu_disjoint, matmul_add_bn, keras_head, vector_unsqueeze_co
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
 def test_rewritten_graph_matches_onnxruntime(case, tmp_path):
-    m, expected_ops = case()
-    path = save(m, tmp_path)
-    graph, _ = pipeline.front(path)
-    assert [n.op for n in graph.nodes] == expected_ops
-    x = RNG.uniform(-2, 2, size=[4] + [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim][1:])
-    x = x.astype(np.float32)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    want = np.concatenate([session.run(None, {"input": x[i:i + 1].astype(np.float32)})[0] for i in range(4)])
-    got = layout.to_onnx(reference.run_float(graph, layout.to_ir(x)))
-    np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-4, atol=1e-5)
-    assert got.size == want.size
+    check_matches_onnxruntime(case, tmp_path)
 
 
 @pytest.mark.skipif(not COMPILERS, reason="no C compiler")
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
 def test_int8_c_is_bit_exact(case, tmp_path):
-    path = save(case()[0], tmp_path)
-    compiled = pipeline.build(path)
-    result = verify(str(path), compiled, "t", samples=6, cc=COMPILERS[0], weights_bytes=0, macs=0)
-    assert result.bit_exact, result.first_bad_layer
-    assert result.cosine > 0.9  # small models quantize well; a wiring error would not
+    check_int8_bit_exact(case, tmp_path)
 
 
 def test_bn_fold_scales_weights_and_moves_the_shift_into_the_bias(tmp_path):

@@ -7,17 +7,17 @@ import math
 
 import numpy as np
 import pytest
+from helpers import COMPILERS
+from helpers.kernels import pool_window, window
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import COMPILERS
 from mcugen import ops, planner, reference
 from mcugen.backend import float32
 from mcugen.ir import Graph, Node, Tensor
 from mcugen.pipeline import Compiled
 from mcugen.precision import FLOAT32
 from mcugen.verify import run_c
-from test_kernels import pool_window, window
 
 SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CC = COMPILERS[0] if COMPILERS else "cc"

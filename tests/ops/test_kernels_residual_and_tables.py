@@ -6,14 +6,14 @@ global average pool for mul's per-channel scale), so both inputs are random."""
 
 import numpy as np
 import pytest
+from helpers import COMPILERS, run_graph_c
+from helpers.kernels import check, window
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import COMPILERS, run_graph_c
 from mcugen import ops, reference
 from mcugen.ir import Graph, Node, QParams, Tensor
 from mcugen.ops.add import LEFT_SHIFT
-from test_kernels import check, window
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CC = COMPILERS[0] if COMPILERS else "cc"

@@ -13,14 +13,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from helpers import COMPILERS, init, model, needs_target, save
 from onnx import TensorProto, helper
 
-from helpers import COMPILERS, init, model, save
 from mcugen import layout, pipeline, reference
-from mcugen.quant import quantize
 from mcugen.errors import McugenError
+from mcugen.quant import quantize
 from mcugen.verify import verify
-from test_targets import needs_target
 
 RNG = np.random.default_rng(3)
 
