@@ -194,6 +194,7 @@ def assert_agreement_reported(figures: dict) -> None:
     assert figures["qdq_within_1_lsb"] is not None and figures["qdq_layers_within_1_lsb"] is not None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not COMPILERS, reason="no C compiler")
 @pytest.mark.parametrize("path,calib", [(QDQ_V1, VWW_CALIB), (QDQ_V2, VWW_CALIB), (QDQ_DIGITS, DIGITS_CALIB),
                                         (QDQ_DIGITS_V2, DIGITS_CALIB), (QDQ_DIGITS_V3, DIGITS_CALIB),
