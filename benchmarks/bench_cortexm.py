@@ -20,7 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mcugen import bench, pipeline, report, targets  # noqa: E402
+from mcugen import pipeline, report  # noqa: E402
+from mcugen.target import bench
+from mcugen.target import targets
 
 EXAMPLES = {
     "vww": (ROOT / "examples/vww_mobilenet_v1_025.onnx", ROOT / "examples/vww_calib.npz"),

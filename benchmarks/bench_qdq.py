@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mcugen import layout, pipeline, reference, report  # noqa: E402
-from mcugen.quantize import dequantize, quantize_input  # noqa: E402
-from mcugen.toolchain import find_cc  # noqa: E402
+from mcugen.quant.quantize import dequantize, quantize_input  # noqa: E402
+from mcugen.target.toolchain import find_cc  # noqa: E402
 from mcugen.verify import accuracy, onnx_layout, verify  # noqa: E402
 
 EXAMPLES = [("vww_mobilenet_v1_025", "vww_calib"), ("mobilenet_v2_035_96", "vww_calib"),

@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from mcugen import cli, pipeline, reference, report  # noqa: E402
 from mcugen.layout import to_ir
-from mcugen.quantize import quantize_input  # noqa: E402
-from mcugen.toolchain import find_cc  # noqa: E402
+from mcugen.quant.quantize import quantize_input  # noqa: E402
+from mcugen.target.toolchain import find_cc  # noqa: E402
 from mcugen.verify import accuracy, onnx_layout, verify  # noqa: E402
-from mcugen.quantize import dequantize  # noqa: E402
+from mcugen.quant.quantize import dequantize  # noqa: E402
 
 EXAMPLES = [
     ("vww", ROOT / "examples/vww_mobilenet_v1_025.onnx", ROOT / "examples/vww_calib.npz"),

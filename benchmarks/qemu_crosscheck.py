@@ -25,7 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mcugen import bench, codegen, cycles, emulator, pipeline, targets  # noqa: E402
+from mcugen import pipeline  # noqa: E402
+from mcugen.target import bench
+from mcugen.backend import codegen
+from mcugen.target import cycles
+from mcugen.target import emulator
+from mcugen.target import targets
 
 DIGITS = ROOT / "examples/digits_mobilenet_v1.onnx"
 DIGITS_CALIB = ROOT / "examples/digits_calib.npz"

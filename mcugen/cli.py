@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import warnings
 import json
 import os
 import re
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from mcugen import __version__, codegen, float32, picture, pipeline, planner, report, targets, toolchain
+from mcugen import __version__, pipeline, precision, report
+from mcugen.backend import codegen
 from mcugen.errors import McugenError
+from mcugen.report import picture
+from mcugen.target import targets, toolchain
 from mcugen.verify import HostRunner, TargetRunner, verify
-from mcugen.verify_float import verify_float
+from mcugen.verify.float32 import verify_float
 
 MANIFEST = "mcugen.json"
 MAX_SAMPLES = 100_000
@@ -131,7 +134,7 @@ def manifest(args, compiled, name: str, files: dict[str, str], summary: dict) ->
         generated_by=f"mcugen {__version__}",
         model=Path(args.model).name,
         model_sha256=hashlib.sha256(Path(args.model).read_bytes()).hexdigest(),
-        precision=compiled.precision,
+        precision=compiled.precision.name,
         calibration=_calibration_name(compiled),
         name=name,
         files=sorted(files),
@@ -149,7 +152,7 @@ def manifest(args, compiled, name: str, files: dict[str, str], summary: dict) ->
 
 def _calibration_name(compiled) -> str | None:
     cal = compiled.calibration
-    if compiled.precision == float32.FLOAT32:
+    if not compiled.precision.quantized:
         return None  # nothing is calibrated
     if cal is None:
         return "none (QDQ model)"
@@ -165,7 +168,7 @@ def cmd_compile(args) -> int:
     out = Path(args.output)
     check_output_folder(out)  # before the work, so a refusal is quick
     compiled = _build(args, ram_limit=args.ram_limit)
-    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name, compiled.precision)
+    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name)
     summary = report.summary(compiled.graph, compiled.plan)
     files[MANIFEST] = manifest(args, compiled, name, files, summary)
     write_folder(out, files)
@@ -217,13 +220,13 @@ def cmd_verify(args) -> int:
     if args.samples * g.tensors[g.input].size * compiled.plan.elem_bytes > MAX_SAMPLE_BYTES:
         raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
     summary = report.summary(compiled.graph, compiled.plan)
-    check = verify_float if compiled.precision == float32.FLOAT32 else verify
+    check = verify if compiled.precision.quantized else verify_float
     result = check(args.model, compiled, name, args.samples, runner, summary["weights_bytes"], summary["macs"],
                    args.seed)
     result.notes.append(f"verify took {time.perf_counter() - start:.1f} s")
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
-    elif compiled.precision == float32.FLOAT32:
+    elif not compiled.precision.quantized:
         print(_verify_float_text(result))
     else:
         print(_verify_text(result))
@@ -238,7 +241,7 @@ def _runner(args):
         return HostRunner(toolchain.find_cc(args.cc), sanitize=getattr(args, "sanitize", False))
     if getattr(args, "sanitize", False):
         raise McugenError("--sanitize builds for the host; it cannot be combined with --target")
-    runner = TargetRunner(target, targets.find_cross(args.cc), args.precision)
+    runner = TargetRunner(target, targets.find_cross(args.cc), precision.get(args.precision))
     runner.info()  # the emulator must be importable
     return runner
 
@@ -312,7 +315,9 @@ def _verify_float_text(r) -> str:
 
 
 def cmd_bench(args) -> int:
-    from mcugen import bench  # needs the target packages; imported only when asked for
+    from mcugen.target import (
+        bench,  # needs the target packages; imported only when asked for
+    )
 
     if args.seed < 0:
         raise McugenError(f"--seed must be 0 or more, got {args.seed}")
@@ -347,7 +352,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--input-shape", metavar="N,C,H,W",
                        help="the input's shape, in the model's input layout, for a model whose input has "
                             "symbolic sizes (e.g. [N,3,?,?]): 1,3,48,192. Sizes the model fixes must agree")
-        p.add_argument("--precision", choices=float32.PRECISIONS, default=float32.INT8,
+        p.add_argument("--precision", choices=list(precision.PRECISIONS), default=precision.INT8.name,
                        help="int8 (default): quantized kernels, no float; float32: float kernels for parts "
                             "with an FPU, 4-byte activations, no calibration")
         p.add_argument("--ram-limit", metavar="BYTES",

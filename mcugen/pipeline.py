@@ -11,10 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import float32, frontend, ops, passes, planner, quantize
+from mcugen import frontend, ops, passes, planner
 from mcugen.errors import McugenError, quote
 from mcugen.ir import Graph
 from mcugen.planner import Plan
+from mcugen.precision import INT8, Precision
+from mcugen.precision import get as get_precision
+from mcugen.quant import quantize
 
 
 @dataclass
@@ -24,7 +27,7 @@ class Compiled:
     graph: Graph | None = None  # what gets compiled: quantized (int8) or float_graph itself (float32);
     # None when only the float graph was asked for
     calibration: quantize.Calibration | None = None  # float32: the --calib samples, for verify's inputs
-    precision: str = float32.INT8
+    precision: Precision = INT8
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -77,21 +80,21 @@ def front(model: str | Path, input_shape: tuple[int, ...] | None = None) -> tupl
 
 def build(model: str | Path, calib: str | Path | None = None, percentile: float = 100.0,
           quantized: bool = True, ram_limit: str | None = None,
-          input_shape: tuple[int, ...] | None = None, precision: str = float32.INT8,
+          input_shape: tuple[int, ...] | None = None, precision: str | Precision = INT8,
           stream: bool = True) -> Compiled:
     """quantized=False stops before calibration (report needs only shapes and the plan).
     stream=False keeps every layer whole (planner.decide_streams)."""
-    float32.check_precision(precision)
+    precision = get_precision(precision)
     graph, notes = front(model, input_shape)
-    if precision == float32.FLOAT32 and any(t.fixed is not None for t in graph.tensors.values()):
+    if not precision.quantized and any(t.fixed is not None for t in graph.tensors.values()):
         raise McugenError(f"{graph.source}: the model is already quantized (QuantizeLinear/DequantizeLinear "
                           "pairs): compile it as int8; --precision float32 is for float models")
-    plan = planner.plan(graph, float32.ELEM_BYTES[precision], stream=stream)
+    plan = planner.plan(graph, precision, stream=stream)
     result = Compiled(graph, plan, notes=notes, precision=precision)
     planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast
     if not quantized:
         return result
-    if precision == float32.FLOAT32:  # compiled as it is; real samples, if given, feed verify
+    if not precision.quantized:  # compiled as it is; real samples, if given, feed verify
         result.graph = graph
         result.calibration = quantize.read_calibration(calib, graph) if calib is not None else None
         return result

@@ -11,7 +11,7 @@ point (`mcugen report --precision float32`, in-process) and ends up as one of:
 
     passed      compiles; the C's outputs on the case's inputs are within rtol 1e-4 and atol
                 1e-5 of the expected ones in float32, and in int8 within the bound derived from
-                the quantization scales (mcugen/errorbound.py) plus that same rtol and atol.
+                the quantization scales (mcugen/quant/errorbound.py) plus that same rtol and atol.
                 The int8 build is calibrated on the case's own inputs. Where a case's stored
                 outputs are themselves rounded (further than that tolerance from what onnx's
                 own ReferenceEvaluator computes, e.g. typed in with 4 decimals), the
@@ -27,7 +27,7 @@ one after the first) are made initializers holding the case's values, as weights
 a microcontroller (freeze_inputs); the table counts the passed cases that needed it.
 Inputs that cannot be constants (sequences, optionals, strings) are left as they are.
 
---readme rewrites the table in README.md (between the conformance markers). Exit status 0
+--readme rewrites the table in docs/conformance.md (between the conformance markers). Exit status 0
 when no case failed. The whole set takes about a minute; tests/test_conformance.py runs
 all of it.
 """
@@ -54,9 +54,11 @@ from onnx import numpy_helper
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mcugen import cli, errorbound, float32, layout, pipeline, toolchain  # noqa: E402
+from mcugen import cli, layout, pipeline  # noqa: E402
+from mcugen.quant import errorbound
+from mcugen.target import toolchain
 from mcugen.errors import McugenError  # noqa: E402
-from mcugen.quantize import dequantize, quantize_input  # noqa: E402
+from mcugen.quant.quantize import dequantize, quantize_input  # noqa: E402
 from mcugen.verify import onnx_layout, run_c  # noqa: E402
 
 DATA = Path(onnx.__file__).resolve().parent / "backend" / "test" / "data"
@@ -263,7 +265,7 @@ def _evaluate(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
 
 
 def _float32_error(path: Path, x: np.ndarray, want: np.ndarray, cc: str) -> float:
-    compiled = pipeline.build(path, precision=float32.FLOAT32)
+    compiled = pipeline.build(path, precision="float32")
     got, shape = _run(compiled, layout.to_ir(x), cc, np.float32)
     return _scaled_error(onnx_layout(got.astype(np.float64), shape), want, ATOL)
 
@@ -321,7 +323,7 @@ def readme_block(outcomes: list[Outcome]) -> str:
             f"The commonest reasons for refusal (names shown as X, numbers as N):\n\n{common}\n{README_END}")
 
 
-def update_readme(outcomes: list[Outcome], readme: Path = ROOT / "README.md") -> None:
+def update_readme(outcomes: list[Outcome], readme: Path = ROOT / "docs" / "conformance.md") -> None:
     text = readme.read_text()
     start, end = text.index(README_START), text.index(README_END) + len(README_END)
     readme.write_text(text[:start] + readme_block(outcomes) + text[end:])
@@ -331,7 +333,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of: {', '.join(KINDS)}")
     parser.add_argument("--cc", default=None, help="host C compiler (default: as mcugen verify)")
-    parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
+    parser.add_argument("--readme", action="store_true", help="rewrite the table in docs/conformance.md")
     parser.add_argument("--json", action="store_true", help="every case's outcome as JSON")
     args = parser.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]

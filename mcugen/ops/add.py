@@ -13,6 +13,8 @@ from mcugen.fixedpoint import quantize_multiplier, requantize
 from mcugen.ops import common
 
 KIND = "add"
+TAKES_ACTIVATION = True
+RESHAPE_READ = "flat"
 LEFT_SHIFT = 20  # TFLite's headroom for 8-bit inputs
 
 
@@ -59,3 +61,9 @@ def access(node, a_shape, b_shape, out_shape):
 
 def cost(node, a_shape, b_shape, out_shape):
     return common.Cost(int(np.prod(out_shape[1:])), 0)
+
+
+def error_bound(graph, node, e_a, e_b):
+    """Both errors, plus one output LSB (both inputs are rescaled with 20 bits of headroom,
+    then requantized)."""
+    return e_a + e_b + graph.tensors[node.output].q.scale

@@ -13,6 +13,8 @@ from mcugen.layout import as_image
 from mcugen.ops import common
 
 KIND = "avg_pool"
+TAKES_ACTIVATION = True
+RESHAPE_READ = "image"
 
 
 def output_shape(node, in_shape):
@@ -80,3 +82,6 @@ def access(node, in_shape, out_shape):
 
 def cost(node, in_shape, out_shape):
     return common.Cost(int(np.prod(out_shape)) * node.attrs["kernel"][0] * node.attrs["kernel"][1], 0)
+
+
+error_bound = common.rounded_once_error

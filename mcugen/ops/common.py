@@ -6,38 +6,21 @@ int64 arrays holding exact integers, so "the same integer steps" means the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from mcugen.errors import McugenError, quote
-from mcugen.fixedpoint import INT32_MAX, INT32_MIN, quantize_multiplier, requantize, round_half_away
+from mcugen.fixedpoint import (
+    INT32_MAX,
+    quantize_multiplier,
+    requantize,
+    round_half_away,
+)
 from mcugen.ir import QParams
+from mcugen.ops.base import Access, Cost  # noqa: F401  the ops' vocabulary
 
 INT8_MIN, INT8_MAX = -128, 127
 BIAS_LIMIT = 2**30  # |quantized bias| stays below this, leaving int32 room for the products
 BIAS_SCALE_RTOL = 1e-5  # a QDQ model's float32 bias scale against s_in * s_w[c] in float64
-
-
-@dataclass(frozen=True)
-class Access:
-    """How a kernel walks memory, stated once for the planner (mcugen/planner.py).
-
-    The kernel writes its output front to back in len(first_read) steps of step_bytes
-    elements each. While step s runs (before, between or after its writes) it reads no
-    input element below first_read[s]. This is the loop order of the kernel's templates
-    (int8 and float32 alike; the planner scales elements to bytes); tests run the real C
-    at the overlap the planner derives from it.
-    """
-
-    first_read: np.ndarray
-    step_bytes: int
-
-
-@dataclass(frozen=True)
-class Cost:
-    macs: int
-    flash_bytes: int  # constants the layer keeps in flash: weights, bias, multipliers, tables
 
 
 # ---------------------------------------------------------------------------- windows
@@ -106,7 +89,7 @@ def quantize_weighted(node, qin: QParams, qout: QParams, channel_axis: int) -> d
     and one Q31 multiplier + shift per output channel (design.md, numeric contract).
 
     The weights and bias are the model's own integers where a QDQ model gives them
-    (weight_scale, bias_q: mcugen/qdq.py); else the weight scale of a channel is
+    (weight_scale, bias_q: mcugen/frontend/qdq.py); else the weight scale of a channel is
     max|w| / 127, raised if need be until its bias fits in BIAS_LIMIT (a channel whose
     weights are tiny next to its bias, as after folding a BatchNorm with gamma near 0).
     Then the worst-case accumulator, |bias'| + 128 * sum|w|, is proved to fit in int32, so
@@ -217,3 +200,34 @@ def requant_fields(node) -> dict:
 def clamp_float(y: np.ndarray, node) -> np.ndarray:
     low, high = node.attrs.get("act", (-np.inf, np.inf))
     return np.clip(y, low, high)
+
+
+# ---------------------------------------------------------------------------- error rules
+# The ops' error_bound hooks (mcugen/quant/errorbound.py carries the error through the graph).
+
+
+def largest_magnitude(q: QParams) -> float:
+    """The largest |real value| an int8 tensor with these parameters can hold."""
+    return q.scale * max(127 - q.zero_point, q.zero_point + 128)
+
+
+def weighted_error(graph, node, e_in, channel_axis: int) -> float:
+    """L = max_c sum|w_c| (the filter's L1 norm); own = X * max_c sum|w^_c - w_c| (each
+    weight's rounding, X the largest input magnitude the input scale can hold) + half a
+    bias LSB (s_in s_w / 2) + one output LSB (requantization rounds twice: the doubling
+    high multiply, the shift)."""
+    qin, qout = graph.tensors[node.input].q, graph.tensors[node.output].q
+    w, p = node.attrs["weight"], node.params
+    others = tuple(i for i in range(w.ndim) if i != channel_axis)
+    shape = [-1 if i == channel_axis else 1 for i in range(w.ndim)]
+    multiplier = p["mult"].astype(np.float64) * np.exp2(p["shift"].astype(np.float64) - 31)
+    w_scale = multiplier * qout.scale / qin.scale  # M = s_in s_w / s_out, as quantize_weighted set it
+    rounding = np.abs(p["weight"] * w_scale.reshape(shape) - w).sum(axis=others)
+    lipschitz = np.abs(w).sum(axis=others).max()
+    own = largest_magnitude(qin) * rounding.max() + (qin.scale * w_scale).max() / 2 + qout.scale
+    return lipschitz * e_in + own
+
+
+def rounded_once_error(graph, node, e_in) -> float:
+    """An integer mean at the input's scale: e + half an output LSB (rounded once)."""
+    return e_in + graph.tensors[node.output].q.scale / 2

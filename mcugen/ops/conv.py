@@ -9,6 +9,10 @@ from mcugen.layout import as_image
 from mcugen.ops import common
 
 KIND = "conv"
+CHANNEL_AXIS = 0  # weight [O, KH, KW, I]
+TAKES_ACTIVATION = True
+TAKES_PAD = True
+RESHAPE_READ = "image"
 
 
 def output_shape(node, in_shape):
@@ -76,3 +80,7 @@ def cost(node, in_shape, out_shape):
     w = node.attrs["weight"]
     stored = 2 * w.shape[0] * (_taps(node) + _taps(node) % 2)  # int16, as arrays() keeps them
     return common.Cost(int(np.prod(out_shape)) * _taps(node), stored + 12 * w.shape[0])
+
+
+def error_bound(graph, node, e_in):
+    return common.weighted_error(graph, node, e_in, CHANNEL_AXIS)

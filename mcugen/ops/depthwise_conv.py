@@ -10,6 +10,10 @@ from mcugen.layout import as_image
 from mcugen.ops import common, pointwise_conv
 
 KIND = "depthwise_conv"
+CHANNEL_AXIS = 2  # weight [KH, KW, C]
+TAKES_ACTIVATION = True
+TAKES_PAD = True
+RESHAPE_READ = "image"
 
 
 def output_shape(node, in_shape):
@@ -56,8 +60,8 @@ def copy_candidate(node, in_shape, out_shape) -> int:
     """Bytes of scratch if the kernel could first copy the input into a zero-point-padded
     buffer, so that every 3x3 window lies inside it and takes the unrolled path (0 if not).
     Worth it on small maps, where border pixels (which would take the general path) are a
-    large share. The planner enables it (planner.decide_copies) only where the arena has
-    the bytes free anyway; scratch, access and the C (through c_fields) follow its choice."""
+    large share. The planner chooses it (planner/decide.py) only where the arena has the
+    bytes free anyway; it then reads the whole input first, and adds copy_fields to the C."""
     in_shape = as_image(in_shape)
     if not _copy_fits(node, in_shape, out_shape):
         return 0
@@ -65,9 +69,10 @@ def copy_candidate(node, in_shape, out_shape) -> int:
     return rows * cols * in_shape[3]
 
 
-def padded_copy(node, in_shape, out_shape) -> bool:
-    """The planner's decision, for a candidate layer."""
-    return bool(node.attrs.get("padded_copy")) and copy_candidate(node, in_shape, out_shape) > 0
+def copy_fields(node, in_shape, out_shape) -> dict:
+    """The padded copy's rows and columns, for the kernel (0 and 0: no copy)."""
+    rows, cols = _padded_hw(node, out_shape)
+    return dict(padded_h=rows, padded_w=cols)
 
 
 def _copy_fits(node, in_shape, out_shape) -> bool:
@@ -86,34 +91,16 @@ def _padded_hw(node, out_shape) -> tuple[int, int]:
     return (out_shape[1] - 1) * sh + 3, (out_shape[2] - 1) * sw + 3
 
 
-def scratch(node, in_shape, out_shape):
-    if not padded_copy(node, as_image(in_shape), out_shape):
-        return 0
-    rows, cols = _padded_hw(node, out_shape)
-    return rows * cols * as_image(in_shape)[3]
-
-
 def c_fields(node, in_shape, out_shape):
     in_shape = as_image(in_shape)
-    rows, cols = _padded_hw(node, out_shape)
-    padded = padded_copy(node, in_shape, out_shape)
     return dict(common.window_fields(node.attrs, in_shape, out_shape), fast=common.fast_requant(node),
-                padded_h=rows if padded else 0, padded_w=cols if padded else 0)
-
-
-def float_access(node, in_shape, out_shape):
-    """The float kernel (mcugen_depthwise_conv_f32.c) never copies: row-major pixels, windows in place."""
-    return common.window_access(node.attrs, as_image(in_shape), out_shape)
+                padded_h=0, padded_w=0)
 
 
 def access(node, in_shape, out_shape):
-    """Row-major output pixels, all channels of a pixel before the next; with the padded
-    copy, the whole input is read (copied) before the first output is written."""
-    in_shape = as_image(in_shape)
-    if padded_copy(node, in_shape, out_shape):
-        steps = out_shape[1] * out_shape[2]
-        return common.Access(np.full(steps, int(np.prod(in_shape[1:]))), out_shape[3])
-    return common.window_access(node.attrs, in_shape, out_shape)
+    """Row-major output pixels, all channels of a pixel before the next (the float kernel
+    too: it never copies)."""
+    return common.window_access(node.attrs, as_image(in_shape), out_shape)
 
 
 # ---------------------------------------------------------------------------- streaming
@@ -166,3 +153,7 @@ def stream_scratch(node, producer, src_shape, mid_shape, out_shape):
 def cost(node, in_shape, out_shape):
     w = node.attrs["weight"]
     return common.Cost(int(np.prod(out_shape)) * w.shape[0] * w.shape[1], common.weighted_flash(w.size, w.shape[2]))
+
+
+def error_bound(graph, node, e_in):
+    return common.weighted_error(graph, node, e_in, CHANNEL_AXIS)

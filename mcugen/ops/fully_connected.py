@@ -8,6 +8,9 @@ import numpy as np
 from mcugen.ops import common
 
 KIND = "fully_connected"
+CHANNEL_AXIS = 0  # weight [O, I]
+TAKES_ACTIVATION = True
+RESHAPE_READ = "flat"
 
 
 def output_shape(node, in_shape):
@@ -50,3 +53,7 @@ def access(node, in_shape, out_shape):
 def cost(node, in_shape, out_shape):
     w = node.attrs["weight"]
     return common.Cost(w.size, common.weighted_flash(w.size, w.shape[0]))
+
+
+def error_bound(graph, node, e_in):
+    return common.weighted_error(graph, node, e_in, CHANNEL_AXIS)

@@ -11,6 +11,8 @@ from mcugen.layout import as_image
 from mcugen.ops import common
 
 KIND = "global_avg_pool"
+TAKES_ACTIVATION = True
+RESHAPE_READ = "image"
 
 
 def output_shape(node, in_shape):
@@ -55,3 +57,6 @@ def access(node, in_shape, out_shape):
 
 def cost(node, in_shape, out_shape):
     return common.Cost(int(np.prod(in_shape)), 0)
+
+
+error_bound = common.rounded_once_error

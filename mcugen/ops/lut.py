@@ -14,6 +14,8 @@ from mcugen.fixedpoint import round_half_away
 from mcugen.ops import common
 
 KIND = "lut"
+TAKES_ACTIVATION = True
+RESHAPE_READ = "flat"
 
 
 def _sigmoid(v):
@@ -75,3 +77,15 @@ def access(node, in_shape, out_shape):
 
 def cost(node, in_shape, out_shape):
     return common.Cost(0, 256)
+
+
+GRID = 1 << 14  # points per table's input range when measuring its slope
+
+
+def error_bound(graph, node, e_in):
+    """The function's largest slope over the input's range (measured on a fine grid) times
+    the input's error, plus half an output LSB (a table entry is rounded once)."""
+    reach = common.largest_magnitude(graph.tensors[node.input].q) + e_in
+    x = np.linspace(-reach, reach, GRID)
+    slope = np.max(np.abs(np.diff(run_float(node, x))) / (x[1] - x[0]))
+    return slope * e_in + graph.tensors[node.output].q.scale / 2

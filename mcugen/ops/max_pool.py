@@ -11,6 +11,8 @@ from mcugen.layout import as_image
 from mcugen.ops import common
 
 KIND = "max_pool"
+TAKES_ACTIVATION = True
+RESHAPE_READ = "image"
 
 
 def output_shape(node, in_shape):
@@ -61,3 +63,8 @@ def access(node, in_shape, out_shape):
 
 def cost(node, in_shape, out_shape):
     return common.Cost(int(np.prod(out_shape)) * node.attrs["kernel"][0] * node.attrs["kernel"][1], 0)
+
+
+def error_bound(graph, node, e_in):
+    """A maximum is 1-Lipschitz and needs no rounding."""
+    return e_in

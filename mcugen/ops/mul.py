@@ -13,6 +13,8 @@ from mcugen.fixedpoint import quantize_multiplier, requantize
 from mcugen.ops import common
 
 KIND = "mul"
+TAKES_ACTIVATION = True
+RESHAPE_READ = "flat"
 
 
 def output_shape(node, a_shape, b_shape):
@@ -63,3 +65,9 @@ def access(node, a_shape, b_shape, out_shape):
 
 def cost(node, a_shape, b_shape, out_shape):
     return common.Cost(int(np.prod(out_shape[1:])), 0)
+
+
+def error_bound(graph, node, e_a, e_b):
+    """A e_b + B e_a + e_a e_b + one output LSB (A, B: the inputs' largest magnitudes)."""
+    a, b = (common.largest_magnitude(graph.tensors[name].q) for name in node.inputs)
+    return a * e_b + b * e_a + e_a * e_b + graph.tensors[node.output].q.scale

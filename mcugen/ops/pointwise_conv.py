@@ -8,6 +8,9 @@ import numpy as np
 from mcugen.ops import common
 
 KIND = "pointwise_conv"
+CHANNEL_AXIS = 0  # weight [O, I]
+TAKES_ACTIVATION = True
+RESHAPE_READ = "last_axis"
 
 
 def output_shape(node, in_shape):
@@ -59,3 +62,7 @@ def scratch(node, in_shape, out_shape):
 def cost(node, in_shape, out_shape):
     w = node.attrs["weight"]
     return common.Cost(int(np.prod(out_shape)) * w.shape[1], common.weighted_flash(w.size, w.shape[0]))
+
+
+def error_bound(graph, node, e_in):
+    return common.weighted_error(graph, node, e_in, CHANNEL_AXIS)

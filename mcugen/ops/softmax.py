@@ -13,6 +13,7 @@ from mcugen.ir import QParams
 from mcugen.ops import common
 
 KIND = "softmax"
+RESHAPE_READ = "last_axis"
 OUTPUT_Q = QParams(1.0 / 256.0, -128)  # TFLite's fixed softmax output quantization
 
 
@@ -59,3 +60,10 @@ def access(node, in_shape, out_shape):
 
 def cost(node, in_shape, out_shape):
     return common.Cost(0, 512)
+
+
+def error_bound(graph, node, e_in):
+    """e / 2 (the softmax Jacobian's max-norm is at most 1/2) + the exp table's rounding,
+    (0.5 + 0.5 n) / 2^15 for n classes + one output LSB (rounding, and the clamp of p = 1)."""
+    classes = graph.shape(node.input)[-1]
+    return e_in / 2 + (0.5 + 0.5 * classes) / 32768 + graph.tensors[node.output].q.scale

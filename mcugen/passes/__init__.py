@@ -1,6 +1,7 @@
 """Graph rewrites between the frontend and quantization, one file per rewrite.
 
-Each pass has `run(graph)` and rewrites the graph in place. After the pipeline every
+Each pass has `run(graph)`, which rewrites the graph in place, and LEFTOVER: the transitional
+ops it removes, with why one may survive it (for the error message). After the pipeline every
 node is a kernel op (mcugen/ops); anything left over is reported as unsupported.
 The order matters: QDQ pairs fold first, so the others see a plain float graph (with the
 model's quantization on its tensors); a MatMul's bias Add folds before a BatchNorm after it; BatchNorm folds
@@ -36,20 +37,9 @@ PIPELINE = [
     specialize_pointwise,
 ]
 
-# Why a transitional op can survive the pipeline, for the error message.
-LEFTOVER = {
-    "pad": "a Pad must feed exactly one Conv",
-    "clip": "an activation must follow a conv, pooling, fully-connected, Add, Mul or element-wise node "
-            "that feeds only it",
-    "bias_add": "an Add of a constant must follow a MatMul that feeds only it",
-    "batch_norm": "a BatchNormalization on a 2-D tensor must follow a Gemm/MatMul that feeds only it",
-    "reshape": "a Flatten/Reshape/Transpose must leave NHWC data in place for the layers after it, "
-               "or feed exactly one Gemm/MatMul",
-    "quantize_linear": "a QuantizeLinear must feed only DequantizeLinear nodes of the same scale and zero point "
-                       "(the QDQ format), not be the model's output",
-    "dequantize_linear": "a DequantizeLinear of an activation must follow a QuantizeLinear of the same scale and "
-                         "zero point (the QDQ format)",
-}
+# Why a transitional op can survive the pipeline, for the error message: each pass that
+# removes one says so in its LEFTOVER.
+LEFTOVER = {op: why for rewrite in PIPELINE for op, why in rewrite.LEFTOVER.items()}
 
 
 def normalize(graph: Graph) -> Graph:

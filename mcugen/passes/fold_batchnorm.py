@@ -6,18 +6,20 @@ A BatchNorm with nothing to fold into becomes a 1x1 depthwise conv (same arithme
 
 import numpy as np
 
+from mcugen import ops
+
 # What a QDQ model gives for a weighted node (frontend._given): no longer true once folded.
 GIVEN = ("weight_scale", "bias_q", "bias_scale")
-# Where the output channel sits in each op's weight array.
-CHANNEL_AXIS = {"conv": 0, "depthwise_conv": 2, "fully_connected": 0}
+LEFTOVER = {"batch_norm": "a BatchNormalization on a 2-D tensor must follow a Gemm/MatMul that feeds only it"}
 
 
 def run(graph):
     for bn in [n for n in graph.nodes if n.op == "batch_norm"]:
         scale, shift = bn.attrs["scale"], bn.attrs["shift"]
-        producer = graph.folds_into(bn, tuple(CHANNEL_AXIS))
+        # Ops with a per-output-channel weight axis (their CHANNEL_AXIS) take the fold.
+        producer = graph.folds_into(bn, tuple(kind for kind, op in ops.REGISTRY.items() if op.CHANNEL_AXIS is not None))
         if producer is not None and "act" not in producer.attrs:  # a clamp in between would not fold
-            axis = CHANNEL_AXIS[producer.op]
+            axis = ops.get(producer.op).CHANNEL_AXIS
             shape = [1] * producer.attrs["weight"].ndim
             shape[axis] = -1
             producer.attrs["weight"] = producer.attrs["weight"] * scale.reshape(shape)

@@ -6,6 +6,8 @@ lookup table (ops/lut.py), like any other scalar arithmetic.
 
 import numpy as np
 
+LEFTOVER = {"bias_add": "an Add of a constant must follow a MatMul that feeds only it"}
+
 
 def run(graph):
     for add in [n for n in graph.nodes if n.op == "bias_add"]:

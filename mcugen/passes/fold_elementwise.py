@@ -10,6 +10,8 @@ fuse_activation: a clamp fused into a table becomes a clip step when it is merge
 
 MUL_INPUT = ("mul_input",)
 
+LEFTOVER: dict[str, str] = {}  # leaves no transitional op behind
+
 
 def run(graph):
     while _merge_chain(graph) or _fold_self_mul(graph):

@@ -3,7 +3,7 @@
 In float terms a pair rounds a tensor onto the int8 grid of its scale and zero point; in
 mcugen's int8 graph that grid simply is the tensor's quantization. So the pair goes, and
 its parameters stay behind as Tensor.fixed, which quantize.py uses instead of a
-calibrated range (mcugen/qdq.py says what else is taken from the model).
+calibrated range (mcugen/frontend/qdq.py says what else is taken from the model).
 
 Most kernels requantize to any output parameters they are given. Those that cannot
 (pooling keeps its input's, softmax has its own) keep what they have, and the
@@ -12,7 +12,15 @@ unless the two agree already (onnxruntime gives MaxPool and AveragePool their in
 Runs first: the other passes then see the plain float graph.
 """
 
-from mcugen import ops, qdq
+from mcugen import ops
+from mcugen.frontend import qdq
+
+LEFTOVER = {
+    "quantize_linear": "a QuantizeLinear must feed only DequantizeLinear nodes of the same scale and zero point "
+                       "(the QDQ format), not be the model's output",
+    "dequantize_linear": "a DequantizeLinear of an activation must follow a QuantizeLinear of the same scale and "
+                         "zero point (the QDQ format)",
+}
 
 
 def run(graph):

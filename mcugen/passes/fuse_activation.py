@@ -5,6 +5,8 @@ which costs nothing at run time. Two activations in a row compose into one clamp
 does the saturation of a QDQ pair in between (the range of the tensor's fixed quantization).
 """
 
+from mcugen import ops
+
 
 def compose(inner, outer):
     """clip(clip(x, *inner), *outer) as one clip(x, low, high) (numpy's clip semantics:
@@ -12,12 +14,13 @@ def compose(inner, outer):
     (l1, h1), (l2, h2) = inner, outer
     return min(max(l1, l2), h2), min(max(h1, l2), h2)
 
-FUSES_INTO = ("conv", "depthwise_conv", "fully_connected", "avg_pool", "global_avg_pool", "max_pool", "add", "mul", "lut")
+LEFTOVER = {"clip": "an activation must follow a conv, pooling, fully-connected, Add, Mul or element-wise node "
+                    "that feeds only it"}
 
 
 def run(graph):
     for clip in [n for n in graph.nodes if n.op == "clip"]:
-        producer = graph.folds_into(clip, FUSES_INTO)
+        producer = graph.folds_into(clip, tuple(kind for kind, op in ops.REGISTRY.items() if op.TAKES_ACTIVATION))
         if producer is None:
             continue  # left for normalize() to report
         inner = producer.attrs.get("act", (-float("inf"), float("inf")))

@@ -12,20 +12,22 @@ reported as unsupported.
 
 import numpy as np
 
+from mcugen import ops
 from mcugen.layout import as_image
 
-SAME_IMAGE = ("conv", "depthwise_conv", "avg_pool", "global_avg_pool", "max_pool")
-SAME_LAST_AXIS = ("pointwise_conv", "softmax")
-FLAT = ("fully_connected", "add", "mul", "lut")  # read memory in order, whatever the shape
+LEFTOVER = {"reshape": "a Flatten/Reshape/Transpose must leave NHWC data in place for the layers after it, "
+                       "or feed exactly one Gemm/MatMul"}
 
 
 def reads_alike(op: str, before, after) -> bool:
-    """Would an `op` node read a tensor of shape `before` as it reads shape `after`?"""
-    if op in SAME_IMAGE:
+    """Would an `op` node read a tensor of shape `before` as it reads shape `after`? As its
+    RESHAPE_READ says: the same image view, the same last axis, or memory in order."""
+    how = ops.get(op).RESHAPE_READ if op in ops.REGISTRY else None
+    if how == "image":
         return as_image(before) == as_image(after)
-    if op in SAME_LAST_AXIS:
+    if how == "last_axis":
         return before[-1] == after[-1]
-    return op in FLAT
+    return how == "flat"
 
 
 def compose(first, then):

@@ -11,10 +11,11 @@ import shutil
 import subprocess
 
 import pytest
-
 from helpers import EMULATE_DSP, KERNELS, require
-from mcugen import codegen, float32
-from mcugen.toolchain import CFLAGS
+
+from mcugen.backend import codegen
+from mcugen.precision import FLOAT32, INT8, PRECISIONS
+from mcugen.target.toolchain import CFLAGS
 
 SOURCES = sorted(KERNELS.glob("*.c"))
 HEADERS = sorted(KERNELS.glob("*.h"))
@@ -79,13 +80,13 @@ def includes(path):
     return re.findall(r'^#include "(mcugen_\w+\.[ch])"', path.read_text(), flags=re.M)
 
 
-@pytest.mark.parametrize("precision", float32.PRECISIONS)
+@pytest.mark.parametrize("precision", PRECISIONS)
 def test_the_library_is_what_codegen_pastes(precision):
     kernels = codegen.KERNELS[precision]
-    suffix = "_s8" if precision == float32.INT8 else "_f32"
+    suffix = "_" + PRECISIONS[precision].suffix
     assert sorted(k.file for k in kernels.values()) == sorted(p.name for p in SOURCES if p.stem.endswith(suffix))
     common = codegen.COMMON[precision]
-    for kind, kernel in kernels.items():
+    for kernel in kernels.values():
         text = (KERNELS / kernel.file).read_text()
         guard = f"MCUGEN_{kernel.function[len('mcugen_'):].upper()}_DEFINED"
         assert f"#ifndef {guard}\n#define {guard}\n" in text, kernel.file
@@ -94,4 +95,4 @@ def test_the_library_is_what_codegen_pastes(precision):
         assert set(includes(KERNELS / kernel.file)) <= set(common), kernel.file
     for i, header in enumerate(common):
         assert set(includes(KERNELS / header)) <= set(common[:i]), header
-    assert {h.name for h in HEADERS} == set(codegen.COMMON[float32.INT8]) | set(codegen.COMMON[float32.FLOAT32])
+    assert {h.name for h in HEADERS} == set(codegen.COMMON[INT8.name]) | set(codegen.COMMON[FLOAT32.name])

@@ -3,15 +3,15 @@ inputs and parameters, against its op's numpy reference: int8 bit-exact (run_int
 the plain and with the DSP code paths (MCUGEN_EMULATE_DSP: the Cortex-M4's instructions in
 portable C) and the Cortex-M0's requantization (MCUGEN_NO_LONG_MULTIPLY); float32 within a
 tight tolerance of run_float. Many cases share one driver
-build (kernel_driver.py): a few builds per kernel."""
+build (tests/helpers/kernel_driver.py): a few builds per kernel."""
 
 import pytest
+from helpers import COMPILERS, EMULATE_DSP, kernel_driver
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import kernel_driver
-from helpers import COMPILERS, EMULATE_DSP
-from mcugen import codegen, float32
+from mcugen.backend import codegen
+from mcugen.precision import FLOAT32, INT8
 
 pytestmark = pytest.mark.skipif(not COMPILERS, reason="no C compiler")
 CC = COMPILERS[0] if COMPILERS else "cc"
@@ -22,7 +22,7 @@ CASES = 8  # per build
 NO_LONG_MULTIPLY = ("-DMCUGEN_NO_LONG_MULTIPLY",)
 
 
-@pytest.mark.parametrize("kind", sorted(codegen.KERNELS[float32.INT8]))
+@pytest.mark.parametrize("kind", sorted(codegen.KERNELS[INT8.name]))
 @SETTINGS
 @given(data=st.data())
 def test_int8_kernel(kind, data):
@@ -31,7 +31,7 @@ def test_int8_kernel(kind, data):
         kernel_driver.check(cases, CC, flags)
 
 
-@pytest.mark.parametrize("kind", sorted(codegen.KERNELS[float32.FLOAT32]))
+@pytest.mark.parametrize("kind", sorted(codegen.KERNELS[FLOAT32.name]))
 @SETTINGS
 @given(data=st.data())
 def test_float32_kernel(kind, data):

@@ -1,0 +1,433 @@
+"""Codegen: a quantized, planned graph in; the text of the C files out.
+
+Everything that reaches a template is either a number mcugen computed or a string that
+went through `c_comment` (ONNX names, the model's file name): untrusted text never lands
+in C code, only in comments, and only in a harmless alphabet. C identifiers are built
+from the validated `--name` and layer indices, never from ONNX names. Output is a pure
+function of the inputs (no dates, no paths, ordered iteration), so it is reproducible.
+
+The kernels are a C library of their own, mcugen/backend/kernels: one file per kernel and
+precision (mcugen_conv_s8.c, mcugen_conv_f32.c, ...) and shared headers. NAME.c carries a
+copy of the files the model needs, headers first, then the kernels in dependency order,
+without their `#include "mcugen_..."` lines: static functions, so two models link into one
+firmware, each in its own `#ifndef MCUGEN_<NAME>_DEFINED` guard, so a unity build of two
+models defines it once. KERNELS says how a layer calls its kernel: the constant structs it
+defines (from the op's c_fields, its quantized parameters and its arrays) and the call's
+arguments. The templates (model.h.j2, model.c.j2, weights.c.j2, shared by the two
+precisions) emit only the model's data, the per-layer structs and wrappers, and the calls.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from mcugen import __version__, ops, planner
+from mcugen.backend import float32
+from mcugen.errors import McugenError
+from mcugen.ir import Graph
+from mcugen.planner import Plan
+from mcugen.precision import FLOAT32, INT8, Precision
+
+C_KEYWORDS = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while", "_Bool", "_Complex", "_Imaginary", "main", "arena",
+}
+
+
+def check_name(name: str) -> str:
+    """Validate --name: the prefix of every public C symbol and of the file names."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name) or name in C_KEYWORDS:
+        raise McugenError(
+            f"--name {name!r} is not usable: it must be a C identifier of at most 32 characters, "
+            "starting with a letter, and not a C keyword"
+        )
+    return name
+
+
+def default_name(model_path: str | Path) -> str:
+    """A C-safe prefix from the model's file name: 'VWW-v1.onnx' -> 'vww_v1'."""
+    stem = re.sub(r"[^a-z0-9_]+", "_", Path(model_path).stem.lower()).strip("_")[:32].rstrip("_")
+    if not stem or not stem[0].isalpha() or stem in C_KEYWORDS:
+        stem = ("model_" + stem)[:32].rstrip("_")
+    return stem
+
+
+def c_comment(text: str, limit: int = 72) -> str:
+    """The one way untrusted text enters generated C: inside a comment, in a safe alphabet.
+
+    Keeps letters, digits and ` _.:/()[]-`; everything else (including `*`, so no `*/`,
+    `?`, so no trigraphs, backslashes and newlines) becomes `_`.
+    """
+    safe = re.sub(r"[^A-Za-z0-9 _.:/()\[\]-]", "_", text)
+    return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+
+
+@dataclass
+class CArray:
+    layer: int
+    suffix: str
+    ctype: str
+    symbol: str
+    data: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.size * self.data.dtype.itemsize)
+
+    @property
+    def values(self) -> str:
+        if self.data.dtype == np.float32:
+            flat = float32.c_floats(self.data)
+        else:
+            flat = [str(v) for v in self.data.reshape(-1).tolist()]
+        return "\n".join("    " + ", ".join(flat[i:i + 16]) + "," for i in range(0, len(flat), 16))
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def templates_dir() -> Path:
+    """templates/ at the top of a source checkout, or mcugen/templates once installed."""
+    source = Path(__file__).resolve().parents[2] / "templates"
+    if (source / "model.c.j2").is_file():
+        return source
+    installed = Path(__file__).resolve().parents[1] / "templates"
+    if (installed / "model.c.j2").is_file():
+        return installed
+    raise McugenError("mcugen's templates are missing from its installation; reinstall mcugen")
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape[1:])
+
+
+def _cfloat(x: float) -> str:
+    return f"{x:.9g}f" if ("." in f"{x:.9g}" or "e" in f"{x:.9g}") else f"{x:.9g}.0f"
+
+
+def layer_arrays(g: Graph, prefix: str, precision: Precision = INT8) -> list[CArray]:
+    arrays = []
+    for index, node in enumerate(g.nodes):
+        if precision.quantized:
+            found = ops.get(node.op).arrays(node)
+        else:
+            found = [(suffix, "float", data) for suffix, data in float32.arrays(node)]
+        for suffix, ctype, data in found:
+            arrays.append(CArray(index, suffix, ctype, f"{prefix}_l{index}_{suffix}", np.asarray(data)))
+    return arrays
+
+
+# ---------------------------------------------------------------------------- the kernel library
+
+
+def kernels_dir() -> Path:
+    """The kernel library's C files: mcugen/backend/kernels, in a checkout and installed."""
+    folder = Path(__file__).resolve().parent / "kernels"
+    if not (folder / "mcugen_common.h").is_file():
+        raise McugenError("mcugen's kernel library is missing from its installation; reinstall mcugen")
+    return folder
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """How a layer calls its kernel in the library (mcugen/backend/kernels/FUNCTION.c).
+
+    structs: the static const structs the layer defines, in order: (C type, name, fields),
+    the struct named <layer id>_<name>; a field is `name` or `name=value`, the value a name
+    in the layer's values (layer_values: its c_fields, its parameters and arrays, its
+    addresses, and the structs defined before). fields None: an array of structs, one per
+    row of the value `name` (a list of dicts). args: the call's arguments, as value names,
+    `&name` for a struct's address. wrapped: the layer gets a MCUGEN_LAYER function that
+    calls the kernel, which is MCUGEN_SPECIALIZED (inlined with the layer's constants);
+    otherwise NAME_run calls the kernel itself. needs: the kinds whose kernels it calls."""
+    function: str
+    structs: tuple = ()
+    args: tuple = ()
+    wrapped: bool = False
+    needs: tuple = ()
+
+    @property
+    def file(self) -> str:
+        return self.function + ".c"
+
+
+WINDOW = ("mcugen_conv_dims_t", "dims", ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w",
+                                         "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left"))
+POINTWISE = ("mcugen_pointwise_dims_t", "dims", ("pixels", "in_c", "out_c"))
+FC = ("mcugen_fc_dims_t", "dims", ("in_features", "out_features"))
+REQUANT = ("mcugen_requant_t", "q", ("input_zp", "output_zp", "act_min", "act_max", "mult", "shift", "fast"))
+ACT = ("mcugen_act_f32_t", "act", ("act_min", "act_max"))
+WEIGHTED = ("input", "weight", "bias", "output")
+UNARY = ("&p", "input", "output")
+BINARY = ("&p", "input", "input1", "output")
+COMMON = {INT8.name: ("mcugen_common.h", "mcugen_common_s8.h"),
+          FLOAT32.name: ("mcugen_common.h", "mcugen_common_f32.h")}
+KERNELS = {
+    INT8.name: {
+        "conv": Kernel("mcugen_conv_s8", (WINDOW, REQUANT), ("&dims", "&q", *WEIGHTED, "scratch16"), wrapped=True),
+        "depthwise_conv": Kernel("mcugen_depthwise_conv_s8",
+                                 (WINDOW, REQUANT, ("mcugen_padded_copy_t", "copy", ("padded_h", "padded_w"))),
+                                 ("&dims", "&q", *WEIGHTED, "&copy", "scratch"), wrapped=True),
+        "pointwise_conv": Kernel("mcugen_pointwise_conv_s8", (POINTWISE, REQUANT),
+                                 ("&dims", "&q", *WEIGHTED, "scratch32"), wrapped=True),
+        # depthwise_conv.STREAM_KERNEL: a depthwise conv with its pointwise producer inside (pw_: the producer's values)
+        "pointwise_depthwise": Kernel("mcugen_pointwise_depthwise_s8", (WINDOW, REQUANT),
+                                      ("&pw_dims", "&pw_q", "pw_weight", "pw_bias", "&dims", "&q", "weight", "bias",
+                                       "pw_input", "output", "scratch", "pw_scratch"),
+                                      wrapped=True, needs=("pointwise_conv", "depthwise_conv")),
+        "fully_connected": Kernel("mcugen_fully_connected_s8", (FC, REQUANT), ("&dims", "&q", *WEIGHTED)),
+        "avg_pool": Kernel("mcugen_avg_pool_s8", (WINDOW, ("mcugen_avg_pool_s8_params_t", "p", (
+            "input_zp", "count_include_pad", "act_min", "act_max"))), ("&dims", *UNARY)),
+        "global_avg_pool": Kernel("mcugen_global_avg_pool_s8", (("mcugen_global_avg_pool_s8_params_t", "p", (
+            "pixels", "channels", "act_min", "act_max")),), UNARY),
+        "max_pool": Kernel("mcugen_max_pool_s8", (WINDOW, ("mcugen_max_pool_s8_params_t", "p", ("act_min", "act_max"))),
+                           ("&dims", *UNARY)),
+        "softmax": Kernel("mcugen_softmax_s8", (("mcugen_softmax_s8_params_t", "p", (
+            "rows", "classes", "output_zp", "exp_table=table")),), UNARY),
+        "add": Kernel("mcugen_add_s8", (("mcugen_add_s8_params_t", "p", (
+            "size", "a_zp", "a_mult", "a_shift", "b_zp", "b_mult", "b_shift", "output_zp", "output_mult",
+            "output_shift", "act_min", "act_max")),), BINARY),
+        "mul": Kernel("mcugen_mul_s8", (("mcugen_mul_s8_params_t", "p", (
+            "outer", "inner", "a_zp", "b_zp", "output_zp", "mult", "shift", "act_min", "act_max")),), BINARY),
+        "lut": Kernel("mcugen_lut_s8", (("mcugen_lut_s8_params_t", "p", ("size", "table")),), UNARY),
+    },
+    FLOAT32.name: {
+        "conv": Kernel("mcugen_conv_f32", (WINDOW, ACT), ("&dims", "&act", *WEIGHTED)),
+        "depthwise_conv": Kernel("mcugen_depthwise_conv_f32", (WINDOW, ACT), ("&dims", "&act", *WEIGHTED)),
+        "pointwise_conv": Kernel("mcugen_pointwise_conv_f32", (POINTWISE, ACT), ("&dims", "&act", *WEIGHTED)),
+        "fully_connected": Kernel("mcugen_fully_connected_f32", (FC, ACT), ("&dims", "&act", *WEIGHTED)),
+        "avg_pool": Kernel("mcugen_avg_pool_f32", (WINDOW, ("mcugen_avg_pool_f32_params_t", "p", (
+            "count_include_pad", "act_min", "act_max"))), ("&dims", *UNARY)),
+        "global_avg_pool": Kernel("mcugen_global_avg_pool_f32", (("mcugen_global_avg_pool_f32_params_t", "p", (
+            "pixels", "channels", "act_min", "act_max")),), UNARY),
+        "max_pool": Kernel("mcugen_max_pool_f32", (WINDOW, ACT), ("&dims", "&act", "input", "output")),
+        "softmax": Kernel("mcugen_softmax_f32", (("mcugen_softmax_f32_params_t", "p", ("rows", "classes")),), UNARY),
+        "add": Kernel("mcugen_add_f32", (("mcugen_add_f32_params_t", "p", ("size", "act_min", "act_max")),), BINARY),
+        "mul": Kernel("mcugen_mul_f32", (("mcugen_mul_f32_params_t", "p", ("outer", "inner", "act_min", "act_max")),),
+                      BINARY),
+        "lut": Kernel("mcugen_lut_f32", (("mcugen_lut_step_f32_t", "steps", None), ("mcugen_lut_f32_params_t", "p", (
+            "size", "count", "steps", "act_min", "act_max"))), UNARY, wrapped=True),
+    },
+}
+# The float lut's steps (ops/lut.py, STEPS) as the kernel's step codes (mcugen_lut_f32.c).
+STEP_CODES = {name: "MCUGEN_STEP_" + name.upper() for name in ("affine", "clip", "hardsigmoid", "hardswish", "sigmoid",
+                                                                "mul_input")}
+LIBRARY_INCLUDE = re.compile(r'^#include "mcugen_\w+\.[ch]"\n', re.M)
+
+
+def library_files(kinds, precision: Precision) -> list[str]:
+    """The library files a model of these layer kinds needs, in the order they are pasted:
+    the headers, then each kernel after the kernels it calls."""
+    files = list(COMMON[precision.name])
+
+    def add(kind):
+        kernel = KERNELS[precision.name][kind]
+        for needed in kernel.needs:
+            add(needed)
+        if kernel.file not in files:
+            files.append(kernel.file)
+
+    for kind in kinds:
+        add(kind)
+    return files
+
+
+def library_text(files) -> list[dict]:
+    """[{name, text}]: each file as pasted into NAME.c, without its library #includes."""
+    return [dict(name=f, text=LIBRARY_INCLUDE.sub("", (kernels_dir() / f).read_text()).strip("\n")) for f in files]
+
+
+@dataclass
+class LayerCode:
+    """A layer's C: its static const structs (C text) and its kernel call (an expression)."""
+    kernel: Kernel
+    structs: list[str]
+    call: str
+    values: dict
+
+
+def c_struct(ctype: str, symbol: str, fields) -> str:
+    """A static const struct with designated initializers (fields: a dict), or an array of
+    them (a list of dicts), wrapped at about 100 columns."""
+    if isinstance(fields, list):
+        rows = ["    { " + ", ".join(f".{k} = {v}" for k, v in row.items()) + " }," for row in fields]
+        return f"static const {ctype} {symbol}[{len(rows)}] = {{\n" + "\n".join(rows) + "\n};"
+    lines, line = [], ""
+    for item in (f".{k} = {v}" for k, v in fields.items()):
+        if line and len(line) + len(item) > 96:
+            lines.append(line + ",")
+            line = ""
+        line = f"{line}, {item}" if line else "    " + item
+    return f"static const {ctype} {symbol} = {{\n" + "\n".join(lines + [line]) + "\n};"
+
+
+def layer_values(node, in_shapes, out_shape, precision: Precision, arrays: dict, io: dict,
+                 copy: bool = False) -> dict:
+    """What a layer's structs and call are made of, by name: the op's c_fields (with the
+    padded copy's copy_fields when the plan has the layer copy its input), its parameters
+    (int8: the quantized integers; float32: float32.layer_params, C literals), its arrays'
+    symbols, and io: the C expressions of its input(s), output and scratch."""
+    op = ops.get(node.op)
+    values = dict(op.c_fields(node, *in_shapes, out_shape))
+    if copy:
+        values.update(op.copy_fields(node, *in_shapes, out_shape))
+    values.update(_params(node, precision))
+    if not precision.quantized and "steps" in values:
+        values["steps"] = [dict(op=_step_code(s[0]), a=s[1] if len(s) > 1 else "0.0f", b=s[2] if len(s) > 2 else "0.0f")
+                           for s in values["steps"]]
+        values["count"] = len(values["steps"])
+    values.update(arrays)
+    values.update(io)
+    return values
+
+
+def _step_code(name: str) -> str:
+    if name not in STEP_CODES:
+        raise McugenError(f"the float32 kernels have no element-wise step {name!r}")
+    return STEP_CODES[name]
+
+
+def layer_code(kind: str, precision: Precision, ident: str, values: dict) -> LayerCode:
+    """The structs and the call of layer `ident` of kind `kind` (an op, or a STREAM_KERNEL)."""
+    kernel = KERNELS[precision.name][kind]
+    values, structs = dict(values), []
+    for ctype, name, fields in kernel.structs:
+        symbol = f"{ident}_{name}"
+        if fields is None:  # an array of structs; none: a null pointer
+            rows = values[name]
+            structs += [c_struct(ctype, symbol, rows)] if rows else []
+            symbol = symbol if rows else "NULL"
+        else:
+            pairs = [f.partition("=")[::2] for f in fields]
+            structs.append(c_struct(ctype, symbol, {k: values[v or k] for k, v in pairs}))
+        values[name] = symbol
+    args = [("&" + values[a[1:]]) if a.startswith("&") else str(values[a]) for a in kernel.args]
+    return LayerCode(kernel, structs, f"{kernel.function}({', '.join(args)})", values)
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+def address(plan: Plan, tensor: str, prefix: str) -> str:
+    """A tensor's place in the arena, as a C pointer expression of the element type."""
+    if plan.precision.quantized:
+        return f"{prefix}_arena.bytes + {plan.offsets[tensor]}"
+    return f"{prefix}_arena.values + {plan.offsets[tensor] // plan.elem_bytes}"  # offsets are multiples of 4
+
+
+def _params(node, precision: Precision) -> dict:
+    if precision.quantized:
+        return {k: int(v) for k, v in node.params.items() if isinstance(v, (int, np.integer))}
+    return float32.layer_params(node)
+
+
+def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, prefix: str) -> list[dict]:
+    layers = []
+    for index, node in enumerate(g.nodes):
+        in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
+        streamed = index in plan.streamed
+        # A streamed layer's output never exists whole: the arena has no place for it.
+        hidden = g.nodes[index - 1].output if index - 1 in plan.streamed else None
+        inputs = ["NULL" if name == hidden else address(plan, name, prefix) for name in node.inputs]
+        output = "NULL" if streamed else address(plan, node.output, prefix)
+        scratch = _scratch(g, plan, index, prefix)
+        io = dict(input=inputs[0], output=output, scratch=scratch,
+                  scratch16=_cast(scratch, "int16_t"), scratch32=_cast(scratch, "int32_t"))
+        io.update({f"input{i}": name for i, name in enumerate(inputs[1:], 1)})
+        ident = f"{prefix}_l{index}"
+        kind = ops.get(node.op).STREAM_KERNEL if hidden else node.op
+        if hidden:  # the producer runs inside this layer: its values, and its scratch after the window
+            io.update({f"pw_{k}": v for k, v in layers[-1]["code"].values.items()})
+            window = ops.get(node.op).stream_window_bytes(node, in_shapes[0])
+            io["pw_scratch"] = f"(int32_t *)(void *)({scratch} + {window})"
+        values = layer_values(node, in_shapes, out_shape, precision,
+                              {a.suffix: a.symbol for a in arrays if a.layer == index}, io, index in plan.copies)
+        layers.append(dict(
+            index=index,
+            id=ident,
+            streamed=streamed,
+            trace_output=inputs[0] if streamed else output,  # traced as empty: nothing to show
+            trace_size=0 if streamed else g.tensors[node.output].size,
+            comment=c_comment(f"{node.name or '<unnamed>'} ({node.onnx_op})"),
+            summary=f"{node.op} {' + '.join(map(_shape_text, in_shapes))} -> {_shape_text(out_shape)}",
+            code=layer_code(kind, precision, ident, values),
+        ))
+    return layers
+
+
+def _scratch(g: Graph, plan: Plan, index: int, prefix: str) -> str:
+    """The C expression of a layer's planned scratch buffer (word aligned, int8_t *), or NULL."""
+    name = planner.scratch_name(g, index)
+    return f"{prefix}_arena.bytes + {plan.offsets[name]}" if name in plan.offsets else "NULL"
+
+
+def _cast(pointer: str, ctype: str) -> str:
+    return "NULL" if pointer == "NULL" else f"({ctype} *)(void *)({pointer})"
+
+
+def _io(g: Graph, plan: Plan, name: str, prefix: str) -> dict:
+    t = g.tensors[name]
+    dims = list(zip(("HEIGHT", "WIDTH", "CHANNELS"), t.shape[1:])) if len(t.shape) == 4 else []
+    io = dict(size=t.size, dims=dims, offset=plan.offsets[name], address=address(plan, name, prefix))
+    if t.q is not None:  # int8; float32 tensors have no quantization
+        io.update(scale=_cfloat(t.q.scale), zero_point=t.q.zero_point)
+    return io
+
+
+def generate(g: Graph, plan: Plan, name: str, source: str) -> dict[str, str]:
+    """The generated files, {file name: text}: NAME.h, NAME.c, NAME_weights.c."""
+    check_name(name)
+    precision = plan.precision
+    env = environment()
+    arrays = layer_arrays(g, name, precision)
+    kinds = sorted({node.op for node in g.nodes})
+    kinds += sorted({ops.get(g.nodes[i + 1].op).STREAM_KERNEL for i in plan.streamed})  # after the kernels they call
+    weights_size = sum(a.nbytes for a in arrays)
+    context = dict(
+        p=name,
+        P=name.upper(),
+        version=__version__,
+        float32=not precision.quantized,
+        value_t=precision.c_type,
+        source=c_comment(source),
+        summary=f"{len(g.nodes)} layers, {plan.arena_size} bytes of arena, {weights_size} bytes of constants",
+        arena_size=plan.arena_size,
+        weights_size=weights_size,
+        num_layers=len(g.nodes),
+        input=_io(g, plan, g.input, name),
+        output=_io(g, plan, g.output, name),
+        library=library_text(library_files(kinds, precision)),
+        layers=_layers(g, plan, arrays, precision, name),
+        arrays=arrays,
+    )
+    return {
+        f"{name}.h": env.get_template("model.h.j2").render(context),
+        f"{name}.c": env.get_template("model.c.j2").render(context),
+        f"{name}_weights.c": env.get_template("weights.c.j2").render(context),
+    }
+
+
+def runner_source(name: str) -> str:
+    """The verification harness's main(), for `mcugen verify`."""
+    return environment().get_template("runner.c.j2").render(p=name, P=name.upper())

@@ -1,0 +1,135 @@
+"""The op contract: what every op module (mcugen/ops/<kind>.py) provides, and the defaults
+of what it may leave out. Passes, the planner, the quantizer, the error bound and the C
+emitter ask the op through this contract; none of them keeps a table of ops.
+
+Required hooks (module-level functions). A hook that needs the node's inputs gets all of
+them, one positional argument per input in node.inputs order, then the output's argument:
+a single-input op declares `output_shape(node, in_shape)`, the two-input `add` declares
+`output_shape(node, a_shape, b_shape)`, and callers always pass `*inputs`.
+
+    KIND                                     the op kind name used in the IR
+    output_shape(node, *in_shapes)           shape rule (NHWC, leading batch)
+    run_float(node, *xs)                     float reference, each x float64 [N, ...]
+    output_qparams(node, *qins, observed)    the output's quantization (observed = calibrated)
+    quantize(node, *qins, qout) -> params    integer constants for the kernel
+    run_int8(node, *xs)                      integer reference, the oracle for the C
+    arrays(node)                             [(suffix, C type, array)] constants for flash
+    c_fields(node, *in_shapes, out_shape)    the kernel's shape struct fields
+    access(node, *in_shapes, out_shape)      Access: the kernel's loop order over its first
+                                             input; the planner overlaps the output with
+                                             the input only for single-input nodes
+    cost(node, *in_shapes, out_shape)        Cost(macs, flash_bytes)
+    error_bound(graph, node, *e_ins)         the max-norm error of the output (real units)
+                                             given its inputs' (mcugen/quant/errorbound.py)
+
+Facts (module-level constants; defaults in FACTS below):
+
+    CHANNEL_AXIS      the output-channel axis of attrs["weight"], for a weighted op: a
+                      BatchNormalization after it folds into it, per channel
+    TAKES_ACTIVATION  a Relu/Clip after it fuses into its output clamp
+    TAKES_PAD         a Pad before it folds into its own padding (attrs["pads"])
+    RESHAPE_READ      how it reads its first input, which decides when a reshape before it
+                      is free: "image" (the same NHWC image view), "last_axis" (the same
+                      last axis), "flat" (memory in order, whatever the shape) or None
+    STREAM_KERNEL     the kernel template of this layer with its producer streamed inside
+
+Optional hooks (defaults below): scratch, copy_candidate and copy_fields, float_access,
+float_arrays, can_stream, stream_access, stream_scratch, stream_window_bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a kernel walks memory, stated once for the planner (mcugen/planner/).
+
+    The kernel writes its output front to back in len(first_read) steps of step_bytes
+    elements each. While step s runs (before, between or after its writes) it reads no
+    input element below first_read[s]. This is the loop order of the kernel's C (int8
+    and float32 alike; the planner scales elements to bytes); tests run the real C at the
+    overlap the planner derives from it.
+    """
+
+    first_read: np.ndarray
+    step_bytes: int
+
+
+@dataclass(frozen=True)
+class Cost:
+    macs: int
+    flash_bytes: int  # constants the layer keeps in flash: weights, bias, multipliers, tables
+
+
+REQUIRED = ("output_shape", "run_float", "output_qparams", "quantize", "run_int8", "arrays", "c_fields",
+            "access", "cost", "error_bound")
+RESHAPE_READS = ("image", "last_axis", "flat", None)
+
+FACTS = dict(CHANNEL_AXIS=None, TAKES_ACTIVATION=False, TAKES_PAD=False, RESHAPE_READ=None, STREAM_KERNEL=None)
+
+
+def scratch(node, *shapes) -> int:
+    """Bytes of working memory the kernel needs during its layer (none)."""
+    return 0
+
+
+def copy_candidate(node, *shapes) -> int:
+    """Bytes of scratch if the kernel could first copy its input into a padded buffer (0:
+    it cannot). The planner chooses the copy only where it is free (planner/decide.py)."""
+    return 0
+
+
+def copy_fields(node, *shapes) -> dict:
+    """c_fields to add when the planner chose the copy."""
+    return {}
+
+
+def float_arrays(node):
+    """The float32 kernel's constants: the node's weight and bias, when it has them."""
+    return [(name, node.attrs[name]) for name in ("weight", "bias") if name in node.attrs]
+
+
+def can_stream(node, producer, src_shape) -> bool:
+    """May `producer` run row by row inside this layer (none may)?"""
+    return False
+
+
+def _not_streaming(*args):
+    raise AssertionError("stream hooks are called only for ops whose can_stream says yes")
+
+
+OPTIONAL = dict(scratch=scratch, copy_candidate=copy_candidate, copy_fields=copy_fields,
+                float_arrays=float_arrays, can_stream=can_stream, stream_access=_not_streaming,
+                stream_scratch=_not_streaming, stream_window_bytes=_not_streaming)
+
+
+class Op:
+    """An op module seen through the contract: its own hooks and facts, else the defaults.
+    Attributes are looked up on the module each time, so a test may patch the module."""
+
+    def __init__(self, module):
+        missing = [hook for hook in REQUIRED if not callable(getattr(module, hook, None))]
+        if not isinstance(getattr(module, "KIND", None), str) or missing:
+            raise TypeError(f"{module.__name__} lacks KIND or the hooks {missing} (mcugen/ops/base.py)")
+        if getattr(module, "RESHAPE_READ", None) not in RESHAPE_READS:
+            raise TypeError(f"{module.__name__}.RESHAPE_READ must be one of {RESHAPE_READS}")
+        self.module = module
+
+    def __getattr__(self, name):
+        module = self.__dict__["module"]
+        if hasattr(module, name):
+            return getattr(module, name)
+        if name in FACTS:
+            return FACTS[name]
+        if name in OPTIONAL:
+            return OPTIONAL[name]
+        if name == "float_access":  # the float kernel walks memory as the int8 one does
+            return module.access
+        raise AttributeError(f"op {module.KIND!r} has no {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Op({self.module.KIND})"

@@ -1,0 +1,91 @@
+"""Memory planner: every activation gets a fixed offset in one arena.
+
+The planner works in three layers, each usable alone:
+- offsets.py: buffers (size, first and last use) and overlap rules in, offsets out;
+  it knows nothing of graphs (as TFLM's GreedyMemoryPlanner).
+- execution.py: a graph and an Execution (which layers stream, which copy) -> buffers and
+  overlap rules, from each op's declared loop order.
+- decide.py: the choices (execution order, streams, copies), each returned as a value.
+
+plan() puts them together and returns a Plan; nothing is written into the graph. Streaming
+(int8 only, on unless stream=False) is kept only where it lowers the arena.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mcugen.ir import Graph
+from mcugen.planner.budget import check_limit, parse_bytes  # noqa: F401  the package's interface
+from mcugen.planner.decide import decide_copies, decide_streams, schedule  # noqa: F401
+from mcugen.planner.execution import (  # noqa: F401
+    LAYER_BY_LAYER,
+    Execution,
+    buffers,
+    overlap_rules,
+    scratch_name,
+)
+from mcugen.planner.offsets import (  # noqa: F401
+    ALIGN,
+    Buffer,
+    align,
+    assign,
+    conflicts,
+    lower_bound,
+    step_needs,
+)
+from mcugen.precision import INT8, Precision
+
+
+@dataclass
+class Plan:
+    offsets: dict[str, int]
+    arena_size: int
+    lower_bound: int  # the most bytes live at one step under the overlap rules
+    peak_step: int  # the step that sets the lower bound
+    buffers: list[Buffer]
+    overlaps: dict[tuple[str, str], int]  # (input, output) -> distance, the pairs that may share bytes
+    strategy: str
+    baseline_bytes: int = 0  # TFLM's greedy-by-size with no overlap, for comparison
+    candidates: dict[str, int] = field(default_factory=dict)  # arena size found by each strategy
+    precision: Precision = INT8
+    streamed: list[int] = field(default_factory=list)  # layers run inside the next one (decide_streams)
+    copies: list[int] = field(default_factory=list)  # layers that copy their input first (decide_copies)
+
+    @property
+    def elem_bytes(self) -> int:
+        return self.precision.elem_bytes
+
+    @property
+    def execution(self) -> Execution:
+        return Execution(frozenset(self.streamed), frozenset(self.copies))
+
+
+def plan(graph: Graph, precision: Precision = INT8, stream: bool = True) -> Plan:
+    """Offsets for the graph in its order. stream: let decide_streams run producers inside
+    their consumers. Only kernels that take scratch (int8) copy or stream."""
+    copies = decide_copies(graph) if precision.kernel_scratch else frozenset()
+    layered = offsets_for(graph, Execution(copies=copies), precision)
+    if not precision.kernel_scratch or not stream:
+        return layered
+    streamed = decide_streams(graph, copies)
+    if not streamed:
+        return layered
+    ex = Execution(streamed, decide_copies(graph, streamed))
+    with_streams = offsets_for(graph, ex, precision, baseline=layered.baseline_bytes)
+    # A lower bound need not give a smaller arena: else keep layer by layer.
+    return with_streams if with_streams.arena_size < layered.arena_size else layered
+
+
+def offsets_for(graph: Graph, ex: Execution, precision: Precision = INT8, baseline: int | None = None) -> Plan:
+    """The Plan of one execution. baseline: TFLM's greedy-by-size without overlap, kept from
+    the layer-by-layer buffers for comparison."""
+    bufs = buffers(graph, ex, precision)
+    rules = overlap_rules(graph, ex, precision)
+    found = assign(bufs, rules)
+    needs = step_needs(bufs, rules)
+    return Plan(found.offsets, found.arena_size, max(needs), int(np.argmax(needs)), bufs, rules, found.strategy,
+                found.sizes["no_overlap"] if baseline is None else baseline, found.sizes, precision,
+                streamed=sorted(ex.streamed), copies=sorted(ex.copies))

@@ -1,0 +1,106 @@
+"""The planner's choices, each returned as a value: the execution order (schedule), which
+layers stream into the next one (decide_streams) and which copy their input into padded
+scratch (decide_copies). None of them changes the graph."""
+
+from __future__ import annotations
+
+import dataclasses
+from itertools import islice
+
+from mcugen import ops
+from mcugen.ir import Graph, Node
+from mcugen.planner.execution import (
+    LAYER_BY_LAYER,
+    Execution,
+    buffers,
+    can_stream,
+    overlap_rules,
+    scratch_bytes,
+)
+from mcugen.planner.offsets import align, lower_bound, step_needs
+
+MAX_ORDERS = 2000  # execution orders tried when branches can run in several orders
+
+
+def bound(graph: Graph, ex: Execution = LAYER_BY_LAYER) -> int:
+    """The lower bound of an execution: the most bytes any one step needs."""
+    return lower_bound(buffers(graph, ex), overlap_rules(graph, ex))
+
+
+def topological_orders(graph: Graph):
+    """Every execution order of the nodes that respects data dependencies (lazily)."""
+    producers = {o: n for n in graph.nodes for o in n.outputs}
+    deps = {id(n): {id(producers[i]) for i in n.inputs if i in producers} for n in graph.nodes}
+
+    def walk(done: list[Node], left: list[Node]):
+        if not left:
+            yield list(done)
+            return
+        ready_ids = {id(n) for n in done}
+        for node in left:
+            if deps[id(node)] <= ready_ids:
+                done.append(node)
+                yield from walk(done, [n for n in left if n is not node])
+                done.pop()
+
+    return walk([], list(graph.nodes))
+
+
+def schedule(graph: Graph) -> list[Node]:
+    """The execution order with the smallest lower bound (the graph's order on ties)."""
+    best, best_bound = graph.nodes, None
+    for order in islice(topological_orders(graph), MAX_ORDERS):
+        trial = bound(dataclasses.replace(graph, nodes=order))  # a view: same tensors, other order
+        if best_bound is None or trial < best_bound:
+            best, best_bound = order, trial
+    return best
+
+
+def decide_streams(graph: Graph, copies: frozenset[int] = frozenset()) -> frozenset[int]:
+    """The layers to stream into their consumer (MCUNetV2's patch-based inference, without
+    recomputation: a window of rows) where, and only where, that lowers the lower bound:
+    the layers that set the peak, one at a time until no candidate helps. Each streamed
+    layer costs a few instructions per row and keeps its output from ever existing whole.
+    `copies`: the layer-by-layer plan's copies, in place while streams are weighed."""
+    candidates = [step for step in range(len(graph.nodes)) if can_stream(graph, step)]
+    streamed: frozenset[int] = frozenset()
+    best_bound = bound(graph, Execution(streamed, copies))
+    while True:
+        best = None
+        for step in candidates:
+            # A layer is a producer or a consumer, not both: no chains of streams.
+            if {step - 1, step, step + 1} & streamed:
+                continue
+            trial = bound(graph, Execution(streamed | {step}, copies))
+            if trial < best_bound and (best is None or trial < best[0]):
+                best = (trial, step)
+        if best is None:
+            return streamed
+        best_bound = best[0]
+        streamed = streamed | {best[1]}
+
+
+def decide_copies(graph: Graph, streamed: frozenset[int] = frozenset()) -> frozenset[int]:
+    """The layers whose kernel first copies its input into scratch (ops' copy_candidate:
+    the small depthwise layers), where that is free: where the step's bytes, with the copy
+    (which frees the whole input for the output) and its scratch, stay within the lower
+    bound without any copies."""
+    ex = Execution(streamed)
+    bufs, rules = buffers(graph, ex), overlap_rules(graph, ex)
+    needs = step_needs(bufs, rules)
+    most = max(needs)
+    copies = set()
+    for step, node in enumerate(graph.nodes):
+        if step in streamed or ex.producer(graph, step) is not None:
+            continue  # a streamed pair's consumer reads a row window, not a whole input
+        copy = ops.get(node.op).copy_candidate(node, *graph.in_shapes(node), graph.shape(node.output))
+        if not copy:
+            continue
+        src, dst = graph.tensors[node.input], graph.tensors[node.output]
+        pair = src.size + dst.size
+        if (src.name, dst.name) in rules:
+            pair = min(pair, max(src.size + rules[(src.name, dst.name)], dst.size))
+        with_copy = needs[step] - pair - scratch_bytes(graph, node) + max(src.size, dst.size) + align(copy)
+        if with_copy <= most:
+            copies.add(step)
+    return frozenset(copies)

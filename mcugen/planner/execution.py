@@ -1,0 +1,174 @@
+"""From a graph and an execution (which layers stream, which copy their input) to the
+planner's inputs: buffers with their lifetimes, and the overlap rules with their distances.
+
+Execution is layer by layer; step i runs layer i, which reads its inputs and writes its
+output. The model's input is live from step 0; its output stays live after the last step
+so the caller can read it.
+
+A layer with one input may write its output over that input when it is the input's last
+reader (a residual Add or a Mul keeps both of its inputs apart from its output). The kernel
+writes its output front to back while it reads the input front to back (each op's
+`access` states its loop order), so the output may start `distance` bytes below the input
+and run into it: every input byte is read before it is overwritten. That is how depthwise
+convolutions run in place (one row of slack instead of a row buffer), and how a 1x1 conv
+that widens 8 -> 16 channels needs little more than its output's size.
+
+A streamed layer (Execution.streamed) runs row by row inside the next one: it has no
+output buffer, and the pair is one step that reads the producer's input and writes the
+consumer's output, with the consumer's row window as scratch. A copying layer
+(Execution.copies) first copies its whole input into scratch (ops' copy_candidate).
+
+Sizes are in bytes: the precision's elem_bytes is 1 for int8 tensors and 4 for float32, and
+the kernels' Access (stated in elements) is scaled by it; its access_hook names the op hook
+that states its kernels' loop order, and only kernels with kernel_scratch get scratch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcugen import ops
+from mcugen.ir import Graph, Node
+from mcugen.ops.base import Access
+from mcugen.planner.offsets import Buffer, Rules, align
+from mcugen.precision import INT8, Precision
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How the layers run: the planner's choices, as values (never written into the graph)."""
+
+    streamed: frozenset[int] = frozenset()  # layers run row by row inside the next one
+    copies: frozenset[int] = frozenset()  # layers that first copy their input into padded scratch
+
+    def producer(self, graph: Graph, step: int) -> Node | None:
+        """The layer streamed into layer `step`, if any: the one just before it."""
+        return graph.nodes[step - 1] if step - 1 in self.streamed else None
+
+
+LAYER_BY_LAYER = Execution()
+
+
+def reads(graph: Graph, ex: Execution = LAYER_BY_LAYER) -> list[list[str]]:
+    """The arena tensors each step reads. A streamed producer runs inside the next step:
+    it reads nothing at its own step, and its input is read by the next one in its place."""
+    out = [list(node.inputs) for node in graph.nodes]
+    for step in sorted(ex.streamed):
+        node = graph.nodes[step]
+        out[step] = []
+        out[step + 1] = [node.input if name == node.output else name for name in out[step + 1]]
+    return out
+
+
+def buffers(graph: Graph, ex: Execution = LAYER_BY_LAYER, precision: Precision = INT8) -> list[Buffer]:
+    elem_bytes = precision.elem_bytes
+    first = {graph.input: 0}
+    last = {graph.input: 0}
+    for step, (node, read) in enumerate(zip(graph.nodes, reads(graph, ex))):
+        for name in read:
+            last[name] = max(last.get(name, step), step)
+        if step in ex.streamed:  # its output never exists whole: no buffer
+            continue
+        for name in node.outputs:
+            first[name] = step
+            last.setdefault(name, step)
+    last[graph.output] = len(graph.nodes)  # read by the caller, after the last step
+    bufs = [Buffer(name, graph.tensors[name].size * elem_bytes, first[name], last[name]) for name in first]
+    for step in range(len(graph.nodes)):
+        size = step_scratch(graph, ex, step) if precision.kernel_scratch else 0
+        if size:  # a kernel's working memory: live during its own layer only
+            bufs.append(Buffer(scratch_name(graph, step), size, step, step, scratch=True))
+    return bufs
+
+
+def scratch_bytes(graph: Graph, node: Node, copy: bool = False) -> int:
+    """Bytes of working memory a layer's kernel needs: its own, plus the padded copy of
+    its input when it makes one."""
+    op, shapes = ops.get(node.op), (*graph.in_shapes(node), graph.shape(node.output))
+    return align(op.scratch(node, *shapes) + (op.copy_candidate(node, *shapes) if copy else 0))
+
+
+def step_scratch(graph: Graph, ex: Execution, step: int) -> int:
+    """Bytes of working memory at a step: the kernel's own, or for a layer with a streamed
+    producer, its row window and the producer's scratch (the consumer's stream_scratch)."""
+    node = graph.nodes[step]
+    if step in ex.streamed:
+        return 0
+    producer = ex.producer(graph, step)
+    if producer is None:
+        return scratch_bytes(graph, node, step in ex.copies)
+    return align(ops.get(node.op).stream_scratch(node, producer, graph.shape(producer.input),
+                                                 graph.shape(node.input), graph.shape(node.output)))
+
+
+def scratch_name(graph: Graph, step: int) -> str:
+    """A buffer name no tensor of the model has (ONNX names are the model's to choose)."""
+    name = f"<scratch of layer {step}>"
+    while name in graph.tensors:
+        name += "'"
+    return name
+
+
+def can_stream(graph: Graph, step: int) -> bool:
+    """May layer `step` run row by row inside layer step + 1? When the next layer's op
+    consumes rows (its can_stream hook) and is the only reader of the output."""
+    if step + 1 >= len(graph.nodes):
+        return False
+    node, nxt = graph.nodes[step], graph.nodes[step + 1]
+    readers = [n for n in graph.nodes if node.output in n.inputs]
+    return (nxt.inputs == [node.output] and len(readers) == 1 and readers[0] is nxt
+            and node.output != graph.output and ops.get(nxt.op).can_stream(nxt, node, graph.shape(node.input)))
+
+
+def safe_distance(access: Access) -> int:
+    """How far below the input's start the output may begin: for every write step, the
+    bytes written so far must stay below every input byte still to be read."""
+    still_read = np.minimum.accumulate(access.first_read[::-1])[::-1]
+    written = (np.arange(len(still_read)) + 1) * access.step_bytes
+    return align(max(0, int(np.max(written - still_read))))
+
+
+def scaled(access: Access, elem_bytes: int) -> Access:
+    """An op's Access (in elements) in bytes."""
+    return Access(access.first_read * elem_bytes, access.step_bytes * elem_bytes)
+
+
+def whole_input_first(in_shape, out_shape) -> Access:
+    """A copying layer reads (copies) its whole input before it writes any output."""
+    return Access(np.array([int(np.prod(in_shape[1:]))]), int(np.prod(out_shape[1:])))
+
+
+def layer_access(graph: Graph, ex: Execution, step: int, precision: Precision) -> Access:
+    """The loop order of layer `step`'s kernel over the tensor it reads, in elements."""
+    node = graph.nodes[step]
+    op, out_shape = ops.get(node.op), graph.shape(node.output)
+    producer = ex.producer(graph, step)
+    if producer is not None:  # the consumer's loop order over its producer's input
+        return op.stream_access(node, producer, graph.shape(producer.input), graph.shape(node.input), out_shape)
+    if step in ex.copies:
+        return whole_input_first(graph.shape(node.input), out_shape)
+    return getattr(op, precision.access_hook)(node, graph.shape(node.input), out_shape)
+
+
+def overlap_rules(graph: Graph, ex: Execution = LAYER_BY_LAYER, precision: Precision = INT8) -> Rules:
+    """(input, output) pairs that may share bytes, with their safe distance."""
+    step_reads = reads(graph, ex)
+    last_reader = {}
+    for step, read in enumerate(step_reads):
+        for name in read:
+            last_reader[name] = step
+    rules = {}
+    for step, (node, read) in enumerate(zip(graph.nodes, step_reads)):
+        # A node with several inputs (add, mul) keeps each of them apart from its output.
+        if len(read) != 1 or len(node.inputs) != 1 or step in ex.streamed:
+            continue
+        src, dst = read[0], node.output
+        if last_reader[src] != step or src == graph.output:
+            continue
+        eb = precision.elem_bytes
+        distance = safe_distance(scaled(layer_access(graph, ex, step, precision), eb))
+        if distance < graph.tensors[dst].size * eb:
+            rules[(src, dst)] = distance
+    return rules

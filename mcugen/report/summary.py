@@ -1,0 +1,132 @@
+"""Report: what a model costs in flash, RAM and MACs, per layer and in total.
+
+Bytes follow the plan's precision: int8 constants and 1-byte activations, or for
+--precision float32 float32 weights and biases and 4-byte activations."""
+
+from __future__ import annotations
+
+import math
+
+from mcugen import ops
+from mcugen.backend import float32
+from mcugen.errors import escape
+from mcugen.ir import Graph
+from mcugen.planner import Plan
+from mcugen.precision import PRECISIONS
+from mcugen.quant.quantize import onnx_input_shape
+
+
+def _dims(shape) -> str:
+    return "x".join(map(str, shape[1:]))
+
+
+def _flash(node, cost, plan: Plan) -> int:
+    return cost.flash_bytes if plan.precision.quantized else float32.flash_bytes(node)
+
+
+def layers(graph: Graph, plan: Plan) -> list[dict]:
+    rows = []
+    for index, node in enumerate(graph.nodes):
+        in_shapes, out_shape = graph.in_shapes(node), graph.shape(node.output)
+        cost = ops.get(node.op).cost(node, *in_shapes, out_shape)
+        rows.append(dict(
+            index=index,
+            name=escape(node.name or "<unnamed>"),
+            onnx_op=node.onnx_op,
+            op=node.op,
+            input_shape=list(in_shapes[0][1:]),
+            input_shapes=[list(shape[1:]) for shape in in_shapes],  # add and mul have two
+            output_shape=list(out_shape[1:]),
+            macs=cost.macs,
+            weight_bytes=_flash(node, cost, plan),
+            # A streamed layer's output (and so its reader's input) never exists whole: None.
+            input_offset=plan.offsets.get(node.input),
+            input_offsets=[plan.offsets.get(name) for name in node.inputs],
+            output_offset=plan.offsets.get(node.output),
+            streamed=index in plan.streamed,
+            output_bytes=graph.tensors[node.output].size * plan.elem_bytes,
+            **_headroom(node),
+        ))
+    return rows
+
+
+def _headroom(node) -> dict:
+    """The proven worst-case int32 accumulator (ops.common.quantize_weighted) and how many
+    bits are left above it; only for a quantized layer that accumulates."""
+    bound = node.params.get("acc_bound")
+    if bound is None:
+        return {}
+    return dict(accumulator_bound=int(bound), headroom_bits=31 - math.ceil(math.log2(bound + 1)))
+
+
+CONSTANTS = {p.name: p.constants for p in PRECISIONS.values()}
+
+
+def precision(plan: Plan) -> str:
+    return plan.precision.name
+
+
+def tensors(graph: Graph, plan: Plan) -> list[dict]:
+    """Every planned buffer: the model's tensors and the kernels' scratch buffers (scratch: true)."""
+    return [dict(name=escape(b.name), bytes=b.size, offset=plan.offsets[b.name], first_layer=b.first,
+                 last_layer=b.last, scratch=b.scratch)
+            for b in sorted(plan.buffers, key=lambda b: (b.first, b.last, b.name))]
+
+
+def summary(graph: Graph, plan: Plan) -> dict:
+    rows = layers(graph, plan)
+    return dict(
+        model=graph.source,
+        precision=precision(plan),
+        arena_bytes=plan.arena_size,
+        lower_bound_bytes=plan.lower_bound,
+        weights_bytes=sum(r["weight_bytes"] for r in rows),
+        macs=sum(r["macs"] for r in rows),
+        input=dict(name=escape(graph.input), shape=list(graph.shape(graph.input)[1:]),
+                   offset=plan.offsets[graph.input], bytes=graph.tensors[graph.input].size * plan.elem_bytes,
+                   onnx_layout=graph.input_layout if len(graph.shape(graph.input)) == 4 else "vector",
+                   onnx_shape=list(onnx_input_shape(graph))),
+        output=dict(name=escape(graph.output), shape=list(graph.shape(graph.output)[1:]),
+                    offset=plan.offsets[graph.output], bytes=graph.tensors[graph.output].size * plan.elem_bytes),
+        planner=plan.strategy,
+        peak_layer=plan.peak_step,
+        baseline_bytes=plan.baseline_bytes,
+        streamed_layers=list(plan.streamed),
+        strategies=plan.candidates,
+        layers=rows,
+        tensors=tensors(graph, plan),
+        overlaps=[dict(input=escape(a), output=escape(b), distance=d) for (a, b), d in sorted(plan.overlaps.items())],
+    )
+
+
+def format_text(s: dict) -> str:
+    head = (f"{'#':>3}  {'op':<16} {'input':>11} {'output':>11} {'MACs':>10} {'flash B':>8} "
+            f"{'out @ offset':>14} {'bytes':>7} {'headroom':>8}  name")
+    lines = [f"mcugen report: {s['model']}", "", head, "-" * len(head)]
+    for r in s["layers"]:
+        lines.append(
+            f"{r['index']:>3}  {r['op']:<16} {'x'.join(map(str, r['input_shape'])):>11} "
+            f"{'x'.join(map(str, r['output_shape'])):>11} {r['macs']:>10,} {r['weight_bytes']:>8,} "
+            f"{'streamed' if r['streamed'] else format(r['output_offset'], ','):>14} {r['output_bytes']:>7,} "
+            f"{(str(r['headroom_bits']) + ' b') if 'headroom_bits' in r else '':>8}  {r['name'][:40]}"
+        )
+    gap = s["arena_bytes"] / s["lower_bound_bytes"] if s["lower_bound_bytes"] else 1.0
+    lines += [
+        "",
+        f"layers            {len(s['layers'])}  (headroom: bits left above each layer's proven worst-case "
+        f"int32 accumulator, with {s.get('calibration', 'synthetic')} calibration)",
+        f"MACs              {s['macs']:,}",
+        f"flash (constants) {s['weights_bytes']:,} bytes  ({CONSTANTS[s['precision']]}; code not included)",
+        f"RAM (arena)       {s['arena_bytes']:,} bytes  (all activations, input and output; planner {s['planner']})",
+        f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer, layer {s['peak_layer']}; "
+        f"the arena is {gap:.3f}x it)",
+        f"without overlap   {s['baseline_bytes']:,} bytes  (TFLM's greedy-by-size planner, for comparison)",
+        *([f"streamed          layer {', '.join(map(str, s['streamed_layers']))}: run row by row inside the next "
+           "layer (a row window instead of the whole output; --no-stream turns it off)"]
+          if s["streamed_layers"] else []),
+        f"input             {'x'.join(map(str, s['input']['shape']))} {s['precision']} at offset "
+        f"{s['input']['offset']:,}  (the ONNX input: {s['input']['onnx_layout']} "
+        f"{'x'.join(map(str, s['input']['onnx_shape']))})",
+        f"output            {'x'.join(map(str, s['output']['shape']))} {s['precision']} at offset {s['output']['offset']:,}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""The command line: compile, report, verify, help; exit codes; deterministic output."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import COMPILERS, DIGITS, EXAMPLES, VWW
+
+from mcugen import cli, ops
+
+DIGITS_CALIB = EXAMPLES / "digits_calib.npz"
+
+
+def run(*args):
+    proc = subprocess.run([sys.executable, "-m", "mcugen", *map(str, args)], capture_output=True, text=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_help_lists_every_command_and_option():
+    code, out, _ = run("--help")
+    assert code == 0
+    for command in ("compile", "report", "verify"):
+        assert command in out
+    for command, options in [("compile", ["--calib", "--calib-percentile", "--name", "-o"]),
+                             ("report", ["--json"]),
+                             ("verify", ["--calib", "--samples", "--json", "--cc", "--seed"])]:
+        code, out, _ = run(command, "--help")
+        assert code == 0
+        for option in options:
+            assert option in out, (command, option)
+
+
+def test_compile_writes_the_api_and_a_manifest(tmp_path):
+    out = tmp_path / "build" / "digits"
+    code, stdout, stderr = run("compile", DIGITS, "--calib", DIGITS_CALIB, "-o", out, "--name", "dig")
+    assert code == 0, stderr
+    assert sorted(p.name for p in out.iterdir()) == ["dig.c", "dig.h", "dig_weights.c", "mcugen.json"]
+    header = (out / "dig.h").read_text()
+    for macro in ("DIG_ARENA_SIZE", "DIG_INPUT_SIZE 1024", "DIG_OUTPUT_SIZE 10", "DIG_INPUT_SCALE",
+                  "DIG_INPUT_ZERO_POINT", "DIG_OUTPUT_SCALE", "DIG_OUTPUT_ZERO_POINT"):
+        assert macro in header
+    for fn in ("int8_t *dig_input(void);", "void dig_run(void);", "const int8_t *dig_output(void);"):
+        assert fn in header
+    manifest = json.loads((out / "mcugen.json").read_text())
+    assert manifest["files"] == ["dig.c", "dig.h", "dig_weights.c"]
+    assert manifest["arena_bytes"] > 0 and manifest["calibration"] == "digits_calib.npz"
+    assert "symbolic batch" in stderr  # said once, as a note
+
+
+def test_compile_is_deterministic_and_replaces_its_own_output(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b, a):  # the second write to `a` replaces mcugen's own earlier output
+        assert run("compile", DIGITS, "-o", out, "--name", "dig")[0] == 0
+    for f in a.iterdir():
+        assert f.read_bytes() == (b / f.name).read_bytes(), f.name
+
+
+def test_report_json_has_the_documented_keys():
+    code, out, _ = run("report", VWW, "--json")
+    assert code == 0
+    data = json.loads(out)
+    for key in ("arena_bytes", "lower_bound_bytes", "weights_bytes", "macs", "layers"):
+        assert key in data
+    assert data["lower_bound_bytes"] <= data["arena_bytes"]
+    assert data["macs"] == sum(layer["macs"] for layer in data["layers"])
+    first = data["layers"][0]
+    for key in ("op", "input_shape", "output_shape", "macs", "weight_bytes", "output_offset", "output_bytes"):
+        assert key in first
+    # MobileNet v1 0.25 at 96x96: conv1 is 48*48*8 outputs of 3*3*3 MACs each.
+    assert first["macs"] == 48 * 48 * 8 * 27
+
+
+def test_report_text_shows_totals():
+    code, out, _ = run("report", VWW)
+    assert code == 0
+    for word in ("MACs", "flash (constants)", "RAM (arena)", "lower bound"):
+        assert word in out
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_verify_json(tmp_path):
+    code, out, stderr = run("verify", DIGITS, "--calib", DIGITS_CALIB, "--samples", "6", "--json")
+    assert code == 0, stderr
+    data = json.loads(out)
+    for key in ("bit_exact", "mismatches", "samples", "top1_agreement", "cosine", "arena_bytes",
+                "weights_bytes", "macs"):
+        assert key in data
+    assert data["bit_exact"] is True and data["mismatches"] == 0 and data["samples"] == 6
+    assert data["calibration_samples"] == 3
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_verify_names_the_first_layer_that_differs(monkeypatch, capsys):
+    """Break the reference of one layer kind: verify must fail and point at its first layer."""
+    real = ops.depthwise_conv.run_int8
+
+    def broken(node, x):  # a big error, so that it survives to the (confident) softmax
+        out = real(node, x).astype(np.int16)
+        return np.clip(out + 40, -128, 127).astype(np.int8)
+
+    monkeypatch.setattr(ops.depthwise_conv, "run_int8", broken)
+    code = cli.main(["verify", str(DIGITS), "--samples", "3", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert data["bit_exact"] is False and data["mismatches"] > 0
+    assert data["first_bad_layer"]["op"] == "depthwise_conv"
+    assert data["first_bad_layer"]["index"] == 1  # conv, then the first depthwise
+    assert data["first_bad_layer"]["streamed_inside"] is None
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_verify_names_a_streamed_layer_with_its_consumer(monkeypatch, capsys):
+    """Layer 2 of digits (pointwise) runs inside layer 3 (depthwise) and has no output of
+    its own: a fault in it is reported at layer 3, naming layer 2 as the other suspect."""
+    real = ops.pointwise_conv.run_int8
+
+    def broken(node, x):
+        return np.clip(real(node, x).astype(np.int16) + 40, -128, 127).astype(np.int8)
+
+    monkeypatch.setattr(ops.pointwise_conv, "run_int8", broken)
+    code = cli.main(["verify", str(DIGITS), "--samples", "3"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "first layer that differs: #3 depthwise_conv" in out and "layer #2 runs inside it, streamed" in out
+
+
+def test_report_needs_no_calibration_and_warns_nothing():
+    code, _, stderr = run("report", VWW)
+    assert code == 0 and "warning" not in stderr
+
+
+def test_compile_without_calib_warns(tmp_path):
+    code, _, stderr = run("compile", DIGITS, "-o", tmp_path / "o")
+    assert code == 0 and "warning: no --calib given" in stderr
+
+
+def test_readme_lists_exactly_the_supported_onnx_ops():
+    from helpers import ROOT
+
+    from mcugen.frontend import IMPORTERS
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("<!-- ops:")[1].split("<!-- /ops -->")[0]
+    listed = section.split("ONNX ops:")[1].strip().split(", ")
+    assert listed == sorted(IMPORTERS)
+
+
+@pytest.mark.parametrize("text,value", [("37500", 37500), ("64K", 65536), ("0.5M", 524288), ("36 KiB", 36864)])
+def test_ram_limit_units(text, value):
+    from mcugen.planner import parse_bytes
+
+    assert parse_bytes(text) == value
+
+
+def test_ram_limit_refuses_naming_the_peak_layer(tmp_path):
+    report = json.loads(run("report", VWW, "--json")[1])
+    peak = report["peak_layer"]
+    code, _, stderr = run("compile", VWW, "-o", tmp_path / "o", "--ram-limit", "29K")
+    assert code == 2 and not (tmp_path / "o").exists()
+    line = stderr.strip()
+    assert len(line.splitlines()) == 1  # refused before calibration warns about anything
+    assert "over --ram-limit 29K (29,696 bytes)" in line
+    assert f"layer {peak} ({report['layers'][peak]['op']}" in line
+    code, _, stderr = run("compile", VWW, "-o", tmp_path / "o", "--ram-limit", "30016", "--calib",
+                          EXAMPLES / "vww_calib.npz")
+    assert code == 0, stderr
+    # Layer by layer, the peak is the 48x48x16 tensor, and 30,016 bytes are not enough.
+    code, _, stderr = run("compile", VWW, "-o", tmp_path / "p", "--ram-limit", "30016", "--no-stream")
+    assert code == 2 and "layer 2 (pointwise_conv" in stderr and not (tmp_path / "p").exists()
+    code, _, stderr = run("report", VWW, "--ram-limit", "lots")
+    assert code == 2 and "--ram-limit 'lots'" in stderr
+
+
+def test_report_json_tensors_are_a_valid_plan():
+    """Independently of the planner's own checks: from the JSON alone, no two tensors live
+    at one layer share a byte unless they are a listed (input, output) overlap at the
+    layer joining them, with the output far enough below."""
+    code, out, _ = run("report", DIGITS, "--json")
+    data = json.loads(out)
+    tensors = {t["name"]: t for t in data["tensors"]}
+    allowed = {(o["input"], o["output"]): o["distance"] for o in data["overlaps"]}
+    assert data["arena_bytes"] >= max(t["offset"] + t["bytes"] for t in tensors.values())
+    for a in tensors.values():
+        for b in tensors.values():
+            if a is b or a["last_layer"] < b["first_layer"] or b["last_layer"] < a["first_layer"]:
+                continue
+            if a["offset"] < b["offset"] + b["bytes"] and b["offset"] < a["offset"] + a["bytes"]:
+                src, dst = (a, b) if (a["name"], b["name"]) in allowed else (b, a)
+                assert (src["name"], dst["name"]) in allowed, (a, b)
+                assert src["last_layer"] == dst["first_layer"]
+                assert dst["offset"] <= src["offset"] - allowed[(src["name"], dst["name"])]
+    assert allowed  # the digits network does overlap layers
+
+
+def test_report_html_and_svg(tmp_path):
+    code, _, stderr = run("report", VWW, "--html", tmp_path / "arena.html", "--plot", tmp_path / "arena.svg")
+    assert code == 0, stderr
+    svg = (tmp_path / "arena.svg").read_text()
+    page = (tmp_path / "arena.html").read_text()
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    report = json.loads(run("report", VWW, "--json")[1])
+    tensors = report["tensors"]
+    assert len(tensors) >= 31  # the input, 30 layer outputs, and kernels' scratch buffers
+    assert svg.count("<title>") == len(tensors)  # one box each
+    assert "peak" in svg and f"arena {report['arena_bytes']:,} B" in svg
+    assert "<svg" in page and "MobilenetV1/Conv2d_0/Relu6:0" in page
+    code, _, _ = run("report", VWW, "--plot", tmp_path / "arena.png")
+    assert code == 2

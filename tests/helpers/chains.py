@@ -1,0 +1,146 @@
+"""Chains of layers with hand-set integer parameters, planned at their tightest overlap and
+run in C layer by layer against the reference (the overlap and float32 tests)."""
+
+
+import numpy as np
+from hypothesis import strategies as st
+
+from helpers import COMPILERS, EMULATE_DSP
+from mcugen import ops, planner, reference
+from mcugen.ir import Graph, Node, QParams, Tensor
+from mcugen.pipeline import Compiled
+from mcugen.planner.execution import LAYER_BY_LAYER, Execution, reads
+from mcugen.precision import INT8, Precision
+from mcugen.verify import run_c
+
+Q = QParams(0.05, 0)
+
+
+def weighted(op, attrs, weight_shape, channels, taps, rng):
+    w = rng.integers(-127, 128, size=weight_shape).astype(np.int8)
+    node = Node(op, op, [], [], dict(attrs, weight=w.astype(float)))
+    # A shift that keeps typical outputs inside int8, so every input byte matters.
+    shift = -int(np.round(np.log2(max(1.0, np.sqrt(taps) * 128 * 73 / 48))))
+    node.params = dict(weight=w, bias=rng.integers(-3000, 3000, channels).astype(np.int32),
+                       mult=rng.integers(2**30, 2**31 - 1, channels).astype(np.int32),
+                       shift=np.full(channels, shift, np.int32),
+                       input_zp=int(rng.integers(-20, 20)), output_zp=int(rng.integers(-20, 20)),
+                       act_min=-128, act_max=127)
+    return node
+
+
+def make_layer(spec, shape, rng):
+    """One layer of kind spec[0] taking `shape`; returns the node."""
+    kind, rest = spec[0], spec[1:]
+    c = shape[-1]
+    if kind in ("conv", "depthwise_conv", "avg_pool"):
+        kernel, stride, dilation, pads, cout = rest
+        attrs = dict(kernel=(kernel, kernel), strides=(stride, stride), dilations=(dilation, dilation), pads=pads)
+        if kind == "conv":
+            return weighted("conv", attrs, (cout, kernel, kernel, c), cout, kernel * kernel * c, rng)
+        if kind == "depthwise_conv":
+            return weighted("depthwise_conv", attrs, (kernel, kernel, c), c, kernel * kernel, rng)
+        attrs["dilations"] = (1, 1)
+        node = Node("avg_pool", "avg_pool", [], [], dict(attrs, count_include_pad=bool(cout % 2)))
+        node.params = dict(input_zp=0, output_zp=0, act_min=-128, act_max=127, count_include_pad=cout % 2)
+        return node
+    if kind == "pointwise_conv":
+        return weighted("pointwise_conv", {}, (rest[0], c), rest[0], c, rng)
+    if kind == "global_avg_pool":
+        node = Node(kind, kind, [], [], {})
+        node.params = dict(input_zp=0, output_zp=0, act_min=-128, act_max=127)
+        return node
+    if kind == "fully_connected":
+        return weighted(kind, {}, (rest[0], int(np.prod(shape[1:]))), rest[0], int(np.prod(shape[1:])), rng)
+    node = Node("softmax", "softmax", [], [], {})
+    node.params = ops.softmax.quantize(node, QParams(0.08, 0), ops.softmax.OUTPUT_Q)
+    return node
+
+
+def build_chain(specs, shape, rng) -> Graph:
+    tensors = {"t0": Tensor("t0", shape, Q)}
+    nodes = []
+    for i, spec in enumerate(specs):
+        node = make_layer(spec, shape, rng)
+        node.inputs, node.outputs = [f"t{i}"], [f"t{i + 1}"]
+        shape = ops.get(node.op).output_shape(node, shape)
+        tensors[f"t{i + 1}"] = Tensor(f"t{i + 1}", shape, Q)
+        nodes.append(node)
+    return Graph(tensors, nodes, "t0", f"t{len(specs)}", source="overlap chain")
+
+
+def tightest_plan(graph: Graph, precision: Precision = INT8, ex: Execution = LAYER_BY_LAYER) -> planner.Plan:
+    """Each output at the safe distance below its input (or just below it when none)."""
+    rules = planner.overlap_rules(graph, ex, precision)
+    elem_bytes = precision.elem_bytes
+    offsets = {graph.input: 0}
+    for step, (node, read) in enumerate(zip(graph.nodes, reads(graph, ex))):
+        if step in ex.streamed:  # its output never exists whole
+            continue
+        src, dst = read[0], node.output
+        below = rules.get((src, dst), planner.align(graph.tensors[dst].size * elem_bytes))
+        offsets[dst] = offsets[src] - below
+    low = min(offsets.values())
+    offsets = {k: v - low for k, v in offsets.items()}
+    bufs = planner.buffers(graph, ex, precision)
+    top = planner.align(max(offsets[b.name] + b.size for b in bufs if b.name in offsets))
+    for b in bufs:  # kernels' scratch buffers: above everything else
+        if b.name not in offsets:
+            offsets[b.name], top = top, planner.align(top + b.size)
+    assert planner.conflicts(bufs, offsets, rules) == []
+    size = planner.align(max(offsets[b.name] + b.size for b in bufs))
+    return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest", precision=precision,
+                        streamed=sorted(ex.streamed), copies=sorted(ex.copies))
+
+
+def check_chain(graph: Graph, rng, samples=3, dsp=None, ex: Execution = LAYER_BY_LAYER):
+    """Runs the plain kernels, or the DSP ones (portable build), at the tightest overlap."""
+    plan = tightest_plan(graph, ex=ex)
+    x = rng.integers(-128, 128, size=(samples, *graph.shape(graph.input)[1:]), dtype=np.int8)
+    dsp = bool(rng.integers(2)) if dsp is None else dsp
+    dump = np.frombuffer(run_c(Compiled(graph, plan, graph=graph), "ov", x, COMPILERS[0], trace=True,
+                               extra_flags=EMULATE_DSP if dsp else ()), np.int8)
+    want = reference.run_int8(graph, x, keep=True)
+    sizes = [0 if i in ex.streamed else graph.tensors[n.output].size for i, n in enumerate(graph.nodes)]
+    per_sample = sum(sizes) + sizes[-1]  # every layer's trace (a streamed one's is empty), then the output
+    assert dump.size == samples * per_sample
+    for s in range(samples):
+        offset = s * per_sample
+        for i, node in enumerate(graph.nodes):
+            got = dump[offset: offset + sizes[i]]
+            offset += sizes[i]
+            if i in ex.streamed:
+                continue
+            assert np.array_equal(got, want[node.output][s].reshape(-1)), (
+                f"layer {i} ({node.op}, {node.attrs.get('kernel')}, {node.attrs.get('strides')}, "
+                f"{node.attrs.get('pads')}) overlapped by {plan.overlaps}")
+    return plan
+
+
+def reshaped(specs, shape, rng):
+    """Re-derive a valid chain from `specs` starting at `shape` (growing the map as needed)."""
+    out = []
+    for spec in specs:
+        if spec[0] in ("conv", "depthwise_conv", "avg_pool"):
+            k, _, d, pads = spec[1:5]
+            reach = (k - 1) * d + 1
+            while shape[1] + pads[0] + pads[2] < reach or shape[2] + pads[1] + pads[3] < reach:
+                grow = ("conv", 1, 1, 1, (2, 2, 2, 2), 3)
+                out.append(grow)
+                shape = ops.get("conv").output_shape(make_layer(grow, shape, rng), shape)
+        out.append(spec)
+        shape = ops.get(spec[0]).output_shape(make_layer(spec, shape, rng), shape)
+    return out
+
+
+def draw_specs(data, most: int) -> list:
+    """2 to `most` layers for build_chain: pointwise widening/narrowing and 'same'-padded windows."""
+    specs = []
+    for _ in range(data.draw(st.integers(2, most))):
+        kind = data.draw(st.sampled_from(["pointwise_conv", "depthwise_conv", "conv", "avg_pool"]))
+        if kind == "pointwise_conv":
+            specs.append((kind, data.draw(st.integers(1, 24))))
+        else:
+            k = data.draw(st.integers(1, 3))
+            specs.append((kind, k, data.draw(st.integers(1, 2)), 1, (k // 2,) * 4, data.draw(st.integers(1, 8))))
+    return specs
