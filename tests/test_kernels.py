@@ -192,7 +192,8 @@ int main(void)
         const mcugen_requant_t fast = { 0, (int32_t)zp, (int32_t)lo, (int32_t)hi, &m, &s, 1 };
         const int fast_applies = s <= -2 && m > (1 << 30);  /* what the layer's flag promises */
         printf("%d %d %d %d\n", mcugen_multiply_by_quantized_multiplier((int32_t)acc, m, s),
-               mcugen_requantize_s8((int32_t)acc, &q, 0), mcugen_rounding_div((int32_t)(acc / 4), (int32_t)(mult % 1000 + 1)),
+               mcugen_requantize_s8((int32_t)acc, &q, 0),
+               mcugen_rounding_div((int32_t)(acc / 4), (int32_t)(mult % 1000 + 1)),
                fast_applies ? mcugen_requantize_s8((int32_t)acc, &fast, 0) : mcugen_requantize_s8((int32_t)acc, &q, 0));
     }
     return 0;

@@ -85,7 +85,7 @@ def test_the_library_is_what_codegen_pastes(precision):
     suffix = "_s8" if precision == float32.INT8 else "_f32"
     assert sorted(k.file for k in kernels.values()) == sorted(p.name for p in SOURCES if p.stem.endswith(suffix))
     common = codegen.COMMON[precision]
-    for kind, kernel in kernels.items():
+    for kernel in kernels.values():
         text = (KERNELS / kernel.file).read_text()
         guard = f"MCUGEN_{kernel.function[len('mcugen_'):].upper()}_DEFINED"
         assert f"#ifndef {guard}\n#define {guard}\n" in text, kernel.file
