@@ -7,11 +7,9 @@ input or usage, with one line on stderr and nothing written; 3 a bug in mcugen.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 import time
 import warnings
@@ -19,15 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import __version__, pipeline, precision, report
+from mcugen import __version__, output, pipeline, precision, report
 from mcugen.backend import codegen
 from mcugen.errors import McugenError
 from mcugen.report import picture
 from mcugen.target import targets, toolchain
-from mcugen.verify import HostRunner, TargetRunner, verify
+from mcugen.verify import HostRunner, TargetRunner, text, verify
 from mcugen.verify.float32 import verify_float
 
-MANIFEST = "mcugen.json"
 MAX_SAMPLES = 100_000
 MAX_SAMPLE_BYTES = 512 << 20
 
@@ -77,101 +74,15 @@ def _name(args) -> str:
 # ---------------------------------------------------------------------------- compile
 
 
-def write_folder(out: Path, files: dict[str, str]) -> None:
-    """Write files into `out` all at once: into a temporary sibling, then renamed into place.
-
-    An existing `out` is replaced only when it holds nothing but what an earlier mcugen run
-    wrote there (listed in its manifest), so a mistyped -o cannot delete anyone's work.
-    """
-    check_output_folder(out)
-    tmp = out.parent / f".{out.name}.mcugen-tmp-{os.getpid()}"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="ascii")
-        if out.exists():
-            old = out.parent / f".{out.name}.mcugen-old-{os.getpid()}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    except OSError as exc:
-        raise McugenError(f"{out}: cannot write the output folder: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def check_output_folder(out: Path) -> None:
-    if not out.exists():
-        ancestor = next(p for p in out.absolute().parents if p.exists())
-        if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
-            raise McugenError(f"{out}: cannot write the output folder: {ancestor} is not a writable folder")
-        return
-    if not out.is_dir():
-        raise McugenError(f"{out}: exists and is not a folder")
-    entries = sorted(p.name for p in out.iterdir())
-    if not entries:
-        return
-    try:
-        listed = set(json.loads((out / MANIFEST).read_text())["files"]) | {MANIFEST}
-    except (OSError, ValueError, KeyError, TypeError):
-        listed = set()
-    foreign = [e for e in entries if e not in listed]
-    if foreign:
-        raise McugenError(
-            f"{out}: exists and holds files mcugen did not write there (e.g. {foreign[0]!r}); "
-            "choose another -o or empty it"
-        )
-
-
-def manifest(args, compiled, name: str, files: dict[str, str], summary: dict) -> str:
-    g = compiled.graph
-    qin, qout = g.tensors[g.input].q, g.tensors[g.output].q  # None in float32
-    data = dict(
-        generated_by=f"mcugen {__version__}",
-        model=Path(args.model).name,
-        model_sha256=hashlib.sha256(Path(args.model).read_bytes()).hexdigest(),
-        precision=compiled.precision.name,
-        calibration=_calibration_name(compiled),
-        name=name,
-        files=sorted(files),
-        arena_bytes=summary["arena_bytes"],
-        lower_bound_bytes=summary["lower_bound_bytes"],
-        streamed_layers=summary["streamed_layers"],
-        weights_bytes=summary["weights_bytes"],
-        macs=summary["macs"],
-        input=dict(shape=summary["input"]["shape"], **_scale(qin),
-                   onnx_layout=summary["input"]["onnx_layout"], onnx_shape=summary["input"]["onnx_shape"]),
-        output=dict(shape=summary["output"]["shape"], **_scale(qout)),
-    )
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
-
-
-def _calibration_name(compiled) -> str | None:
-    cal = compiled.calibration
-    if not compiled.precision.quantized:
-        return None  # nothing is calibrated
-    if cal is None:
-        return "none (QDQ model)"
-    return "synthetic" if cal.synthetic else Path(cal.source).name
-
-
-def _scale(q) -> dict:
-    return {} if q is None else dict(scale=q.scale, zero_point=q.zero_point)
-
-
 def cmd_compile(args) -> int:
     name = _name(args)
     out = Path(args.output)
-    check_output_folder(out)  # before the work, so a refusal is quick
+    output.check_output_folder(out)  # before the work, so a refusal is quick
     compiled = _build(args, ram_limit=args.ram_limit)
     files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name)
     summary = report.summary(compiled.graph, compiled.plan)
-    files[MANIFEST] = manifest(args, compiled, name, files, summary)
-    write_folder(out, files)
+    files[output.MANIFEST] = output.manifest(args.model, compiled, name, files, summary)
+    output.write_folder(out, files)
     print(f"wrote {out}/: {', '.join(sorted(files))}")
     print(f"{len(compiled.graph.nodes)} layers, {summary['macs']:,} MACs, arena {summary['arena_bytes']:,} bytes "
           f"(lower bound {summary['lower_bound_bytes']:,}), constants {summary['weights_bytes']:,} bytes")
@@ -189,19 +100,12 @@ def cmd_report(args) -> int:
     # the synthetic one is used without a warning when no --calib is given.
     compiled = _build(args, ram_limit=args.ram_limit, warn=False)
     summary = report.summary(compiled.graph, compiled.plan)
-    summary["calibration"] = _calibration_name(compiled)
+    summary["calibration"] = output.calibration_name(compiled)
     for path, render in ((args.html, picture.html), (args.plot, picture.svg)):
         if path:
-            _write_file(Path(path), render(summary))
+            output.write_file(Path(path), render(summary))
     print(json.dumps(summary, indent=2) if args.json else report.format_text(summary))
     return 0
-
-
-def _write_file(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise McugenError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 # ---------------------------------------------------------------------------- verify
@@ -227,9 +131,9 @@ def cmd_verify(args) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     elif not compiled.precision.quantized:
-        print(_verify_float_text(result))
+        print(text.format_float32(result))
     else:
-        print(_verify_text(result))
+        print(text.format_int8(result))
     return 0 if result.passed else 1
 
 
@@ -244,71 +148,6 @@ def _runner(args):
     runner = TargetRunner(target, targets.find_cross(args.cc), precision.get(args.precision))
     runner.info()  # the emulator must be importable
     return runner
-
-
-def _verify_text(r) -> str:
-    verdict = "BIT-EXACT" if r.bit_exact else "MISMATCH"
-    where = "" if r.target["name"] == targets.HOST else f" on {r.target['name']} in {r.target['emulator']}"
-    lines = [
-        f"{verdict}: generated C ({r.compiler}){where} vs numpy reference on {r.samples} samples "
-        f"({r.calibration_samples} from --calib, {r.samples - r.calibration_samples} random): "
-        f"{r.mismatches} differing output bytes in {r.mismatched_samples} samples",
-    ]
-    if r.first_bad_layer:
-        b = r.first_bad_layer
-        inside = "" if b.get("streamed_inside") is None else (
-            f"; layer #{b['streamed_inside']} runs inside it, streamed, and may be the one")
-        lines.append(f"first layer that differs: #{b['index']} {b['op']} '{b['name']}' ({b['differing_bytes']} bytes{inside})")
-    lines += [
-        f"int8 vs float ({r.float_reference}): top-1 agreement {r.top1_agreement:.1%}, "
-        f"cosine {r.cosine:.4f}, max abs error {r.max_abs_error:.4g}",
-        f"arena {r.arena_bytes:,} bytes (lower bound {r.lower_bound_bytes:,}), constants {r.weights_bytes:,} bytes, "
-        f"{r.macs:,} MACs",
-    ]
-    if r.qdq_within_1_lsb is not None:
-        layers = "" if r.qdq_layers_within_1_lsb is None else (
-            f"; layer by layer on mcugen's own inputs, {r.qdq_layers_within_1_lsb:.2%} of the elements of "
-            f"{r.qdq_layers_compared} tensors")
-        real = "" if r.qdq_real_within_1_lsb is None else (
-            f"{r.qdq_real_within_1_lsb:.1%} on the {r.qdq_real_samples} real samples alone, ")
-        lines.insert(-1, f"int8 vs onnxruntime running the QDQ model, {r.qdq_samples} samples: "
-                         f"{r.qdq_within_1_lsb:.1%} of output elements within 1 LSB ({real}at most "
-                         f"{r.qdq_max_lsb:g} LSB apart); {r.qdq_fused_within_1_lsb:.1%} with its fused integer "
-                         f"kernels, which agree with its own unfused run on "
-                         f"{r.qdq_onnxruntime_self_within_1_lsb:.1%}{layers}")
-    lines += [f"note: {n}" for n in r.notes]
-    return "\n".join(lines)
-
-
-def _verify_float_text(r) -> str:
-    if r.within_tolerance:
-        verdict = "WITHIN TOLERANCE"
-    else:
-        verdict = "WITHIN BOUNDS" if r.within_bound else "BEYOND BOUNDS"
-    where = "" if r.target["name"] == targets.HOST else f" on {r.target['name']} in {r.target['emulator']}"
-    fmt = lambda v: "n/a" if v is None else f"{v:.3g}"  # noqa: E731
-    lines = [
-        f"{verdict}: float32 C ({r.compiler}){where} on {r.samples} samples ({r.calibration_samples} from --calib, "
-        f"{r.samples - r.calibration_samples} random); relative error = max |c - r| / max |r| per sample, "
-        f"tolerance {r.tolerance:g}",
-        f"vs onnxruntime: {fmt(r.max_rel_error_vs_onnxruntime)} (bound {r.bound_vs_onnxruntime:.3g}: onnxruntime "
-        f"differs from itself unoptimized by {fmt(r.onnxruntime_spread)})",
-        f"vs mcugen's float64 reference: {fmt(r.max_rel_error_vs_reference)} (bound {r.bound_vs_reference:.3g}: "
-        f"onnxruntime is {fmt(r.onnxruntime_drift)} from it)",
-    ]
-    if r.first_bad_layer:
-        b = r.first_bad_layer
-        lines.append(f"first layer beyond the bound: #{b['index']} {b['op']} '{b['name']}' "
-                     f"(relative error {b['rel_error']:.3g})")
-    if r.max_rel_error_vs_onnxruntime is None:
-        lines.append(f"float reference: {r.float_reference}")
-    lines += [
-        f"top-1 agreement {r.top1_agreement:.1%}, max abs error {r.max_abs_error:.4g}",
-        f"arena {r.arena_bytes:,} bytes (lower bound {r.lower_bound_bytes:,}), constants {r.weights_bytes:,} bytes, "
-        f"{r.macs:,} MACs",
-    ]
-    lines += [f"note: {n}" for n in r.notes]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- bench
