@@ -11,7 +11,7 @@ precision (mcugen_conv_s8.c, mcugen_conv_f32.c, ...) and shared headers. NAME.c 
 copy of the files the model needs, headers first, then the kernels in dependency order,
 without their `#include "mcugen_..."` lines: static functions, so two models link into one
 firmware, each in its own `#ifndef MCUGEN_<NAME>_DEFINED` guard, so a unity build of two
-models defines it once. KERNELS says how a layer calls its kernel: the constant structs it
+models defines it once. Each op's C_KERNELS says how a layer calls its kernel: the constant structs it
 defines (from the op's c_fields, its quantized parameters and its arrays) and the call's
 arguments. The templates (model.h.j2, model.c.j2, weights.c.j2, shared by the two
 precisions) emit only the model's data, the per-layer structs and wrappers, and the calls.
@@ -31,8 +31,9 @@ from mcugen import __version__, ops, planner
 from mcugen.backend import float32
 from mcugen.errors import McugenError
 from mcugen.ir import Graph
+from mcugen.ops.base import CKernel
 from mcugen.planner import Plan
-from mcugen.precision import FLOAT32, INT8, Precision
+from mcugen.precision import INT8, Precision
 
 C_KEYWORDS = {
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
@@ -149,104 +150,41 @@ def kernels_dir() -> Path:
     return folder
 
 
-@dataclass(frozen=True)
-class Kernel:
-    """How a layer calls its kernel in the library (mcugen/backend/kernels/FUNCTION.c).
-
-    structs: the static const structs the layer defines, in order: (C type, name, fields),
-    the struct named <layer id>_<name>; a field is `name` or `name=value`, the value a name
-    in the layer's values (layer_values: its c_fields, its parameters and arrays, its
-    addresses, and the structs defined before). fields None: an array of structs, one per
-    row of the value `name` (a list of dicts). args: the call's arguments, as value names,
-    `&name` for a struct's address. wrapped: the layer gets a MCUGEN_LAYER function that
-    calls the kernel, which is MCUGEN_SPECIALIZED (inlined with the layer's constants);
-    otherwise NAME_run calls the kernel itself. needs: the kinds whose kernels it calls."""
-    function: str
-    structs: tuple = ()
-    args: tuple = ()
-    wrapped: bool = False
-    needs: tuple = ()
-
-    @property
-    def file(self) -> str:
-        return self.function + ".c"
+def kernel(kind: str, precision: Precision) -> CKernel:
+    """The C kernel of a layer kind in this precision: an op's own (its C_KERNELS), or the
+    kernel an op runs with its producer streamed inside (its STREAM_KERNEL)."""
+    if kind in ops.REGISTRY:
+        return ops.get(kind).C_KERNELS[precision.suffix]
+    op = next(op for op in ops.REGISTRY.values() if op.STREAM_KERNEL == kind)
+    return op.STREAM_C_KERNELS[precision.suffix]
 
 
-WINDOW = ("mcugen_conv_dims_t", "dims", ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w",
-                                         "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left"))
-POINTWISE = ("mcugen_pointwise_dims_t", "dims", ("pixels", "in_c", "out_c"))
-FC = ("mcugen_fc_dims_t", "dims", ("in_features", "out_features"))
-REQUANT = ("mcugen_requant_t", "q", ("input_zp", "output_zp", "act_min", "act_max", "mult", "shift", "fast"))
-ACT = ("mcugen_act_f32_t", "act", ("act_min", "act_max"))
-WEIGHTED = ("input", "weight", "bias", "output")
-UNARY = ("&p", "input", "output")
-BINARY = ("&p", "input", "input1", "output")
-COMMON = {INT8.name: ("mcugen_common.h", "mcugen_common_s8.h"),
-          FLOAT32.name: ("mcugen_common.h", "mcugen_common_f32.h")}
-KERNELS = {
-    INT8.name: {
-        "conv": Kernel("mcugen_conv_s8", (WINDOW, REQUANT), ("&dims", "&q", *WEIGHTED, "scratch16"), wrapped=True),
-        "depthwise_conv": Kernel("mcugen_depthwise_conv_s8",
-                                 (WINDOW, REQUANT, ("mcugen_padded_copy_t", "copy", ("padded_h", "padded_w"))),
-                                 ("&dims", "&q", *WEIGHTED, "&copy", "scratch"), wrapped=True),
-        "pointwise_conv": Kernel("mcugen_pointwise_conv_s8", (POINTWISE, REQUANT),
-                                 ("&dims", "&q", *WEIGHTED, "scratch32"), wrapped=True),
-        # depthwise_conv.STREAM_KERNEL: a depthwise conv with its pointwise producer inside (pw_: the producer's values)
-        "pointwise_depthwise": Kernel("mcugen_pointwise_depthwise_s8", (WINDOW, REQUANT),
-                                      ("&pw_dims", "&pw_q", "pw_weight", "pw_bias", "&dims", "&q", "weight", "bias",
-                                       "pw_input", "output", "scratch", "pw_scratch"),
-                                      wrapped=True, needs=("pointwise_conv", "depthwise_conv")),
-        "fully_connected": Kernel("mcugen_fully_connected_s8", (FC, REQUANT), ("&dims", "&q", *WEIGHTED)),
-        "avg_pool": Kernel("mcugen_avg_pool_s8", (WINDOW, ("mcugen_avg_pool_s8_params_t", "p", (
-            "input_zp", "count_include_pad", "act_min", "act_max"))), ("&dims", *UNARY)),
-        "global_avg_pool": Kernel("mcugen_global_avg_pool_s8", (("mcugen_global_avg_pool_s8_params_t", "p", (
-            "pixels", "channels", "act_min", "act_max")),), UNARY),
-        "max_pool": Kernel("mcugen_max_pool_s8", (WINDOW, ("mcugen_max_pool_s8_params_t", "p", ("act_min", "act_max"))),
-                           ("&dims", *UNARY)),
-        "softmax": Kernel("mcugen_softmax_s8", (("mcugen_softmax_s8_params_t", "p", (
-            "rows", "classes", "output_zp", "exp_table=table")),), UNARY),
-        "add": Kernel("mcugen_add_s8", (("mcugen_add_s8_params_t", "p", (
-            "size", "a_zp", "a_mult", "a_shift", "b_zp", "b_mult", "b_shift", "output_zp", "output_mult",
-            "output_shift", "act_min", "act_max")),), BINARY),
-        "mul": Kernel("mcugen_mul_s8", (("mcugen_mul_s8_params_t", "p", (
-            "outer", "inner", "a_zp", "b_zp", "output_zp", "mult", "shift", "act_min", "act_max")),), BINARY),
-        "lut": Kernel("mcugen_lut_s8", (("mcugen_lut_s8_params_t", "p", ("size", "table")),), UNARY),
-    },
-    FLOAT32.name: {
-        "conv": Kernel("mcugen_conv_f32", (WINDOW, ACT), ("&dims", "&act", *WEIGHTED)),
-        "depthwise_conv": Kernel("mcugen_depthwise_conv_f32", (WINDOW, ACT), ("&dims", "&act", *WEIGHTED)),
-        "pointwise_conv": Kernel("mcugen_pointwise_conv_f32", (POINTWISE, ACT), ("&dims", "&act", *WEIGHTED)),
-        "fully_connected": Kernel("mcugen_fully_connected_f32", (FC, ACT), ("&dims", "&act", *WEIGHTED)),
-        "avg_pool": Kernel("mcugen_avg_pool_f32", (WINDOW, ("mcugen_avg_pool_f32_params_t", "p", (
-            "count_include_pad", "act_min", "act_max"))), ("&dims", *UNARY)),
-        "global_avg_pool": Kernel("mcugen_global_avg_pool_f32", (("mcugen_global_avg_pool_f32_params_t", "p", (
-            "pixels", "channels", "act_min", "act_max")),), UNARY),
-        "max_pool": Kernel("mcugen_max_pool_f32", (WINDOW, ACT), ("&dims", "&act", "input", "output")),
-        "softmax": Kernel("mcugen_softmax_f32", (("mcugen_softmax_f32_params_t", "p", ("rows", "classes")),), UNARY),
-        "add": Kernel("mcugen_add_f32", (("mcugen_add_f32_params_t", "p", ("size", "act_min", "act_max")),), BINARY),
-        "mul": Kernel("mcugen_mul_f32", (("mcugen_mul_f32_params_t", "p", ("outer", "inner", "act_min", "act_max")),),
-                      BINARY),
-        "lut": Kernel("mcugen_lut_f32", (("mcugen_lut_step_f32_t", "steps", None), ("mcugen_lut_f32_params_t", "p", (
-            "size", "count", "steps", "act_min", "act_max"))), UNARY, wrapped=True),
-    },
-}
-# The float lut's steps (ops/lut.py, STEPS) as the kernel's step codes (mcugen_lut_f32.c).
-STEP_CODES = {name: "MCUGEN_STEP_" + name.upper() for name in ("affine", "clip", "hardsigmoid", "hardswish", "sigmoid",
-                                                                "mul_input")}
+def kernels(precision: Precision) -> dict[str, CKernel]:
+    """Every kernel of a precision, by layer kind (ops and stream kernels), from the ops."""
+    kinds = [kind for kind, op in ops.REGISTRY.items() if precision.suffix in op.C_KERNELS]
+    kinds += [op.STREAM_KERNEL for op in ops.REGISTRY.values() if precision.suffix in op.STREAM_C_KERNELS]
+    return {kind: kernel(kind, precision) for kind in sorted(kinds)}
+
+
+def headers(precision: Precision) -> tuple[str, str]:
+    """The library's headers a model of this precision needs, in order."""
+    return "mcugen_common.h", f"mcugen_common_{precision.suffix}.h"
+
+
 LIBRARY_INCLUDE = re.compile(r'^#include "mcugen_\w+\.[ch]"\n', re.M)
 
 
 def library_files(kinds, precision: Precision) -> list[str]:
     """The library files a model of these layer kinds needs, in the order they are pasted:
     the headers, then each kernel after the kernels it calls."""
-    files = list(COMMON[precision.name])
+    files = list(headers(precision))
 
     def add(kind):
-        kernel = KERNELS[precision.name][kind]
-        for needed in kernel.needs:
+        found = kernel(kind, precision)
+        for needed in found.needs:
             add(needed)
-        if kernel.file not in files:
-            files.append(kernel.file)
+        if found.file not in files:
+            files.append(found.file)
 
     for kind in kinds:
         add(kind)
@@ -261,7 +199,7 @@ def library_text(files) -> list[dict]:
 @dataclass
 class LayerCode:
     """A layer's C: its static const structs (C text) and its kernel call (an expression)."""
-    kernel: Kernel
+    kernel: CKernel
     structs: list[str]
     call: str
     values: dict
@@ -293,26 +231,18 @@ def layer_values(node, in_shapes, out_shape, precision: Precision, arrays: dict,
     if copy:
         values.update(op.copy_fields(node, *in_shapes, out_shape))
     values.update(_params(node, precision))
-    if not precision.quantized and "steps" in values:
-        values["steps"] = [dict(op=_step_code(s[0]), a=s[1] if len(s) > 1 else "0.0f", b=s[2] if len(s) > 2 else "0.0f")
-                           for s in values["steps"]]
-        values["count"] = len(values["steps"])
+    if not precision.quantized:
+        values.update(float32.c_literals(op.float_fields(node)))
     values.update(arrays)
     values.update(io)
     return values
 
 
-def _step_code(name: str) -> str:
-    if name not in STEP_CODES:
-        raise McugenError(f"the float32 kernels have no element-wise step {name!r}")
-    return STEP_CODES[name]
-
-
 def layer_code(kind: str, precision: Precision, ident: str, values: dict) -> LayerCode:
     """The structs and the call of layer `ident` of kind `kind` (an op, or a STREAM_KERNEL)."""
-    kernel = KERNELS[precision.name][kind]
+    found = kernel(kind, precision)
     values, structs = dict(values), []
-    for ctype, name, fields in kernel.structs:
+    for ctype, name, fields in found.structs:
         symbol = f"{ident}_{name}"
         if fields is None:  # an array of structs; none: a null pointer
             rows = values[name]
@@ -322,8 +252,8 @@ def layer_code(kind: str, precision: Precision, ident: str, values: dict) -> Lay
             pairs = [f.partition("=")[::2] for f in fields]
             structs.append(c_struct(ctype, symbol, {k: values[v or k] for k, v in pairs}))
         values[name] = symbol
-    args = [("&" + values[a[1:]]) if a.startswith("&") else str(values[a]) for a in kernel.args]
-    return LayerCode(kernel, structs, f"{kernel.function}({', '.join(args)})", values)
+    args = [("&" + values[a[1:]]) if a.startswith("&") else str(values[a]) for a in found.args]
+    return LayerCode(found, structs, f"{found.function}({', '.join(args)})", values)
 
 
 # ---------------------------------------------------------------------------- the model

@@ -85,6 +85,15 @@ def _is_scalar_tree(value) -> bool:
     return isinstance(value, (bool, int, float, str, np.integer, np.floating, np.bool_))
 
 
+def c_literals(value):
+    """Numbers in a tree of dicts, lists and tuples as C literals (floats as float32 literals)."""
+    if isinstance(value, dict):
+        return {k: c_literals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [c_literals(v) for v in value]
+    return _c_tree(value)
+
+
 def _c_tree(value):
     if isinstance(value, (tuple, list)):
         return tuple(_c_tree(v) for v in value)

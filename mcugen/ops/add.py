@@ -18,6 +18,15 @@ RESHAPE_READ = "flat"
 LEFT_SHIFT = 20  # TFLite's headroom for 8-bit inputs
 
 
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_add_s8", (("mcugen_add_s8_params_t", "p", (
+        "size", "a_zp", "a_mult", "a_shift", "b_zp", "b_mult", "b_shift", "output_zp", "output_mult",
+        "output_shift", "act_min", "act_max")),), common.BINARY),
+    "f32": common.CKernel("mcugen_add_f32", (("mcugen_add_f32_params_t", "p", ("size", "act_min", "act_max")),),
+                          common.BINARY),
+}
+
+
 def output_shape(node, a_shape, b_shape):
     return tuple(a_shape)
 

@@ -17,6 +17,14 @@ TAKES_ACTIVATION = True
 RESHAPE_READ = "image"
 
 
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_avg_pool_s8", (common.WINDOW, ("mcugen_avg_pool_s8_params_t", "p", (
+        "input_zp", "count_include_pad", "act_min", "act_max"))), ("&dims", *common.UNARY)),
+    "f32": common.CKernel("mcugen_avg_pool_f32", (common.WINDOW, ("mcugen_avg_pool_f32_params_t", "p", (
+        "count_include_pad", "act_min", "act_max"))), ("&dims", *common.UNARY)),
+}
+
+
 def output_shape(node, in_shape):
     in_shape = as_image(in_shape)
     out_h, out_w = common.window_output_hw(in_shape[1:3], node.attrs)

@@ -31,10 +31,13 @@ Facts (module-level constants; defaults in FACTS below):
     RESHAPE_READ      how it reads its first input, which decides when a reshape before it
                       is free: "image" (the same NHWC image view), "last_axis" (the same
                       last axis), "flat" (memory in order, whatever the shape) or None
-    STREAM_KERNEL     the kernel template of this layer with its producer streamed inside
+    C_KERNELS         required: {precision suffix ("s8", "f32"): CKernel}, how a layer calls
+                      its kernel in the C library (mcugen/backend/kernels/)
+    STREAM_KERNEL     the name of this layer's kernel with its producer streamed inside, and
+    STREAM_C_KERNELS  that kernel's CKernel per precision suffix
 
 Optional hooks (defaults below): scratch, copy_candidate and copy_fields, float_access,
-float_arrays, can_stream, stream_access, stream_scratch, stream_window_bytes.
+float_arrays, float_fields, can_stream, stream_access, stream_scratch, stream_window_bytes.
 """
 
 from __future__ import annotations
@@ -65,11 +68,36 @@ class Cost:
     flash_bytes: int  # constants the layer keeps in flash: weights, bias, multipliers, tables
 
 
+@dataclass(frozen=True)
+class CKernel:
+    """How a layer calls its kernel in the C library (mcugen/backend/kernels/FUNCTION.c).
+
+    structs: the static const structs the layer defines, in order: (C type, name, fields),
+    the struct named <layer id>_<name>; a field is `name` or `name=value`, the value a name
+    in the layer's values (its c_fields, its parameters and arrays, its addresses, and the
+    structs defined before). fields None: an array of structs, one per row of the value
+    `name` (a list of dicts). args: the call's arguments, as value names, `&name` for a
+    struct's address. wrapped: the layer gets a MCUGEN_LAYER function that calls the
+    kernel, which is MCUGEN_SPECIALIZED (inlined with the layer's constants); otherwise
+    NAME_run calls the kernel itself. needs: the op kinds whose kernels it calls."""
+
+    function: str
+    structs: tuple = ()
+    args: tuple = ()
+    wrapped: bool = False
+    needs: tuple = ()
+
+    @property
+    def file(self) -> str:
+        return self.function + ".c"
+
+
 REQUIRED = ("output_shape", "run_float", "output_qparams", "quantize", "run_int8", "arrays", "c_fields",
             "access", "cost", "error_bound")
 RESHAPE_READS = ("image", "last_axis", "flat", None)
 
-FACTS = dict(CHANNEL_AXIS=None, TAKES_ACTIVATION=False, TAKES_PAD=False, RESHAPE_READ=None, STREAM_KERNEL=None)
+FACTS = dict(CHANNEL_AXIS=None, TAKES_ACTIVATION=False, TAKES_PAD=False, RESHAPE_READ=None, STREAM_KERNEL=None,
+             STREAM_C_KERNELS={})
 
 
 def scratch(node, *shapes) -> int:
@@ -93,6 +121,12 @@ def float_arrays(node):
     return [(name, node.attrs[name]) for name in ("weight", "bias") if name in node.attrs]
 
 
+def float_fields(node) -> dict:
+    """Values the float32 kernel's structs take besides c_fields and the node's scalar
+    attributes (floats here become C literals)."""
+    return {}
+
+
 def can_stream(node, producer, src_shape) -> bool:
     """May `producer` run row by row inside this layer (none may)?"""
     return False
@@ -103,7 +137,7 @@ def _not_streaming(*args):
 
 
 OPTIONAL = dict(scratch=scratch, copy_candidate=copy_candidate, copy_fields=copy_fields,
-                float_arrays=float_arrays, can_stream=can_stream, stream_access=_not_streaming,
+                float_arrays=float_arrays, float_fields=float_fields, can_stream=can_stream, stream_access=_not_streaming,
                 stream_scratch=_not_streaming, stream_window_bytes=_not_streaming)
 
 
@@ -115,6 +149,9 @@ class Op:
         missing = [hook for hook in REQUIRED if not callable(getattr(module, hook, None))]
         if not isinstance(getattr(module, "KIND", None), str) or missing:
             raise TypeError(f"{module.__name__} lacks KIND or the hooks {missing} (mcugen/ops/base.py)")
+        kernels = getattr(module, "C_KERNELS", None)
+        if not isinstance(kernels, dict) or not all(isinstance(k, CKernel) for k in kernels.values()):
+            raise TypeError(f"{module.__name__} lacks C_KERNELS, its CKernel per precision suffix (mcugen/ops/base.py)")
         if getattr(module, "RESHAPE_READ", None) not in RESHAPE_READS:
             raise TypeError(f"{module.__name__}.RESHAPE_READ must be one of {RESHAPE_READS}")
         self.module = module

@@ -16,7 +16,7 @@ from mcugen.fixedpoint import (
     round_half_away,
 )
 from mcugen.ir import QParams
-from mcugen.ops.base import Access, Cost  # noqa: F401  the ops' vocabulary
+from mcugen.ops.base import Access, CKernel, Cost  # noqa: F401  the ops' vocabulary
 
 INT8_MIN, INT8_MAX = -128, 127
 BIAS_LIMIT = 2**30  # |quantized bias| stays below this, leaving int32 room for the products
@@ -231,3 +231,16 @@ def weighted_error(graph, node, e_in, channel_axis: int) -> float:
 def rounded_once_error(graph, node, e_in) -> float:
     """An integer mean at the input's scale: e + half an output LSB (rounded once)."""
     return e_in + graph.tensors[node.output].q.scale / 2
+
+
+# ---------------------------------------------------------------------------- C kernels
+# The structs the library's kernels take (mcugen/backend/kernels/mcugen_common*.h) and the
+# usual argument lists, for the ops' C_KERNELS: (C type, name, fields).
+
+WINDOW = ("mcugen_conv_dims_t", "dims", ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kernel_h", "kernel_w",
+                                         "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left"))
+REQUANT = ("mcugen_requant_t", "q", ("input_zp", "output_zp", "act_min", "act_max", "mult", "shift", "fast"))
+ACT = ("mcugen_act_f32_t", "act", ("act_min", "act_max"))
+WEIGHTED = ("input", "weight", "bias", "output")
+UNARY = ("&p", "input", "output")
+BINARY = ("&p", "input", "input1", "output")

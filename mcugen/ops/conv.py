@@ -15,6 +15,13 @@ TAKES_PAD = True
 RESHAPE_READ = "image"
 
 
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_conv_s8", (common.WINDOW, common.REQUANT), ("&dims", "&q", *common.WEIGHTED, "scratch16"),
+                         wrapped=True),
+    "f32": common.CKernel("mcugen_conv_f32", (common.WINDOW, common.ACT), ("&dims", "&act", *common.WEIGHTED)),
+}
+
+
 def output_shape(node, in_shape):
     in_shape = as_image(in_shape)
     out_h, out_w = common.window_output_hw(in_shape[1:3], node.attrs)

@@ -16,6 +16,14 @@ TAKES_PAD = True
 RESHAPE_READ = "image"
 
 
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_depthwise_conv_s8", (common.WINDOW, common.REQUANT,
+                                                      ("mcugen_padded_copy_t", "copy", ("padded_h", "padded_w"))),
+                         ("&dims", "&q", *common.WEIGHTED, "&copy", "scratch"), wrapped=True),
+    "f32": common.CKernel("mcugen_depthwise_conv_f32", (common.WINDOW, common.ACT), ("&dims", "&act", *common.WEIGHTED)),
+}
+
+
 def output_shape(node, in_shape):
     in_shape = as_image(in_shape)
     out_h, out_w = common.window_output_hw(in_shape[1:3], node.attrs)
@@ -110,7 +118,13 @@ def access(node, in_shape, out_shape):
 # producer's output never exists whole; its input is read front to back as rows are added.
 
 
-STREAM_KERNEL = "pointwise_depthwise"  # the template of a layer with its producer inside
+STREAM_KERNEL = "pointwise_depthwise"  # the kernel of a layer with its producer inside
+# pw_: the producer's values (its structs and arrays), as the layer's own are for it
+STREAM_C_KERNELS = {
+    "s8": common.CKernel("mcugen_pointwise_depthwise_s8", (common.WINDOW, common.REQUANT),
+                         ("&pw_dims", "&pw_q", "pw_weight", "pw_bias", "&dims", "&q", "weight", "bias", "pw_input",
+                          "output", "scratch", "pw_scratch"), wrapped=True, needs=("pointwise_conv", "depthwise_conv")),
+}
 
 
 def can_stream(node, producer, src_shape) -> bool:

@@ -13,6 +13,13 @@ TAKES_ACTIVATION = True
 RESHAPE_READ = "flat"
 
 
+FC = ("mcugen_fc_dims_t", "dims", ("in_features", "out_features"))
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_fully_connected_s8", (FC, common.REQUANT), ("&dims", "&q", *common.WEIGHTED)),
+    "f32": common.CKernel("mcugen_fully_connected_f32", (FC, common.ACT), ("&dims", "&act", *common.WEIGHTED)),
+}
+
+
 def output_shape(node, in_shape):
     return (in_shape[0], node.attrs["weight"].shape[0])
 

@@ -15,6 +15,14 @@ TAKES_ACTIVATION = True
 RESHAPE_READ = "image"
 
 
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_global_avg_pool_s8", (("mcugen_global_avg_pool_s8_params_t", "p", (
+        "pixels", "channels", "act_min", "act_max")),), common.UNARY),
+    "f32": common.CKernel("mcugen_global_avg_pool_f32", (("mcugen_global_avg_pool_f32_params_t", "p", (
+        "pixels", "channels", "act_min", "act_max")),), common.UNARY),
+}
+
+
 def output_shape(node, in_shape):
     return (in_shape[0], 1, 1, as_image(in_shape)[3])
 

@@ -18,6 +18,13 @@ TAKES_ACTIVATION = True
 RESHAPE_READ = "flat"
 
 
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_lut_s8", (("mcugen_lut_s8_params_t", "p", ("size", "table")),), common.UNARY),
+    "f32": common.CKernel("mcugen_lut_f32", (("mcugen_lut_step_f32_t", "steps", None), ("mcugen_lut_f32_params_t", "p", (
+        "size", "count", "steps", "act_min", "act_max"))), common.UNARY, wrapped=True),
+}
+
+
 def _sigmoid(v):
     return 0.5 * (1.0 + np.tanh(0.5 * v))  # no overflow for any v
 
@@ -37,6 +44,17 @@ def evaluate(steps, x):
     for name, *args in steps:
         v = STEPS[name](v, x, *args)
     return v
+
+
+# The steps as the float kernel's step codes (mcugen_lut_f32.c): it walks them per element.
+STEP_CODES = {name: "MCUGEN_STEP_" + name.upper() for name in STEPS}
+
+
+def float_fields(node) -> dict:
+    """The float32 kernel walks the steps at run time: each as (code, a, b)."""
+    steps = [dict(op=STEP_CODES[name], a=float(args[0]) if args else 0.0, b=float(args[1]) if len(args) > 1 else 0.0)
+             for name, *args in node.attrs["steps"]]
+    return dict(steps=steps, count=len(steps))
 
 
 def output_shape(node, in_shape):

@@ -15,6 +15,13 @@ TAKES_ACTIVATION = True
 RESHAPE_READ = "image"
 
 
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_max_pool_s8", (common.WINDOW, ("mcugen_max_pool_s8_params_t", "p", (
+        "act_min", "act_max"))), ("&dims", *common.UNARY)),
+    "f32": common.CKernel("mcugen_max_pool_f32", (common.WINDOW, common.ACT), ("&dims", "&act", "input", "output")),
+}
+
+
 def output_shape(node, in_shape):
     in_shape = as_image(in_shape)
     out_h, out_w = common.window_output_hw(in_shape[1:3], node.attrs)

@@ -17,6 +17,14 @@ TAKES_ACTIVATION = True
 RESHAPE_READ = "flat"
 
 
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_mul_s8", (("mcugen_mul_s8_params_t", "p", (
+        "outer", "inner", "a_zp", "b_zp", "output_zp", "mult", "shift", "act_min", "act_max")),), common.BINARY),
+    "f32": common.CKernel("mcugen_mul_f32", (("mcugen_mul_f32_params_t", "p", ("outer", "inner", "act_min", "act_max")),),
+                          common.BINARY),
+}
+
+
 def output_shape(node, a_shape, b_shape):
     return tuple(a_shape)
 

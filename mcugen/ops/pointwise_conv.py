@@ -13,6 +13,14 @@ TAKES_ACTIVATION = True
 RESHAPE_READ = "last_axis"
 
 
+POINTWISE = ("mcugen_pointwise_dims_t", "dims", ("pixels", "in_c", "out_c"))
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_pointwise_conv_s8", (POINTWISE, common.REQUANT),
+                         ("&dims", "&q", *common.WEIGHTED, "scratch32"), wrapped=True),
+    "f32": common.CKernel("mcugen_pointwise_conv_f32", (POINTWISE, common.ACT), ("&dims", "&act", *common.WEIGHTED)),
+}
+
+
 def output_shape(node, in_shape):
     return tuple(in_shape[:-1]) + (node.attrs["weight"].shape[0],)
 

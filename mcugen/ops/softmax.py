@@ -17,6 +17,14 @@ RESHAPE_READ = "last_axis"
 OUTPUT_Q = QParams(1.0 / 256.0, -128)  # TFLite's fixed softmax output quantization
 
 
+C_KERNELS = {
+    "s8": common.CKernel("mcugen_softmax_s8", (("mcugen_softmax_s8_params_t", "p", (
+        "rows", "classes", "output_zp", "exp_table=table")),), common.UNARY),
+    "f32": common.CKernel("mcugen_softmax_f32", (("mcugen_softmax_f32_params_t", "p", ("rows", "classes")),),
+                          common.UNARY),
+}
+
+
 def output_shape(node, in_shape):
     return tuple(in_shape)
 

@@ -3,7 +3,7 @@ its own into an object (-DMCUGEN_EXTERN_KERNELS: external linkage; in a model th
 static), warning-free under the strict flags with gcc and clang, in the plain, the
 DSP-emulated and the Cortex-M0 (no long multiply) forms, and with arm-none-eabi-gcc for
 Cortex-M4 (its DSP instructions) and Cortex-M0+; cppcheck finds nothing. And the library
-is what codegen.KERNELS says: one file per kernel, each defining its function in its guard,
+is what the ops' C_KERNELS say (codegen.kernels): one file per kernel, each defining its function in its guard,
 including only the headers the emitter pastes before it."""
 
 import re
@@ -82,10 +82,10 @@ def includes(path):
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_the_library_is_what_codegen_pastes(precision):
-    kernels = codegen.KERNELS[precision]
+    kernels = codegen.kernels(PRECISIONS[precision])
     suffix = "_" + PRECISIONS[precision].suffix
     assert sorted(k.file for k in kernels.values()) == sorted(p.name for p in SOURCES if p.stem.endswith(suffix))
-    common = codegen.COMMON[precision]
+    common = codegen.headers(PRECISIONS[precision])
     for kernel in kernels.values():
         text = (KERNELS / kernel.file).read_text()
         guard = f"MCUGEN_{kernel.function[len('mcugen_'):].upper()}_DEFINED"
@@ -95,4 +95,4 @@ def test_the_library_is_what_codegen_pastes(precision):
         assert set(includes(KERNELS / kernel.file)) <= set(common), kernel.file
     for i, header in enumerate(common):
         assert set(includes(KERNELS / header)) <= set(common[:i]), header
-    assert {h.name for h in HEADERS} == set(codegen.COMMON[INT8.name]) | set(codegen.COMMON[FLOAT32.name])
+    assert {h.name for h in HEADERS} == set(codegen.headers(INT8)) | set(codegen.headers(FLOAT32))

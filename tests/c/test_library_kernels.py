@@ -22,7 +22,7 @@ CASES = 8  # per build
 NO_LONG_MULTIPLY = ("-DMCUGEN_NO_LONG_MULTIPLY",)
 
 
-@pytest.mark.parametrize("kind", sorted(codegen.KERNELS[INT8.name]))
+@pytest.mark.parametrize("kind", sorted(codegen.kernels(INT8)))
 @SETTINGS
 @given(data=st.data())
 def test_int8_kernel(kind, data):
@@ -31,7 +31,7 @@ def test_int8_kernel(kind, data):
         kernel_driver.check(cases, CC, flags)
 
 
-@pytest.mark.parametrize("kind", sorted(codegen.KERNELS[FLOAT32.name]))
+@pytest.mark.parametrize("kind", sorted(codegen.kernels(FLOAT32)))
 @SETTINGS
 @given(data=st.data())
 def test_float32_kernel(kind, data):

@@ -24,6 +24,10 @@ def test_every_op_provides_the_contract(kind):
     for fact in ("TAKES_ACTIVATION", "TAKES_PAD"):
         assert isinstance(getattr(op, fact), bool)
     assert op.RESHAPE_READ in base.RESHAPE_READS
+    assert set(op.C_KERNELS) == {"s8", "f32"}  # every op compiles in both precisions
+    for suffix, kernel in {**op.C_KERNELS, **op.STREAM_C_KERNELS}.items():
+        assert kernel.function.endswith("_" + suffix) and kernel.function.startswith("mcugen_")
+        assert all(needed in ops.REGISTRY for needed in kernel.needs)
     if op.STREAM_KERNEL is not None:  # a streaming op states its own schedule and scratch
         for hook in ("can_stream", "stream_access", "stream_scratch", "stream_window_bytes"):
             assert hook in vars(op.module), f"{kind} streams but keeps the default {hook}"
@@ -34,6 +38,7 @@ def _module(**hooks) -> types.ModuleType:
     m.KIND = "fake"
     for name in base.REQUIRED:
         setattr(m, name, lambda *args: None)
+    m.C_KERNELS = {"s8": base.CKernel("mcugen_fake_s8")}
     for name, value in hooks.items():
         setattr(m, name, value)
     return m
@@ -43,6 +48,13 @@ def test_a_module_missing_a_required_hook_is_refused():
     m = _module()
     del m.error_bound
     with pytest.raises(TypeError, match="error_bound"):
+        base.Op(m)
+
+
+def test_a_module_without_c_kernels_is_refused():
+    m = _module()
+    del m.C_KERNELS
+    with pytest.raises(TypeError, match="C_KERNELS"):
         base.Op(m)
 
 

@@ -18,8 +18,10 @@ from helpers.chains import build_chain, check_chain, draw_specs, make_layer, res
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcugen import ops, planner
+from mcugen import ops, planner, reference
+from mcugen.pipeline import Compiled
 from mcugen.planner.execution import Execution, can_stream
+from mcugen.verify import run_c
 
 pytestmark = pytest.mark.skipif(not COMPILERS, reason="no C compiler")
 
@@ -198,3 +200,16 @@ def test_stream_access_is_exactly_the_kernel_s_read_schedule(k, s, pads, h):
     flat = [r for rows in computed for r in rows]
     needed = {r for oy in range(out[1]) for r in range(oy * s - pads[0], oy * s - pads[0] + k) if 0 <= r < h}
     assert sorted(flat) == flat and len(set(flat)) == len(flat) and needed <= set(flat)
+
+
+def test_gcc_keeps_every_layer_of_a_narrow_chain():
+    """A 1 -> 1 -> 2 channel pointwise chain on a 3x3 map: GCC 12 at -O2 deleted the second
+    layer's call (its stores looked like NULL dereferences after IVOPTs) until the layers were
+    marked noipa (mcugen_common.h). Found by test_random_chains_at_their_tightest_overlap."""
+    rng = np.random.default_rng(0)
+    graph = build_chain(reshaped([("pointwise_conv", 1), ("pointwise_conv", 2)], (1, 3, 3, 1), rng), (1, 3, 3, 1), rng)
+    check_chain(graph, rng, dsp=False)
+    planned = planner.plan(graph)  # the planner's own plan failed the same way
+    x = rng.integers(-128, 128, size=(3, 3, 3, 1), dtype=np.int8)
+    got = np.frombuffer(run_c(Compiled(graph, planned, graph=graph), "ov", x, COMPILERS[0]), np.int8)
+    assert np.array_equal(got, reference.run_int8(graph, x).reshape(-1))

@@ -29,7 +29,15 @@
 /* A helper inlined into the kernel that calls it, whatever the kernel's storage. */
 #if defined(__GNUC__)
 #define MCUGEN_INLINE static inline __attribute__((always_inline))
+#if !defined(__clang__) && __GNUC__ >= 8
+/* noipa, not just noinline: GCC 12 can rebuild a layer's output pointer from its input
+   pointer into an address based at 0 (IVOPTs: out = 2 * in - &arena - 32), take that for
+   a NULL dereference, conclude the layer stores nothing and delete its call. Callers must
+   not use what IPA infers about a layer (tests/planner: a 1 -> 1 -> 2 channel chain). */
+#define MCUGEN_LAYER static __attribute__((noinline, noipa))  /* one function per layer */
+#else
 #define MCUGEN_LAYER static __attribute__((noinline))  /* one function per layer, on any core */
+#endif
 #else
 #define MCUGEN_INLINE static inline
 #define MCUGEN_LAYER static
