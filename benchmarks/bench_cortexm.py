@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mcugen import pipeline, report  # noqa: E402
-from mcugen.target import bench
-from mcugen.target import targets
+from mcugen.target import bench, targets
 
 EXAMPLES = {
     "vww": (ROOT / "examples/vww_mobilenet_v1_025.onnx", ROOT / "examples/vww_calib.npz"),

@@ -24,9 +24,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from test_overlap import build_chain  # noqa: E402
 
 from mcugen import ops, planner  # noqa: E402
-from mcugen.target import bench
-from mcugen.target import targets
 from mcugen.pipeline import Compiled  # noqa: E402
+from mcugen.target import bench, targets
 
 # (label, spec for tests/test_overlap.make_layer, input shape, CMSIS-NN M4 instr/MAC, plain C)
 LAYERS = [

@@ -28,10 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 from mcugen import cli, pipeline, reference, report  # noqa: E402
 from mcugen.layout import to_ir
-from mcugen.quant.quantize import quantize_input  # noqa: E402
+from mcugen.quant.quantize import (
+    dequantize,  # noqa: E402
+    quantize_input,  # noqa: E402
+)
 from mcugen.target.toolchain import find_cc  # noqa: E402
 from mcugen.verify import accuracy, onnx_layout, verify  # noqa: E402
-from mcugen.quant.quantize import dequantize  # noqa: E402
 
 EXAMPLES = [
     ("vww", ROOT / "examples/vww_mobilenet_v1_025.onnx", ROOT / "examples/vww_calib.npz"),
@@ -60,8 +62,13 @@ def onnxruntime_baseline(model: Path, calib: Path, count: int) -> dict | None:
 
         ort.set_default_logger_severity(3)
         logging.getLogger().setLevel(logging.ERROR)  # the quantizer's advice, not figures
-        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                              quantize_static)
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quantize_static,
+        )
     except ImportError:
         return None
     x = np.load(calib)["input"].astype(np.float32)

@@ -26,11 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mcugen import pipeline  # noqa: E402
-from mcugen.target import bench
 from mcugen.backend import codegen
-from mcugen.target import cycles
-from mcugen.target import emulator
-from mcugen.target import targets
+from mcugen.target import bench, cycles, emulator, targets
 
 DIGITS = ROOT / "examples/digits_mobilenet_v1.onnx"
 DIGITS_CALIB = ROOT / "examples/digits_calib.npz"

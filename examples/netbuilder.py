@@ -18,9 +18,8 @@ The activations are written the way the exporters write them:
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
-
 from make_vww import conv2d, he_normal  # the v1 example's numpy conv and init
+from onnx import TensorProto, helper, numpy_helper
 
 BN_EPS = 1e-3
 

@@ -27,9 +27,8 @@ import onnx
 import onnxruntime as ort
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from digits_data import load_split
+from torch import nn
 
 HERE = Path(__file__).resolve().parent
 SEED = 0

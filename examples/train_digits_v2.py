@@ -25,7 +25,6 @@ Run it from the repo root (CPU only, seeded, a few minutes on 2 cores):
 then ``python examples/make_qdq.py digits_mobilenet_v2`` for the QDQ versions.
 """
 from torch import nn
-
 from train_digits import conv_bn, train_and_export
 
 

@@ -39,7 +39,6 @@ Run it from the repo root (CPU only, seeded, a few minutes on 2 cores):
 then ``python examples/make_qdq.py digits_mobilenet_v3`` for the QDQ versions.
 """
 from torch import nn
-
 from train_digits import train_and_export
 
 OPSET = 17  # HardSwish and HardSigmoid are ONNX ops from opset 14 on

@@ -45,10 +45,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from digits_data import load_split
 from make_vww import BLOCKS
+from torch import nn
 from train_digits import SEED, conv_bn, export, onnx_accuracy, seed_everything, separable, train
 from vww_digits_data import SIZE, load_heldout, to_vww
 

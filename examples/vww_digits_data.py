@@ -13,7 +13,6 @@ float32 would be 40 MB): rebuild it here instead, in about a second.
     x_test, y_test = load_heldout()  # float32 [360,3,96,96] in [0, 1], int64 [360]
 """
 import numpy as np
-
 from digits_data import SIZE as SIZE_32
 from digits_data import load_split
 

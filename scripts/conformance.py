@@ -55,10 +55,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mcugen import cli, layout, pipeline  # noqa: E402
-from mcugen.quant import errorbound
-from mcugen.target import toolchain
 from mcugen.errors import McugenError  # noqa: E402
+from mcugen.quant import errorbound
 from mcugen.quant.quantize import dequantize, quantize_input  # noqa: E402
+from mcugen.target import toolchain
 from mcugen.verify import onnx_layout, run_c  # noqa: E402
 
 DATA = Path(onnx.__file__).resolve().parent / "backend" / "test" / "data"

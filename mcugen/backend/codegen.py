@@ -155,7 +155,7 @@ def kernel(kind: str, precision: Precision) -> CKernel:
     kernel an op runs with its producer streamed inside (its STREAM_KERNEL)."""
     if kind in ops.REGISTRY:
         return ops.get(kind).C_KERNELS[precision.suffix]
-    op = next(op for op in ops.REGISTRY.values() if op.STREAM_KERNEL == kind)
+    op = next(op for op in ops.REGISTRY.values() if kind == op.STREAM_KERNEL)
     return op.STREAM_C_KERNELS[precision.suffix]
 
 

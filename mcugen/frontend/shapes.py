@@ -122,7 +122,8 @@ def array_of(tensor: onnx.TensorProto, source: str) -> np.ndarray:
     try:
         return numpy_helper.to_array(tensor)
     except Exception:  # data that does not fit the declared type and shape
-        dtype = onnx.TensorProto.DataType.Name(tensor.data_type) if tensor.data_type in onnx.TensorProto.DataType.values() else "?"
+        known = tensor.data_type in onnx.TensorProto.DataType.values()
+        dtype = onnx.TensorProto.DataType.Name(tensor.data_type) if known else "?"
         raise McugenError(f"{source}: constant {quote(tensor.name)}: its data does not match its type "
                           f"({dtype}) and shape {list(tensor.dims)}") from None
 

@@ -139,7 +139,7 @@ def search_orders(bufs: list[Buffer], rules) -> dict[str, int]:
             src, dst = rng.integers(len(order), size=2)
             order.insert(dst, order.pop(src))
         rank = {name: i for i, name in enumerate(order)}
-        offsets = first_fit(bufs, rules, lambda b: rank[b.name])
+        offsets = first_fit(bufs, rules, lambda b, rank=rank: rank[b.name])
         size = _arena(bufs, offsets)
         if best_size is None or size <= best_size:
             best_order, best, best_size = order, offsets, size

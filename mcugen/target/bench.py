@@ -10,7 +10,8 @@ From a trace build of the model (targets.py) run once in the emulator (emulator.
   -> kernels), and is checked against the high-water mark the emulator measures.
 
 The per-layer marker costs the call itself, a few instructions per layer (the arguments
-and the BL), which are counted in the layer; the marker's body (a return) is left out. Instruction counts depend slightly on the data (requantization rounds by sign,
+and the BL), which are counted in the layer; the marker's body (a return) is left out.
+Instruction counts depend slightly on the data (requantization rounds by sign,
 clamps branch), so bench runs one deterministic sample: the first --calib sample, or a
 seeded random one. A float32 build (--precision float32, M4/M7 with their FPU) is checked
 against mcugen's float reference within verify's bound instead of byte for byte.

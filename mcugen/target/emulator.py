@@ -30,9 +30,9 @@ from pathlib import Path
 
 from mcugen.errors import McugenError
 from mcugen.target.targets import FLASH_BASE, FLASH_SIZE, RAM_BASE, RAM_SIZE
+from mcugen.target.toolchain import BuildError
 
 SCB_BASE, SCB_SIZE = 0xE000E000, 0x1000  # the System Control Space page holding CPACR (0xE000ED88)
-from mcugen.target.toolchain import BuildError
 
 STACK_PAINT = 0xA5  # the byte RAM is filled with, to find the stack's high-water mark
 TIMEOUT_US = 30 * 60 * 1_000_000  # a runaway program is a bug; no real model takes this long
@@ -226,7 +226,7 @@ class EdgeCounts:
     """How often each block ran, as (block, size, next block address) -> count."""
     edges: dict[tuple[int, int, int], int] = field(default_factory=dict)
 
-    def minus(self, earlier: "EdgeCounts") -> "EdgeCounts":
+    def minus(self, earlier: EdgeCounts) -> EdgeCounts:
         return EdgeCounts({k: v - earlier.edges.get(k, 0) for k, v in self.edges.items()
                            if v != earlier.edges.get(k, 0)})
 

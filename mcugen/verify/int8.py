@@ -269,7 +269,7 @@ def accuracy(y_int8: np.ndarray, y_float: np.ndarray) -> tuple[float, float, flo
     return top1, float(np.mean(cos)), float(np.max(np.abs(y_int8 - y_float)))
 
 
-def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: "str | HostRunner | TargetRunner",
+def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: str | HostRunner | TargetRunner,
            weights_bytes: int, macs: int, seed: int = 0) -> Result:
     """`cc` is the host compiler, or a runner (HostRunner, TargetRunner) that says where to run."""
     runner = HostRunner(cc) if isinstance(cc, str) else cc

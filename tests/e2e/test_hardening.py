@@ -40,7 +40,8 @@ def adversarial_inputs(shape, rng) -> np.ndarray:
 
 @needs_cc
 @pytest.mark.parametrize("model,cc", [(DIGITS, "gcc"), (DIGITS, "clang"), (VWW, "gcc"), (V2, "gcc"), (V3, "clang"),
-                                      (V3_LARGE, "gcc"), (DIGITS_V2, "gcc"), (DIGITS_V3, "clang")], ids=lambda v: getattr(v, "stem", v))
+                                      (V3_LARGE, "gcc"), (DIGITS_V2, "gcc"), (DIGITS_V3, "clang")],
+                         ids=lambda v: getattr(v, "stem", v))
 def test_examples_are_clean_under_address_and_undefined_sanitizers(model, cc):
     if not shutil.which(cc) or not sanitizer_works(cc):
         pytest.skip(f"{cc} with sanitizers is not available")

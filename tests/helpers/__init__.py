@@ -63,7 +63,10 @@ def save(m: onnx.ModelProto, folder: Path, name: str = "model.onnx") -> Path:
     return path
 
 
-def one_layer_graph(node: Node, in_shape, out_shape, qin=QParams(0.05, 3), qout=QParams(0.1, -5)) -> Graph:
+QIN, QOUT = QParams(0.05, 3), QParams(0.1, -5)
+
+
+def one_layer_graph(node: Node, in_shape, out_shape, qin=QIN, qout=QOUT) -> Graph:
     """A quantized graph of one hand-made node, for kernel tests with chosen parameters."""
     node.inputs, node.outputs = ["x"], ["y"]
     tensors = {"x": Tensor("x", tuple(in_shape), qin), "y": Tensor("y", tuple(out_shape), qout)}

@@ -12,9 +12,9 @@ def corrupts(bufs, offsets, rules) -> bool:
             a0, b0 = offsets[a.name], offsets[b.name]
             if a0 < b0 + b.size and b0 < a0 + a.size:  # bytes shared
                 for src, dst in ((a, b), (b, a)):
-                    if (src.name, dst.name) in rules and step == src.last == dst.first:
-                        if offsets[dst.name] <= offsets[src.name] - rules[(src.name, dst.name)]:
-                            break
+                    allowed = (src.name, dst.name) in rules and step == src.last == dst.first
+                    if allowed and offsets[dst.name] <= offsets[src.name] - rules[(src.name, dst.name)]:
+                        break
                 else:
                     return True
     return False

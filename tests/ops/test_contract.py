@@ -15,7 +15,7 @@ from mcugen.passes import fold_batchnorm, fuse_activation, remove_reshape
 @pytest.mark.parametrize("kind", sorted(ops.REGISTRY))
 def test_every_op_provides_the_contract(kind):
     op = ops.get(kind)
-    assert op.KIND == kind
+    assert kind == op.KIND
     for hook in base.REQUIRED:
         assert callable(getattr(op.module, hook, None)), f"{kind} lacks {hook}"
     for hook in base.OPTIONAL:

@@ -138,9 +138,9 @@ def test_each_compiler_builds_every_kernel(cc, tmp_path):
     ]:
         w = int8_weights(rng, weight_shape)
         node = Node(op, op, [], [], dict(attrs, weight=w.astype(float)))
-        node.params = dict(weight=w, bias=rng.integers(-999, 999, weight_shape[0] if op != "depthwise_conv" else 8).astype(np.int32),
-                           mult=np.full(weight_shape[0] if op != "depthwise_conv" else 8, 1 << 30, np.int32),
-                           shift=np.full(weight_shape[0] if op != "depthwise_conv" else 8, -6, np.int32),
+        channels = weight_shape[0] if op != "depthwise_conv" else 8
+        node.params = dict(weight=w, bias=rng.integers(-999, 999, channels).astype(np.int32),
+                           mult=np.full(channels, 1 << 30, np.int32), shift=np.full(channels, -6, np.int32),
                            input_zp=0, output_zp=0, act_min=-128, act_max=127)
         shape = add(node, shape)
     pool = Node("a", "avg_pool", [], [], dict(kernel=(2, 2), strides=(1, 1), pads=(0, 0, 0, 0), count_include_pad=False))

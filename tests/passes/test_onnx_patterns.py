@@ -139,7 +139,8 @@ def same_lower_dilated_and_pool_auto_pad():
 
 
 CASES = [clip_then_relu_disjoint, matmul_add_bn, keras_head, vector_unsqueeze_conv,
-         same_lower_dilated_and_pool_auto_pad, conv_bn_relu, pad_conv_clip, clip_opset6, depthwise_bn_clip_pointwise, flatten_gemm_nchw_order,
+         same_lower_dilated_and_pool_auto_pad, conv_bn_relu, pad_conv_clip, clip_opset6, depthwise_bn_clip_pointwise,
+         flatten_gemm_nchw_order,
          matmul_add_identity_dropout, standalone_bn_then_conv, avgpool_variants, gemm_bn1d_relu_clip]
 
 
