@@ -27,7 +27,7 @@ EXAMPLES = {
     "vww": (ROOT / "examples/vww_mobilenet_v1_025.onnx", ROOT / "examples/vww_calib.npz"),
     "digits": (ROOT / "examples/digits_mobilenet_v1.onnx", ROOT / "examples/digits_calib.npz"),
 }
-# The reference figures for VWW (CMSIS-NN and a plain-C kernel set, arm-none-eabi-gcc 12.2 -O3).
+# The reference figures for VWW (CMSIS-NN and a plain-C kernel set, arm-none-eabi-gcc 12.2 -O3).
 REFERENCE = {
     "cortex-m4": dict(cmsis_nn=24_225_107, plain_c=68_868_680),
     "cortex-m7": dict(cmsis_nn=24_265_285),
@@ -70,7 +70,7 @@ def main() -> int:
         return 0
     print(f"{cross.version} -O3 -mthumb -mfloat-abi=soft; one inference counted in unicorn\n")
     print(f"{'model':<7}{'core':<15}{'instructions':>13}{'instr/MAC':>10}{'est. cycles':>14}{'cyc/MAC':>9}"
-          f"{'flash B':>10}{'RAM B':>9}{'stack':>7}   VWW vs the issue's reference")
+          f"{'flash B':>10}{'RAM B':>9}{'stack':>7}   VWW vs the reference")
     for label, by_core in results.items():
         for core, d in by_core.items():
             print(summary_row(label, core, d))

@@ -1,11 +1,11 @@
-"""Instructions per MAC of each kernel on the layer shapes the issue's CMSIS-NN figures use.
+"""Instructions per MAC of each kernel on the layer shapes of the CMSIS-NN reference figures.
 
     python benchmarks/bench_kernels.py [--target cortex-m4 ...]
 
 Builds one chain of VWW-shaped layers with random int8 parameters, runs it once on the
 emulated core (mcugen bench's machinery: arm-none-eabi-gcc -O3, unicorn, exact counts)
 and prints executed instructions per layer and per MAC beside CMSIS-NN's figures from
-issue 6 (arm-none-eabi-gcc 12.2 -O3, Cortex-M4). The chain's output is checked against
+docs/cortex-m.md (arm-none-eabi-gcc 12.2 -O3, Cortex-M4). The chain's output is checked against
 the numpy reference, so a fast but wrong kernel shows up here too.
 """
 

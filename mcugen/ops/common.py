@@ -86,7 +86,7 @@ def clamp_range(act, q: QParams) -> tuple[int, int]:
 
 def quantize_weighted(node, qin: QParams, qout: QParams, channel_axis: int) -> dict:
     """Per-channel symmetric int8 weights, int32 bias with the input zero point folded in,
-    and one Q31 multiplier + shift per output channel (design.md, numeric contract).
+    and one Q31 multiplier + shift per output channel (docs/numeric-contract.md).
 
     The weights and bias are the model's own integers where a QDQ model gives them
     (weight_scale, bias_q: mcugen/frontend/qdq.py); else the weight scale of a channel is

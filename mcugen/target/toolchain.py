@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mcugen.errors import McugenError
 
-# The warning set every generated file must pass (design card and issue 5): -Wconversion
+# The warning set every generated file must pass (docs/c-api.md): -Wconversion
 # also brings -Wsign-conversion in C.
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-Wconversion", "-Wshadow"]
 CFLAGS = ["-std=c99", "-O2", *WARNINGS]

@@ -12,7 +12,7 @@ a run's error is the largest over its samples. Normwise rather than element by e
 because an element near zero (a class score of 1e-9 after a softmax) has no meaningful
 relative error of its own.
 
-The tolerance is 1e-5 (the issue's). A deep network with random weights amplifies float32
+The tolerance is 1e-5 (docs/float32.md). A deep network with random weights amplifies float32
 rounding far beyond that: onnxruntime disagrees with itself (graph optimizations on
 against off, two correct float32 evaluations of the same model) by up to 1e-3 on the
 seeded v3 example, and is as far from the float64 evaluation. No float32 code can be held

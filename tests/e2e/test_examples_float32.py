@@ -1,7 +1,7 @@
 """The MobileNet v2 and v3 examples (onnx.helper builds and both torch exports) through
 --precision float32: `mcugen verify` against onnxruntime and mcugen's float64 reference.
 
-The torch exports are well conditioned: within the issue's 1e-5 of both. The onnx.helper
+The torch exports are well conditioned: within the 1e-5 tolerance of both. The onnx.helper
 builds have seeded random weights and amplify float32 rounding beyond 1e-5 in any float32
 implementation: onnxruntime itself, with and without its graph optimizations, disagrees by
 more. For them the test checks verify's bounds (mcugen/verify/float32.py), and that the C is

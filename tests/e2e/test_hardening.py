@@ -1,4 +1,4 @@
-"""Issue 5's guarantees about the generated C and the output folder: clean under ASan and
+"""The hardening guarantees (docs/hardening.md) about the generated C and the output folder: clean under ASan and
 UBSan (with adversarial inputs at the accumulator's extremes), clean under cppcheck, and
 byte-identical whatever the working folder or Python's hash seed."""
 

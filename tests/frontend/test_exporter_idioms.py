@@ -1,4 +1,4 @@
-"""Exporter idioms (issue 3): tf2onnx's NHWC input, float16 constants, dead nodes, unused
+"""Exporter idioms (docs/qdq.md#exporter-idioms): tf2onnx's NHWC input, float16 constants, dead nodes, unused
 opset domains, local functions, PaddlePaddle's HardSigmoid, Reshape with 0 and -1 and
 Softmax over the channels, symbolic spatial sizes with --input-shape. Each model's
 rewritten float graph computes what onnxruntime computes on the file, in the file's own

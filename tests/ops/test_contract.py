@@ -121,3 +121,18 @@ def test_fold_batchnorm_uses_the_op_s_channel_axis(monkeypatch):
 def test_remove_reshape_reads_the_op_s_reshape_read(monkeypatch, read, before, after, free):
     monkeypatch.setattr(ops.softmax, "RESHAPE_READ", read)
     assert remove_reshape.reads_alike("softmax", before, after) is free
+
+
+def test_the_template_op_satisfies_the_contract_and_computes_what_it_says():
+    from mcugen.ir import QParams
+    from mcugen.ops import _template
+
+    op = base.Op(_template)
+    assert _template.KIND not in ops.REGISTRY  # a template, not a registered op
+    node = Node("n", op.KIND, ["x"], ["y"], {"act": (-1.0, 2.0)})
+    q = QParams(0.05, 3)
+    node.params = op.quantize(node, q, op.output_qparams(node, q, q))
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    real = q.scale * (op.run_int8(node, x).astype(np.float64) - q.zero_point)
+    want = op.run_float(node, q.scale * (x.astype(np.float64) - q.zero_point))
+    assert np.max(np.abs(real - want)) <= op.error_bound(None, node, 0.0) + 1e-12  # exact
