@@ -5,12 +5,14 @@ portable C) and the Cortex-M0's requantization (MCUGEN_NO_LONG_MULTIPLY); float3
 tight tolerance of run_float. Many cases share one driver
 build (tests/helpers/kernel_driver.py): a few builds per kernel."""
 
+import numpy as np
 import pytest
 from helpers import COMPILERS, EMULATE_DSP, kernel_driver
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from mcugen.backend import codegen
+from mcugen.ir import Node
 from mcugen.precision import FLOAT32, INT8
 
 pytestmark = pytest.mark.skipif(not COMPILERS, reason="no C compiler")
@@ -36,3 +38,14 @@ def test_int8_kernel(kind, data):
 @given(data=st.data())
 def test_float32_kernel(kind, data):
     kernel_driver.check([kernel_driver.draw_float32(kind, data.draw) for _ in range(CASES)], CC)
+
+
+def test_float32_mean_that_cancels_to_near_zero_is_judged_against_its_terms():
+    """24 values of magnitude ~1 whose mean is ~1e-4: float32 sums round at the terms'
+    scale, so the check is relative to them, not to the near-zero output (a hypothesis case
+    that failed against the output's own magnitude)."""
+    x = np.linspace(-1.0, 1.0, 24, dtype=np.float32).reshape(1, 8, 3, 1)
+    x[0, 0, 0, 0] += np.float32(24 * 1.6e-4)  # the sum no longer cancels exactly
+    case = kernel_driver.Case("global_avg_pool", [Node("global_avg_pool", "global_avg_pool", [], [], {})], [x], FLOAT32)
+    assert abs(float(case.expected()[0])) < 1e-3 < float(np.max(np.abs(case.expected(magnitudes=True))))
+    kernel_driver.check([case], CC)

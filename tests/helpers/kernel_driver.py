@@ -53,15 +53,17 @@ class Case:
             shapes = [ops.get(node.op).output_shape(node, *shapes)]
         return [x.shape for x in self.inputs], shapes[0]
 
-    def expected(self, clamped: bool = True) -> np.ndarray:
-        """The op's numpy reference: run_int8, or run_float on the same float32 inputs
-        (clamped=False: without the fused activations' clamps)."""
-        xs = list(self.inputs)
+    def expected(self, clamped: bool = True, magnitudes: bool = False) -> np.ndarray:
+        """The op's numpy reference: run_int8, or run_float on the same float32 inputs.
+        clamped=False: without the fused activations' clamps; magnitudes=True: on |inputs|
+        with |weight| and |bias|, which bounds every partial sum of the float kernel."""
+        xs = [np.abs(x) for x in self.inputs] if magnitudes else list(self.inputs)
         for node in self.nodes:
             module = ops.get(node.op)
-            if not clamped:
+            if not clamped or magnitudes:
                 node = copy.copy(node)
-                node.attrs = {k: v for k, v in node.attrs.items() if k != "act"}
+                node.attrs = {k: np.abs(v) if magnitudes and k in ("weight", "bias") else v
+                              for k, v in node.attrs.items() if k != "act"}
             xs = [module.run_int8(node, *xs) if self.precision.quantized else
                   module.run_float(node, *(x.astype(np.float64) for x in xs))]
         return xs[0].reshape(-1)
@@ -183,9 +185,11 @@ def check(cases: list[Case], cc: str, flags=()) -> None:
         if case.precision.quantized:
             assert np.array_equal(got, want), f"{case.kind} {flags}: {case.describe()}\n got {got}\nwant {want}"
         else:
-            # Relative to the output before the fused clamp: a clamp narrows the output, not the
-            # float32 rounding of the sums before it.
-            scale = float(np.max(np.abs(case.expected(clamped=False)))) or 1.0
+            # Relative to the largest partial sum the kernel forms (float32 rounding scales with
+            # it): the sums of magnitudes, or the output before its fused clamp if larger. An
+            # output that cancels to near 0, or a clamp that narrows it, leaves the rounding as is.
+            scale = max(float(np.max(np.abs(case.expected(clamped=False)))),
+                        float(np.max(np.abs(case.expected(magnitudes=True))))) or 1.0
             error = float(np.max(np.abs(got - want))) / scale
             assert error <= FLOAT_TOLERANCE, f"{case.kind}: error {error}: {case.describe()}\n got {got}\nwant {want}"
 
