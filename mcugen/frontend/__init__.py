@@ -51,12 +51,12 @@ def import_model(model: onnx.ModelProto, source: str = "model",
     consts = {t.name: checked_constant(t.name, array_of(t, source), source) for t in model.graph.initializer}
     ctx = Context(consts, shapes, opset, notes, quantized)
 
+    missing = [node for node in model.graph.node if _importer(node) is None]
+    if missing:  # every unsupported op at once, so one run tells the whole story
+        raise McugenError(unsupported(missing[0], opset, also=missing[1:]))
     nodes: list[Node] = []
     for node in model.graph.node:
-        importer = IMPORTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        if importer is None:
-            raise McugenError(unsupported(node, opset))
-        nodes.extend(importer(node, ctx))
+        nodes.extend(_importer(node)(node, ctx))
     if ctx.requantized:
         notes.append(f"{len(ctx.requantized)} layers' model-quantized weights do not fit mcugen's symmetric "
                      f"per-channel int8 and are re-quantized from their values ({ctx.requantized[0]}, ...)")
@@ -81,12 +81,25 @@ def import_model(model: onnx.ModelProto, source: str = "model",
     return graph, notes
 
 
-def unsupported(node, opset: int) -> str:
-    """The one-line refusal of a node without an importer."""
+def _importer(node):
+    return IMPORTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+
+
+MAX_LISTED = 8  # further unsupported nodes are counted, not named
+
+
+def unsupported(node, opset: int, also=()) -> str:
+    """The one-line refusal of a node without an importer; `also`: the model's other nodes
+    without one, named after it (the first few, then a count)."""
+    others = ""
+    if also:
+        named = ", ".join(f"{quote(n.name or '<unnamed>')} ({n.op_type})" for n in also[:MAX_LISTED])
+        more = f" and {len(also) - MAX_LISTED} more" if len(also) > MAX_LISTED else ""
+        others = f"; nor are {len(also)} other node{'s' if len(also) > 1 else ''}: {named}{more}"
     if node.op_type in qdq.QOPERATOR:
         return (f"{describe(node, opset)} is not supported: it is onnxruntime's QOperator format; mcugen takes "
-                "pre-quantized models in the QDQ format (quantize_static with quant_format=QuantFormat.QDQ)")
-    return f"{describe(node, opset)} is not supported; supported: {', '.join(sorted(IMPORTERS))}"
+                f"pre-quantized models in the QDQ format (quantize_static with quant_format=QuantFormat.QDQ){others}")
+    return f"{describe(node, opset)} is not supported{others}; supported: {', '.join(sorted(IMPORTERS))}"
 
 
 

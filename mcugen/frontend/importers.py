@@ -114,6 +114,13 @@ def import_global_avg_pool(node, ctx):
     return [_ir(node, "global_avg_pool", node.input[:1])]
 
 
+def import_global_max_pool(node, ctx):
+    """The largest value of each channel over the whole map: a max pool whose window is the map."""
+    _require_rank(node, ctx, 4, "2-D pooling")
+    h, w = ctx.shape(node.input[0])[2:]
+    return [_ir(node, "max_pool", node.input[:1], kernel=(h, w), strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0))]
+
+
 def import_avg_pool(node, ctx):
     _require_rank(node, ctx, 4, "2-D pooling")
     kernel = tuple(attr(node, "kernel_shape"))
@@ -265,9 +272,11 @@ def import_min_max(node, ctx):
 
 
 def import_elementwise(node, ctx):
-    """HardSwish, HardSigmoid, Sigmoid: 256-entry lookup tables (mcugen/ops/lut.py)."""
+    """HardSwish, HardSigmoid, Sigmoid, LeakyRelu: 256-entry lookup tables (mcugen/ops/lut.py)."""
     if node.op_type == "HardSigmoid":
         step = ("hardsigmoid", float(attr(node, "alpha", 0.2)), float(attr(node, "beta", 0.5)))
+    elif node.op_type == "LeakyRelu":
+        step = ("leakyrelu", float(attr(node, "alpha", 0.01)))
     else:
         step = (node.op_type.lower(),)
     return [_ir(node, "lut", node.input[:1], steps=(step,))]
@@ -390,9 +399,11 @@ IMPORTERS = {
     "Flatten": import_reshape,
     "Gemm": import_gemm,
     "GlobalAveragePool": import_global_avg_pool,
+    "GlobalMaxPool": import_global_max_pool,
     "Identity": import_identity,
     "HardSigmoid": import_elementwise,
     "HardSwish": import_elementwise,
+    "LeakyRelu": import_elementwise,
     "MatMul": import_matmul,
     "Max": import_min_max,
     "MaxPool": import_max_pool,

@@ -34,6 +34,7 @@ STEPS = {  # name: f(v, x, *args), in float64
     "clip": lambda v, x, low, high: np.minimum(np.maximum(v, low), high),  # ONNX's Clip on low > high
     "hardsigmoid": lambda v, x, alpha, beta: np.clip(alpha * v + beta, 0.0, 1.0),
     "hardswish": lambda v, x: v * np.clip(v / 6.0 + 0.5, 0.0, 1.0),
+    "leakyrelu": lambda v, x, alpha: np.where(v >= 0.0, v, alpha * v),
     "sigmoid": lambda v, x: _sigmoid(v),
     "mul_input": lambda v, x: v * x,
 }

@@ -67,6 +67,17 @@ def test_unsupported_op_names_node_op_and_opset(tmp_path):
     assert "Softmax" in line
 
 
+def test_every_unsupported_op_is_named_in_the_one_line(tmp_path):
+    nodes = [helper.make_node("Sin", ["input"], ["a"], name="first"),
+             helper.make_node("Cos", ["a"], ["b"], name="second"),
+             helper.make_node("Relu", ["b"], ["c"], name="fine"),
+             helper.make_node("Erf", ["c"], ["output"], name="third")]
+    path = save(model(nodes, [1, 3, 4, 4], [1, 3, 4, 4]), tmp_path)
+    assert_refused(["compile", path, "-o", tmp_path / "out"],
+                   ["node 'first' (Sin, opset 13) is not supported", "nor are 2 other nodes: 'second' (Cos), 'third' (Erf)",
+                    "; supported:"], tmp_path / "out")
+
+
 def test_hostile_name_stays_on_one_line(tmp_path):
     path = save(unsupported_op_model(HOSTILE), tmp_path)
     line = assert_refused(["report", path], ["(Sin, opset 13)"])

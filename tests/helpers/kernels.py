@@ -92,6 +92,7 @@ def with_act(draw, attrs: dict) -> dict:
     return attrs if act is None else dict(attrs, act=act)
 
 
-STEPS = [("hardswish",), ("sigmoid",), ("hardsigmoid", 0.2, 0.5), ("hardsigmoid", 1 / 6, 0.5), ("mul_input",),
+STEPS = [("hardswish",), ("sigmoid",), ("leakyrelu", 0.1), ("leakyrelu", -0.3),
+         ("hardsigmoid", 0.2, 0.5), ("hardsigmoid", 1 / 6, 0.5), ("mul_input",),
          ("affine", -1.5, 0.7), ("affine", 1 / 6, 0.0), ("clip", -0.5, 2.0), ("clip", 1.0, -1.0),
          ("clip", 0.0, math.inf)]

@@ -121,6 +121,16 @@ def keras_head():
     return model(nodes, [1, 4, 3, 3], [1, 5], inits), ["global_avg_pool", "pointwise_conv", "softmax"]
 
 
+def leaky_relu_global_max_pool():
+    """Conv -> LeakyRelu (a table) -> GlobalMaxPool (a max pool over the whole map) -> Flatten."""
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("LeakyRelu", ["c"], ["l"], name="leaky", alpha=0.1),
+             helper.make_node("GlobalMaxPool", ["l"], ["g"], name="gmp"),
+             helper.make_node("Flatten", ["g"], ["output"], name="flat")]
+    inits = [init("w", rand(4, 3, 3, 3)), init("b", rand(4))]
+    return model(nodes, [1, 3, 5, 6], [1, 4], inits), ["conv", "lut", "max_pool"]
+
+
 def vector_unsqueeze_conv():
     """A vector input reshaped to [1, C, 1, 1] for a padded 3x3 conv."""
     nodes = [helper.make_node("Unsqueeze", ["input", "axes"], ["u"], name="unsq"),
@@ -138,7 +148,7 @@ def same_lower_dilated_and_pool_auto_pad():
     return model(nodes, [1, 3, 9, 8], [1, 2, 5, 4], inits), ["conv", "conv", "avg_pool"]
 
 
-CASES = [clip_then_relu_disjoint, matmul_add_bn, keras_head, vector_unsqueeze_conv,
+CASES = [clip_then_relu_disjoint, leaky_relu_global_max_pool, matmul_add_bn, keras_head, vector_unsqueeze_conv,
          same_lower_dilated_and_pool_auto_pad, conv_bn_relu, pad_conv_clip, clip_opset6, depthwise_bn_clip_pointwise,
          flatten_gemm_nchw_order,
          matmul_add_identity_dropout, standalone_bn_then_conv, avgpool_variants, gemm_bn1d_relu_clip]

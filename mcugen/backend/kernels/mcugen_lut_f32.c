@@ -11,6 +11,7 @@ enum {
     MCUGEN_STEP_CLIP,            /* clamp(v, a, b) (a > b gives b, as ONNX's Clip) */
     MCUGEN_STEP_HARDSIGMOID,     /* clamp(a * v + b, 0, 1) */
     MCUGEN_STEP_HARDSWISH,       /* v * clamp(v / 6 + 1/2, 0, 1) */
+    MCUGEN_STEP_LEAKYRELU,       /* v >= 0 ? v : a * v */
     MCUGEN_STEP_SIGMOID,         /* 1 / (1 + exp(-v)) */
     MCUGEN_STEP_MUL_INPUT        /* v * x */
 };
@@ -52,6 +53,9 @@ MCUGEN_SPECIALIZED void mcugen_lut_f32(const mcugen_lut_f32_params_t *p, const f
                 break;
             case MCUGEN_STEP_HARDSWISH:
                 v = v * mcugen_clamp_f32(v / 6.0f + 0.5f, 0.0f, 1.0f);
+                break;
+            case MCUGEN_STEP_LEAKYRELU:
+                v = v >= 0.0f ? v : s->a * v;
                 break;
             case MCUGEN_STEP_SIGMOID:
                 v = 0.5f * (1.0f + tanhf(0.5f * v));   /* no overflow for any v, unlike 1 / (1 + exp(-v)) */
