@@ -230,9 +230,11 @@ def import_arith(node, ctx):
     shape = ctx.shape(activation)
     if node.op_type == "Add" and len(shape) == 2 and value.size in (1, shape[1]):
         return [_ir(node, "bias_add", [activation], bias=np.broadcast_to(value.reshape(-1), (shape[1],)).copy())]
+    if value.size > 1 and len(shape) == 4 and _per_channel(value, shape[1]):
+        return [_channel_affine(node, ctx, activation, value.reshape(-1).astype(np.float64), const_first)]
     if value.size != 1:
-        raise McugenError(f"{describe(node, ctx.opset)}: only a scalar constant operand is supported "
-                          f"(this one has shape {list(value.shape)})")
+        raise McugenError(f"{describe(node, ctx.opset)}: only a scalar constant operand, or one value per "
+                          f"channel [1,C,1,1], is supported (this one has shape {list(value.shape)})")
     c = float(value.reshape(-1)[0])
     steps = {"Add": (1.0, c), "Sub": (-1.0, c) if const_first else (1.0, -c), "Mul": (c, 0.0)}
     if node.op_type == "Div":
@@ -241,6 +243,27 @@ def import_arith(node, ctx):
                               "is supported")
         steps["Div"] = (1.0 / c, 0.0)
     return [_ir(node, "lut", [activation], steps=(("affine", *steps[node.op_type]),))]
+
+
+def _per_channel(value: np.ndarray, channels: int) -> bool:
+    """One value per channel of an NCHW image: shape [C,1,1] or [1,C,1,1]."""
+    dims = list(value.shape)
+    return value.size == channels and dims[-2:] == [1, 1] and len(dims) in (3, 4) and dims[-3] == channels
+
+
+def _channel_affine(node, ctx, activation, c, const_first):
+    """A per-channel normalization (x - mean) / std as a BatchNormalization (scale, shift),
+    which folds into the conv before it or becomes a 1x1 depthwise layer (passes/fold_batchnorm.py)."""
+    ones, zeros = np.ones_like(c), np.zeros_like(c)
+    if node.op_type == "Div":
+        if const_first or np.any(c == 0.0):
+            raise McugenError(f"{describe(node, ctx.opset)}: only division of an activation by non-zero constants "
+                              "is supported")
+        scale, shift = 1.0 / c, zeros
+    else:
+        scale, shift = {"Add": (ones, c), "Mul": (c, zeros),
+                        "Sub": (-ones, c) if const_first else (ones, -c)}[node.op_type]
+    return _ir(node, "batch_norm", [activation], scale=scale, shift=shift)
 
 
 def _two_activations(node, ctx, a, b):

@@ -131,6 +131,18 @@ def leaky_relu_global_max_pool():
     return model(nodes, [1, 3, 5, 6], [1, 4], inits), ["conv", "lut", "max_pool"]
 
 
+def per_channel_normalization():
+    """(x - mean) / std per channel in the graph, then a padded conv: a 1x1 depthwise layer
+    (the two constants folded into one), then the conv."""
+    nodes = [helper.make_node("Sub", ["input", "mean"], ["s"], name="sub_mean"),
+             helper.make_node("Div", ["s", "std"], ["d"], name="div_std"),
+             helper.make_node("Conv", ["d", "w", "b"], ["output"], name="conv", pads=[1, 1, 1, 1])]
+    inits = [init("mean", np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)),
+             init("std", np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)),
+             init("w", rand(4, 3, 3, 3)), init("b", rand(4))]
+    return model(nodes, [1, 3, 5, 6], [1, 4, 5, 6], inits), ["depthwise_conv", "conv"]
+
+
 def vector_unsqueeze_conv():
     """A vector input reshaped to [1, C, 1, 1] for a padded 3x3 conv."""
     nodes = [helper.make_node("Unsqueeze", ["input", "axes"], ["u"], name="unsq"),
@@ -148,7 +160,8 @@ def same_lower_dilated_and_pool_auto_pad():
     return model(nodes, [1, 3, 9, 8], [1, 2, 5, 4], inits), ["conv", "conv", "avg_pool"]
 
 
-CASES = [clip_then_relu_disjoint, leaky_relu_global_max_pool, matmul_add_bn, keras_head, vector_unsqueeze_conv,
+CASES = [clip_then_relu_disjoint, leaky_relu_global_max_pool, per_channel_normalization,
+         matmul_add_bn, keras_head, vector_unsqueeze_conv,
          same_lower_dilated_and_pool_auto_pad, conv_bn_relu, pad_conv_clip, clip_opset6, depthwise_bn_clip_pointwise,
          flatten_gemm_nchw_order,
          matmul_add_identity_dropout, standalone_bn_then_conv, avgpool_variants, gemm_bn1d_relu_clip]

@@ -214,7 +214,7 @@ def two_tensors(op, shape_b):
     (lambda: two_tensors("Sub", (2, 2, 1, 1)), r"\(Sub, opset 13\) of two tensors"),
     (lambda: two_tensors("Add", (2, 2, 3, 3)), "Add of equal shapes"),
     (lambda: model([helper.make_node("Mul", ["input", "c"], ["output"], name="m")], [1, 2, 3, 3], [1, 2, 3, 3],
-                   [init("c", rand(1, 2, 1, 1))]), "only a scalar constant"),
+                   [init("c", rand(1, 2, 3, 3))]), "only a scalar constant"),
     (lambda: model([helper.make_node("MaxPool", ["input"], ["output"], name="m", kernel_shape=[1, 1],
                                      pads=[1, 1, 1, 1])], [1, 2, 3, 3], [1, 2, 5, 5]), "window with no input"),
     (lambda: model([helper.make_node("ReduceMean", ["input"], ["output"], name="m", axes=[1])], [1, 2, 3, 3],
