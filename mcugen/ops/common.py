@@ -192,11 +192,6 @@ def weighted_flash(weight_count: int, channels: int) -> int:
     return weight_count + 12 * channels
 
 
-def requant_fields(node) -> dict:
-    p = node.params
-    return dict(input_zp=p["input_zp"], output_zp=p["output_zp"], act_min=p["act_min"], act_max=p["act_max"])
-
-
 def clamp_float(y: np.ndarray, node) -> np.ndarray:
     low, high = node.attrs.get("act", (-np.inf, np.inf))
     return np.clip(y, low, high)

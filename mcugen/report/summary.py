@@ -16,10 +16,6 @@ from mcugen.precision import PRECISIONS
 from mcugen.quant.quantize import onnx_input_shape
 
 
-def _dims(shape) -> str:
-    return "x".join(map(str, shape[1:]))
-
-
 def _flash(node, cost, plan: Plan) -> int:
     return cost.flash_bytes if plan.precision.quantized else float32.flash_bytes(node)
 

@@ -13,7 +13,6 @@ structs as in a generated model.
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers import KERNELS
-from helpers.kernels import STEPS, add_params, clamp, int8_weights, pool_window, requant_params, window, with_act
+from helpers.kernels import STEPS, add_params, clamp, int8_weights, pool_window, requant_params, unclamped, window, with_act
 from mcugen import ops
 from mcugen.backend import codegen, float32
 from mcugen.ir import Node, QParams
@@ -61,9 +60,7 @@ class Case:
         for node in self.nodes:
             module = ops.get(node.op)
             if not clamped or magnitudes:
-                node = copy.copy(node)
-                node.attrs = {k: np.abs(v) if magnitudes and k in ("weight", "bias") else v
-                              for k, v in node.attrs.items() if k != "act"}
+                node = unclamped(node, magnitudes)
             xs = [module.run_int8(node, *xs) if self.precision.quantized else
                   module.run_float(node, *(x.astype(np.float64) for x in xs))]
         return xs[0].reshape(-1)

@@ -1,5 +1,6 @@
 """Kernel tests' shared strategies: windows, requantization parameters, one layer run in C."""
 
+import copy
 import math
 
 import numpy as np
@@ -96,3 +97,13 @@ STEPS = [("hardswish",), ("sigmoid",), ("leakyrelu", 0.1), ("leakyrelu", -0.3),
          ("hardsigmoid", 0.2, 0.5), ("hardsigmoid", 1 / 6, 0.5), ("mul_input",),
          ("affine", -1.5, 0.7), ("affine", 1 / 6, 0.0), ("clip", -0.5, 2.0), ("clip", 1.0, -1.0),
          ("clip", 0.0, math.inf)]
+
+
+def unclamped(node, magnitudes: bool = False):
+    """A copy of a float node without its fused clamp; magnitudes=True: with |weight| and
+    |bias| too. Run on |x|, that bounds every partial sum the float kernel forms, which is
+    the scale float32 rounding works at (a clamp or a cancellation narrows the output only)."""
+    node = copy.copy(node)
+    node.attrs = {k: np.abs(v) if magnitudes and k in ("weight", "bias") else v
+                  for k, v in node.attrs.items() if k != "act"}
+    return node

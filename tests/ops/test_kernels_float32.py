@@ -3,13 +3,13 @@ on random shapes, weights and fused activations. The C sums in float32 and numpy
 so the check is the normwise relative error of mcugen/backend/float32.py, within 1e-5: a kernel bug
 (a wrong tap, channel, padding or clamp) is off by far more."""
 
-import copy
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 from helpers import COMPILERS
-from helpers.kernels import STEPS, pool_window, window, with_act
+from helpers.kernels import STEPS, pool_window, unclamped, window, with_act
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,12 +46,10 @@ def check(graph: Graph, rng, batch=3):
     x = rng.uniform(-2.0, 2.0, size=(batch, *graph.shape(graph.input)[1:])).astype(np.float32)
     want = reference.run_float(graph, x).reshape(batch, -1)
     got = run_float_c(graph, x)
-    unclamped, magnitudes = copy.deepcopy(graph), copy.deepcopy(graph)
-    for a, b in zip(unclamped.nodes, magnitudes.nodes):
-        a.attrs.pop("act", None)
-        b.attrs = {k: np.abs(v) if k in ("weight", "bias") else v for k, v in b.attrs.items() if k != "act"}
-    scale = np.maximum(np.max(np.abs(reference.run_float(unclamped, x).reshape(batch, -1)), axis=1),
-                       np.max(np.abs(reference.run_float(magnitudes, np.abs(x)).reshape(batch, -1)), axis=1))
+    loose = dataclasses.replace(graph, nodes=[unclamped(n) for n in graph.nodes])
+    sums = dataclasses.replace(graph, nodes=[unclamped(n, magnitudes=True) for n in graph.nodes])
+    scale = np.maximum(np.max(np.abs(reference.run_float(loose, x).reshape(batch, -1)), axis=1),
+                       np.max(np.abs(reference.run_float(sums, np.abs(x)).reshape(batch, -1)), axis=1))
     errors = np.max(np.abs(got - want), axis=1) / np.where(scale > 0, scale, 1.0)
     assert errors.max() <= TOLERANCE, (errors, graph.nodes[-1].op)
 
