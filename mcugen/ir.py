@@ -71,7 +71,15 @@ class Graph:
     # The layout of the ONNX file's image input: "NCHW", or "NHWC" when the file's input is
     # NHWC followed by a Transpose to NCHW (tf2onnx), which the frontend absorbs. Samples
     # given "in the ONNX input's layout" (--calib, onnxruntime) are converted with it.
+    # "NHWC" also when the file's input is reshaped to an image whose NHWC bytes are its
+    # own in order (one channel, tidy.absorb_input_reshape): in both, the C input's bytes
+    # are the file input's, in order.
     input_layout: str = "NCHW"
+    input_file_shape: tuple[int, ...] | None = None  # the file's input shape (batch 1); None: from input
+    # The element types of the file's input and output: "float32", or "int8"/"uint8" for a
+    # full-int8 model (frontend/integer_io.py), whose C takes and gives those bytes as they are.
+    input_type: str = "float32"
+    output_type: str = "float32"
 
     def producer(self, tensor: str) -> Node | None:
         for node in self.nodes:

@@ -33,12 +33,24 @@ def as_image(shape) -> tuple[int, ...]:
     return s if len(s) == 4 else (s[0], 1, 1, int(np.prod(s[1:])))
 
 
-def input_to_ir(array: np.ndarray, input_layout: str) -> np.ndarray:
-    """Samples in the ONNX file's input layout -> the IR's. An NHWC file input (tf2onnx,
-    its Transpose absorbed by the frontend) already is the IR's layout."""
-    return array if input_layout == "NHWC" else to_ir(array)
+def file_input_shape(graph) -> tuple[int, ...]:
+    """The graph input's shape as the model file has it (batch 1)."""
+    if graph.input_file_shape is not None:
+        return tuple(graph.input_file_shape)
+    shape = graph.shape(graph.input)
+    return tuple(shape) if graph.input_layout == "NHWC" else onnx_shape(shape)
 
 
-def input_to_onnx(array: np.ndarray, input_layout: str) -> np.ndarray:
-    """IR samples -> the ONNX file's input layout (what onnxruntime is fed)."""
-    return array if input_layout == "NHWC" else to_onnx(array)
+def input_to_ir(array: np.ndarray, graph) -> np.ndarray:
+    """Samples in the model file's input shape -> the IR's. An NHWC file input (tf2onnx,
+    its Transpose or one-channel Reshape absorbed by the frontend) holds the IR's bytes."""
+    if graph.input_layout == "NHWC":
+        return array.reshape(len(array), *graph.shape(graph.input)[1:])
+    return to_ir(array)
+
+
+def input_to_onnx(array: np.ndarray, graph) -> np.ndarray:
+    """IR samples -> the model file's input shape (what onnxruntime is fed)."""
+    if graph.input_layout == "NHWC":
+        return array.reshape(len(array), *file_input_shape(graph)[1:])
+    return to_onnx(array)

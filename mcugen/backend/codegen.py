@@ -316,12 +316,15 @@ def _cast(pointer: str, ctype: str) -> str:
     return "NULL" if pointer == "NULL" else f"({ctype} *)(void *)({pointer})"
 
 
-def _io(g: Graph, plan: Plan, name: str, prefix: str) -> dict:
+def _io(g: Graph, plan: Plan, name: str, prefix: str, file_type: str = "float32") -> dict:
     t = g.tensors[name]
     dims = list(zip(("HEIGHT", "WIDTH", "CHANNELS"), t.shape[1:])) if len(t.shape) == 4 else []
-    io = dict(size=t.size, dims=dims, offset=plan.offsets[name], address=address(plan, name, prefix))
+    io = dict(size=t.size, dims=dims, offset=plan.offsets[name], address=address(plan, name, prefix),
+              c_type=plan.precision.c_type, unsigned=file_type == "uint8")
     if t.q is not None:  # int8; float32 tensors have no quantization
-        io.update(scale=_cfloat(t.q.scale), zero_point=t.q.zero_point)
+        # A uint8 input or output is the int8 one with its top bit flipped: q_u8 = q + 128.
+        io.update(scale=_cfloat(t.q.scale), zero_point=t.q.zero_point + (128 if io["unsigned"] else 0))
+        io.update(c_type="uint8_t" if io["unsigned"] else "int8_t")
     return io
 
 
@@ -345,8 +348,8 @@ def generate(g: Graph, plan: Plan, name: str, source: str) -> dict[str, str]:
         arena_size=plan.arena_size,
         weights_size=weights_size,
         num_layers=len(g.nodes),
-        input=_io(g, plan, g.input, name),
-        output=_io(g, plan, g.output, name),
+        input=_io(g, plan, g.input, name, g.input_type),
+        output=_io(g, plan, g.output, name, g.output_type),
         library=library_text(library_files(kinds, precision)),
         layers=_layers(g, plan, arrays, precision, name),
         arrays=arrays,

@@ -16,7 +16,7 @@ import onnx
 
 from mcugen import layout
 from mcugen.errors import McugenError, quote
-from mcugen.frontend import qdq
+from mcugen.frontend import integer_io, qdq
 from mcugen.frontend.context import MAX_ACTIVATION_BYTES, Context, describe
 from mcugen.frontend.fold import fold_constants
 from mcugen.frontend.importers import IMPORTERS
@@ -43,7 +43,7 @@ def import_model(model: onnx.ModelProto, source: str = "model",
     if len(g.output) != 1:
         raise McugenError(f"{source}: the model has {len(g.output)} outputs; mcugen supports exactly one")
     notes: list[str] = []
-    model, input_layout = tidy_model(model, inputs[0].name, source, notes, input_shape)
+    model, io = tidy_model(model, inputs[0].name, source, notes, input_shape)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     quantized: dict[str, qdq.QuantizedConstant] = {}
     model = fold_constants(model, infer_shapes(model, source), opset, quantized)
@@ -75,7 +75,7 @@ def import_model(model: onnx.ModelProto, source: str = "model",
         for name in n.inputs:
             if name not in tensors:
                 raise McugenError(f"{source}: tensor {quote(name)} is used but never produced")
-    graph = Graph(tensors, nodes, input_name, output_name, opset, source, input_layout)
+    graph = Graph(tensors, nodes, input_name, output_name, opset, source, **io)
     if output_name not in tensors:
         raise McugenError(f"{source}: the output {quote(output_name)} is not produced by any node")
     return graph, notes
@@ -102,6 +102,15 @@ def unsupported(node, opset: int, also=()) -> str:
     return f"{describe(node, opset)} is not supported{others}; supported: {', '.join(sorted(IMPORTERS))}"
 
 
+
+
+def load_float_io(path: str | Path) -> onnx.ModelProto:
+    """The model file with float input and output (integer_io.py) and no layout op between a
+    QuantizeLinear and its DequantizeLinear: what onnxruntime runs for verify's figures."""
+    model = load(path)
+    integer_io.float_io(model, Path(path).name)
+    integer_io.sink_layout_ops(model)
+    return model
 
 
 def read(path: str | Path, input_shape: tuple[int, ...] | None = None) -> tuple[Graph, list[str]]:

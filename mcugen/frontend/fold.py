@@ -87,6 +87,13 @@ def _evaluate(node, raw, shapes, opset_import, opset, quantized=None) -> dict | 
         return {outputs[0]: value}
     if node.op_type == "QuantizeLinear":
         return {outputs[0]: qdq.quantize_constant(node, feeds, describe(node, opset))}
+    if node.op_type == "Transpose" and quantized is not None and given[0] in quantized:
+        # A quantized weight transposed after its DequantizeLinear (tf2onnx's OHWI -> OIHW)
+        # keeps its integers and scales: the same transpose, the channel axis moved with it.
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        constant = qdq.transpose_constant(quantized[given[0]], perm)
+        if constant is not None:
+            quantized[outputs[0]] = constant
     graph = onnx.helper.make_graph(
         [node], "fold", [onnx.helper.make_tensor_value_info(name, 0, None) for name in feeds],
         [onnx.helper.make_tensor_value_info(name, 0, None) for name in outputs])

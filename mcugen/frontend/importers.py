@@ -305,6 +305,15 @@ def import_elementwise(node, ctx):
     return [_ir(node, "lut", node.input[:1], steps=(step,))]
 
 
+def import_prelu(node, ctx):
+    """PRelu with one slope (or the same slope for every channel): a LeakyRelu table."""
+    slope = ctx.const(node, 1, "slope")
+    if slope.size == 0 or not np.all(slope == slope.reshape(-1)[0]):
+        raise McugenError(f"{describe(node, ctx.opset)}: only PRelu with one slope for all channels is supported "
+                          f"(this one has {slope.size} different slopes)")
+    return [_ir(node, "lut", node.input[:1], steps=(("leakyrelu", float(slope.reshape(-1)[0])),))]
+
+
 def import_max_pool(node, ctx):
     _require_rank(node, ctx, 4, "2-D pooling")
     if len(node.output) > 1 and node.output[1]:
@@ -434,6 +443,7 @@ IMPORTERS = {
     "Mul": import_arith,
     "Div": import_arith,
     "Pad": import_pad,
+    "PRelu": import_prelu,
     "QuantizeLinear": import_quantize_linear,
     "ReduceMean": import_reduce_mean,
     "Relu": import_relu,

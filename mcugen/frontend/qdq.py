@@ -90,6 +90,16 @@ def _params(node, feeds: dict, where: str, integer_input: bool):
     return x, scale, zp, axis, shape
 
 
+def transpose_constant(qc: QuantizedConstant, perm: list[int] | None) -> QuantizedConstant | None:
+    """A quantized constant transposed (perm None: reversed axes), or None for a bad perm."""
+    ndim = qc.values.ndim
+    perm = list(reversed(range(ndim))) if perm is None else [int(p) for p in perm]
+    if sorted(perm) != list(range(ndim)):
+        return None
+    axis = perm.index(qc.axis) if qc.scale.size > 1 else 0
+    return QuantizedConstant(qc.values.transpose(perm), qc.scale, qc.zero_point, axis)
+
+
 def output_type(node, where: str) -> np.dtype:
     """A QuantizeLinear's integer type without a zero point: output_dtype (opset 21), else uint8."""
     code = int(_attr(node, "output_dtype", 0))

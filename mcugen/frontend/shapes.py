@@ -9,13 +9,22 @@ from onnx import numpy_helper
 
 from mcugen import layout
 from mcugen.errors import McugenError, escape, quote
-from mcugen.frontend import tidy
+from mcugen.frontend import integer_io, tidy
+from mcugen.frontend.context import MAX_ACTIVATION_BYTES
 
 
 def tidy_model(model, input_name, source, notes, input_shape):
-    """The file-level clean-ups (mcugen/frontend/tidy.py) on a copy of the model, then the input's
-    shape; returns (model, the file input's layout)."""
+    """The file-level clean-ups (mcugen/frontend/tidy.py, integer_io.py) on a copy of the
+    model, then the input's shape; returns (model, facts about the file's input and output
+    for the Graph: input_layout, input_file_shape, input_type, output_type)."""
     model = onnx.ModelProto.FromString(model.SerializeToString())  # leave the caller's copy alone
+    input_type, output_type = integer_io.float_io(model, source)
+    if input_type != "float32" or output_type != "float32":
+        notes.append(f"the model takes {input_type} and gives {output_type} with its own scales and zero points: "
+                     "the C takes and gives those bytes as they are")
+    moved = integer_io.sink_layout_ops(model)
+    if moved:
+        notes.append(f"moved {moved} layout ops from between a QuantizeLinear and its DequantizeLinear to after it")
     model, functions = tidy.inline_functions(model)
     if functions:
         notes.append(f"inlined {functions} local functions")
@@ -24,15 +33,26 @@ def tidy_model(model, input_name, source, notes, input_shape):
         notes.append("float16 constants upcast to float32")
     inp = next(i for i in model.graph.input if i.name == input_name)
     _fix_input_shape(inp, source, notes, input_shape)
-    del model.graph.value_info[:]  # shapes the model claims are re-derived from the fixed input
+    # Shapes the model claims are re-derived from the fixed input: exporters leave stale ones
+    # (Paddle2ONNX's -1 output dimension), which strict shape inference would call a conflict.
+    del model.graph.value_info[:]
+    for out in model.graph.output:
+        out.type.tensor_type.ClearField("shape")
+    file_shape = tuple(d.dim_value for d in inp.type.tensor_type.shape.dim)
     input_layout = "NCHW"
     if tidy.absorb_input_transpose(model, input_name):
         input_layout = "NHWC"
         notes.append(f"input {quote(input_name)} is NHWC: its Transpose to NCHW is absorbed (the C input is NHWC)")
+    elif tidy.absorb_input_reshape(model, input_name, MAX_ACTIVATION_BYTES):
+        input_layout = "NHWC"
+        notes.append(f"input {quote(input_name)} of shape {list(file_shape)} is reshaped (and transposed) to an image "
+                     "whose NHWC bytes are the input's in order: the Reshape is absorbed (the C input is the file's "
+                     "input as it is)")
     dead = tidy.remove_dead_nodes(model)
     if dead:
         notes.append(f"removed {dead} nodes whose outputs nobody uses")
-    return model, input_layout
+    return model, dict(input_layout=input_layout, input_file_shape=file_shape,
+                       input_type=input_type, output_type=output_type)
 
 
 def _fix_input_shape(inp, source, notes, override=None) -> None:

@@ -14,6 +14,10 @@ and returns what it changed, for the note the user sees.
 - absorb_input_transpose: tf2onnx's NHWC image input followed by Transpose(perm=[0,3,1,2]).
   The transpose goes and the input is declared as the NCHW tensor it produced. Its NHWC
   memory, which is what the C input holds, is the file's input as it is.
+- absorb_input_reshape: a Reshape of the input to an image that NHWC memory holds in the
+  file's order: one channel ([1,49,10,1] or a flat [1,490] -> [1,1,49,10], as tf2onnx
+  writes NHWC -> NCHW for one channel and keyword-spotting models take their features)
+  or a 1x1 image. It goes the same way: the C input is the file's input bytes in order.
 """
 
 from __future__ import annotations
@@ -141,3 +145,77 @@ def absorb_input_transpose(model: onnx.ModelProto, input_name: str) -> bool:
     del declared[:]
     declared.extend(dims)
     return True
+
+
+def _constant(model: onnx.ModelProto, name: str) -> np.ndarray | None:
+    for t in model.graph.initializer:
+        if t.name == name:
+            return numpy_helper.to_array(t)
+    for node in model.graph.node:
+        if node.op_type == "Constant" and list(node.output) == [name]:
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            return None if value is None else numpy_helper.to_array(value)
+    return None
+
+
+def _reshaped(model, node, dims: list[int]) -> list[int] | None:
+    """The static shape a Reshape of a tensor of shape `dims` gives (0 copies, -1 infers)."""
+    target = _constant(model, node.input[1]) if len(node.input) > 1 else None
+    if target is None or target.dtype.kind not in "iu" or target.ndim != 1:
+        return None
+    allowzero = any(a.name == "allowzero" and a.i for a in node.attribute)
+    shape = [dims[k] if int(d) == 0 and not allowzero and k < len(dims) else int(d) for k, d in enumerate(target)]
+    known = int(np.prod([d for d in shape if d != -1]))
+    if shape.count(-1) > 1 or any(d < -1 for d in shape) or known <= 0:
+        return None
+    total = int(np.prod(dims))
+    shape = [total // known if d == -1 else d for d in shape]
+    return shape if int(np.prod(shape)) == total else None
+
+
+def absorb_input_reshape(model: onnx.ModelProto, input_name: str, limit: int) -> bool:
+    """True when the input fed one chain of Reshapes and Transposes to an image [1,C,H,W]
+    whose NHWC memory is the input's memory in order (one channel, a 1x1 image, or a flat
+    vector reshaped to NHWC and transposed to NCHW), which is gone now: its reader reads
+    the input, whose declared shape is now that image. `limit` bounds the input's size."""
+    g = model.graph
+    declared = next(i for i in g.input if i.name == input_name).type.tensor_type.shape.dim
+    dims = [d.dim_value for d in declared]
+    if min(dims, default=0) <= 0 or int(np.prod(dims)) > limit or len(dims) == 4 and dims[1] == 1:
+        return False
+    memory, chain, name = np.arange(int(np.prod(dims))).reshape(dims), [], input_name
+    while True:
+        users = [n for n in g.node if name in n.input]
+        if len(users) != 1 or users[0].op_type not in ("Reshape", "Transpose") or users[0].input[0] != name \
+                or users[0].domain not in ("", "ai.onnx") or name in {o.name for o in g.output}:
+            break
+        memory = _apply(model, users[0], memory)
+        if memory is None:
+            return False
+        chain.append(users[0])
+        name = users[0].output[0]
+        if memory.ndim == 4 and np.array_equal(memory.transpose(0, 2, 3, 1).ravel(), np.arange(memory.size)):
+            break
+    if not chain or memory.ndim != 4 or memory.shape[0] != 1 or name in {o.name for o in g.output} \
+            or not np.array_equal(memory.transpose(0, 2, 3, 1).ravel(), np.arange(memory.size)):
+        return False
+    dropped = {c.output[0] for c in chain}  # by output: protobuf gives a new wrapper per access
+    kept = [n for n in g.node if not (set(n.output) & dropped)]
+    for node in kept:
+        node.input[:] = [input_name if x == name else x for x in node.input]
+    copies = [onnx.NodeProto.FromString(n.SerializeToString()) for n in kept]
+    del g.node[:]
+    g.node.extend(copies)
+    del declared[:]
+    for size in memory.shape:
+        declared.add().dim_value = int(size)
+    return True
+
+
+def _apply(model, node, memory: np.ndarray) -> np.ndarray | None:
+    """The element indices `memory` after a Reshape or Transpose with constant parameters."""
+    if node.op_type == "Transpose":
+        perm = _perm(node) or list(reversed(range(memory.ndim)))
+        return memory.transpose(perm) if sorted(perm) == list(range(memory.ndim)) else None
+    shape = _reshaped(model, node, list(memory.shape))
+    return None if shape is None else memory.reshape(shape)

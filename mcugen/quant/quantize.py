@@ -32,9 +32,8 @@ class Calibration:
 
 
 def onnx_input_shape(graph: Graph) -> tuple[int, ...]:
-    """The model input's shape as the ONNX file has it (NCHW, or NHWC), without the batch."""
-    shape = graph.shape(graph.input)
-    return tuple(shape[1:]) if graph.input_layout == "NHWC" else layout.onnx_shape(shape)[1:]
+    """The model input's shape as the model file has it (NCHW, NHWC, flat), without the batch."""
+    return layout.file_input_shape(graph)[1:]
 
 
 def read_calibration(path: str | Path, graph: Graph) -> Calibration:
@@ -59,10 +58,24 @@ def read_calibration(path: str | Path, graph: Graph) -> Calibration:
             f"{path}: array '{key}' has shape {tuple(x.shape)} and dtype {x.dtype}; "
             f"expected float samples of shape (N, {', '.join(map(str, expected))})"
         )
-    x = x.astype(np.float32)
+    x = _as_real(x, graph, path, key)
     if not np.all(np.isfinite(x)):
         raise McugenError(f"{path}: array '{key}' holds NaN or infinite values (as float32)")
     return Calibration(x, synthetic=False, source=str(path))
+
+
+def _as_real(x: np.ndarray, graph: Graph, path: Path, key: str) -> np.ndarray:
+    """Samples as real values (float32). A model whose own input is int8 or uint8 may be given
+    integer samples of that type, as the C takes them: they are dequantized with the model's
+    input scale and zero point. Integer samples for a float input are taken as numbers."""
+    if graph.input_type == "float32" or x.dtype.kind not in "iu":
+        return x.astype(np.float32)
+    info = np.iinfo(np.dtype(graph.input_type))
+    if x.min(initial=0) < info.min or x.max(initial=0) > info.max:
+        raise McugenError(f"{path}: array '{key}' holds values outside {graph.input_type}, the model's input type")
+    q = graph.tensors[graph.input].fixed  # int8 parameters: a uint8 sample is q - 128
+    shift = 128 if graph.input_type == "uint8" else 0
+    return (q.scale * (x.astype(np.float64) - shift - q.zero_point)).astype(np.float32)
 
 
 def synthetic_calibration(graph: Graph, count: int = SYNTHETIC_SAMPLES, seed: int = 0) -> Calibration:
@@ -83,7 +96,7 @@ def calibrate(graph: Graph, calib: Calibration, percentile: float = 100.0) -> di
     step = reference.batch_size(graph)
     low, high, kept = {}, {}, {}
     for start in range(0, len(calib.samples), step):
-        x = layout.input_to_ir(calib.samples[start: start + step], graph.input_layout)
+        x = layout.input_to_ir(calib.samples[start: start + step], graph)
         values = reference.run_float(graph, x, keep=True)
         for name, v in values.items():
             low[name] = min(low.get(name, np.inf), float(v.min()))

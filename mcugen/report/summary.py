@@ -69,6 +69,11 @@ def tensors(graph: Graph, plan: Plan) -> list[dict]:
             for b in sorted(plan.buffers, key=lambda b: (b.first, b.last, b.name))]
 
 
+def _io_type(file_type: str, plan: Plan) -> str:
+    """The C input's or output's element type: the model's own int8/uint8, or the precision's."""
+    return file_type if file_type != "float32" else precision(plan)
+
+
 def summary(graph: Graph, plan: Plan) -> dict:
     rows = layers(graph, plan)
     return dict(
@@ -81,9 +86,10 @@ def summary(graph: Graph, plan: Plan) -> dict:
         input=dict(name=escape(graph.input), shape=list(graph.shape(graph.input)[1:]),
                    offset=plan.offsets[graph.input], bytes=graph.tensors[graph.input].size * plan.elem_bytes,
                    onnx_layout=graph.input_layout if len(graph.shape(graph.input)) == 4 else "vector",
-                   onnx_shape=list(onnx_input_shape(graph))),
+                   onnx_shape=list(onnx_input_shape(graph)), type=_io_type(graph.input_type, plan)),
         output=dict(name=escape(graph.output), shape=list(graph.shape(graph.output)[1:]),
-                    offset=plan.offsets[graph.output], bytes=graph.tensors[graph.output].size * plan.elem_bytes),
+                    offset=plan.offsets[graph.output], bytes=graph.tensors[graph.output].size * plan.elem_bytes,
+                    type=_io_type(graph.output_type, plan)),
         planner=plan.strategy,
         peak_layer=plan.peak_step,
         baseline_bytes=plan.baseline_bytes,
@@ -120,9 +126,10 @@ def format_text(s: dict) -> str:
         *([f"streamed          layer {', '.join(map(str, s['streamed_layers']))}: run row by row inside the next "
            "layer (a row window instead of the whole output; --no-stream turns it off)"]
           if s["streamed_layers"] else []),
-        f"input             {'x'.join(map(str, s['input']['shape']))} {s['precision']} at offset "
+        f"input             {'x'.join(map(str, s['input']['shape']))} {s['input']['type']} at offset "
         f"{s['input']['offset']:,}  (the ONNX input: {s['input']['onnx_layout']} "
         f"{'x'.join(map(str, s['input']['onnx_shape']))})",
-        f"output            {'x'.join(map(str, s['output']['shape']))} {s['precision']} at offset {s['output']['offset']:,}",
+        f"output            {'x'.join(map(str, s['output']['shape']))} {s['output']['type']} at offset "
+        f"{s['output']['offset']:,}",
     ]
     return "\n".join(lines)

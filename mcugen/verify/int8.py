@@ -30,7 +30,7 @@ from mcugen.pipeline import Compiled
 from mcugen.precision import INT8, Precision
 from mcugen.quant.quantize import dequantize, quantize_input
 from mcugen.target import emulator, targets, toolchain
-from mcugen.verify import ort_compare
+from mcugen.verify import ort_compare, tflm
 
 
 @dataclass
@@ -63,6 +63,11 @@ class Result:
     qdq_layers_within_1_lsb: float | None = None
     qdq_layers_compared: int | None = None
     qdq_samples: int | None = None  # the first samples, at most QDQ_SAMPLES
+    # A .tflite model against TFLite Micro running it (mcugen/verify/tflm.py): the share of
+    # output bytes identical, on every sample; None when not a .tflite or TFLM is absent.
+    tflm_identical: float | None = None
+    tflm_samples: int | None = None
+    tflm_max_lsb: int | None = None
     precision: str = INT8.name
     notes: list[str] = field(default_factory=list)
 
@@ -83,7 +88,7 @@ def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarr
     from_calib = 0 if cal is None or cal.synthetic else min(len(cal.samples), (count + 1) // 2)
     parts = []
     if from_calib:
-        parts.append(quantize_input(layout.input_to_ir(cal.samples[:from_calib], g.input_layout), q))
+        parts.append(quantize_input(layout.input_to_ir(cal.samples[:from_calib], g), q))
     rng = np.random.default_rng(seed)
     parts.append(rng.integers(-128, 128, size=(count - from_calib, *shape), dtype=np.int8))
     return np.concatenate(parts), from_calib
@@ -152,10 +157,26 @@ class TargetRunner:
                                     f"{name}_trace" if trace else None, eb)
 
 
+def file_bytes(compiled: Compiled, x: np.ndarray) -> np.ndarray:
+    """int8 samples as the C input takes them: a uint8 input is q + 128, the top bit flipped."""
+    return as_file_type(compiled, x, compiled.graph.input_type)
+
+
+def as_file_type(compiled: Compiled, x: np.ndarray, file_type: str) -> np.ndarray:
+    """int8 data as the model file's int8 or uint8 values."""
+    return (x.view(np.uint8) ^ np.uint8(0x80)) if file_type == "uint8" else x
+
+
+def run_model(runner, compiled: Compiled, name: str, x: np.ndarray) -> np.ndarray:
+    """The C's outputs for int8 samples x, as int8 (a uint8 output flipped back)."""
+    got = np.frombuffer(runner.run(compiled, name, file_bytes(compiled, x)), dtype=np.int8)
+    return got ^ np.int8(-128) if compiled.graph.output_type == "uint8" else got
+
+
 def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, runner) -> dict | None:
     """Run a trace build on one sample; the first layer whose output differs from numpy's."""
     g = compiled.graph
-    dump = np.frombuffer(runner.run(compiled, name, sample[None], trace=True), dtype=np.int8)
+    dump = np.frombuffer(runner.run(compiled, name, file_bytes(compiled, sample[None]), trace=True), dtype=np.int8)
     expected = reference.run_int8(g, sample[None], keep=True)
     offset = 0
     for index, node in enumerate(g.nodes):
@@ -182,7 +203,7 @@ def onnx_inputs(compiled: Compiled, x_int8: np.ndarray) -> tuple[np.ndarray, np.
     """The int8 samples dequantized: in the graph's layout, and in the ONNX file's."""
     g = compiled.graph
     x = dequantize(x_int8, g.tensors[g.input].q).astype(np.float32)
-    return x, layout.input_to_onnx(x, g.input_layout)
+    return x, layout.input_to_onnx(x, g)
 
 
 def onnxruntime_outputs(model: str | bytes, x_onnx: np.ndarray, optimize: bool = True) -> tuple[np.ndarray | None, str]:
@@ -213,7 +234,7 @@ def float_outputs(model_path: str, compiled: Compiled, x_int8: np.ndarray) -> tu
     x, x_onnx = onnx_inputs(compiled, x_int8)
     model, label = str(model_path), "onnxruntime"
     if is_qdq(compiled):
-        model = qdq.strip(frontend.load(model_path)).SerializeToString()
+        model = qdq.strip(frontend.load_float_io(model_path)).SerializeToString()
         label = "onnxruntime, on the QDQ model without its activation QuantizeLinear/DequantizeLinear pairs"
     y, why = onnxruntime_outputs(model, x_onnx)
     if y is None:
@@ -232,7 +253,7 @@ def qdq_agreement(model_path: str, compiled: Compiled, x_int8: np.ndarray, y_int
     count = len(ours[compiled.graph.input])
     x_onnx = onnx_inputs(compiled, x_int8[:count])[1]
     try:
-        figures = ort_compare.compare(frontend.load(model_path), compiled.graph, x_onnx, y_int8[:count], ours,
+        figures = ort_compare.compare(frontend.load_float_io(model_path), compiled.graph, x_onnx, y_int8[:count], ours,
                                       real=min(real, count))
         return dict(figures, qdq_samples=count)
     except ImportError:
@@ -277,7 +298,7 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: str
     x, from_calib = make_inputs(compiled, samples, seed)
     qdq_model = is_qdq(compiled)
     expected, kept = reference_outputs(g, x, min(len(x), QDQ_SAMPLES, reference.batch_size(g)) if qdq_model else 0)
-    got = np.frombuffer(runner.run(compiled, name, x), dtype=np.int8).reshape(len(x), -1)
+    got = run_model(runner, compiled, name, x).reshape(len(x), -1)
     differs = got != expected
     bad = None
     if differs.any():
@@ -286,6 +307,10 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: str
     y_int8 = onnx_layout(dequantize(got, g.tensors[g.output].q), g.shape(g.output))
     top1, cos, max_err = accuracy(y_int8, y_float)
     agreement = qdq_agreement(model_path, compiled, x, y_int8, kept, from_calib) if qdq_model else {}
+    if tflm.is_tflite(model_path):
+        against = tflm.compare(model_path, as_file_type(compiled, x, g.input_type), as_file_type(compiled, got, g.output_type))
+        agreement["notes"] = agreement.get("notes", []) + against.pop("notes", [])
+        agreement.update(against)
     return Result(
         bit_exact=not differs.any(),
         samples=len(x),

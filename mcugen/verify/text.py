@@ -36,6 +36,9 @@ def format_int8(r) -> str:
                          f"{r.qdq_max_lsb:g} LSB apart); {r.qdq_fused_within_1_lsb:.1%} with its fused integer "
                          f"kernels, which agree with its own unfused run on "
                          f"{r.qdq_onnxruntime_self_within_1_lsb:.1%}{layers}")
+    if r.tflm_identical is not None:
+        lines.insert(-1, f"C vs TensorFlow Lite Micro running the .tflite, {r.tflm_samples} samples: "
+                         f"{r.tflm_identical:.2%} of output bytes identical (at most {r.tflm_max_lsb} LSB apart)")
     lines += [f"note: {n}" for n in r.notes]
     return "\n".join(lines)
 

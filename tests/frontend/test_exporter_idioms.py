@@ -51,7 +51,7 @@ def run_both(path, input_shape=None, count=4):
     given = session.get_inputs()[0]
     dtype = np.float16 if given.type == "tensor(float16)" else np.float32
     want = np.concatenate([session.run(None, {given.name: x[i: i + 1].astype(dtype)})[0] for i in range(count)])
-    got = reference.run_float(graph, layout.input_to_ir(x, graph.input_layout))
+    got = reference.run_float(graph, layout.input_to_ir(x, graph))
     got = layout.to_onnx(got) if got.ndim == 4 else got
     return got.reshape(want.shape), want.astype(np.float64), graph, notes
 
@@ -229,6 +229,19 @@ def ocr_model():
 
 def mcugen(*args):
     return subprocess.run([sys.executable, "-m", "mcugen", *map(str, args)], capture_output=True, text=True)
+
+
+def test_stale_declared_shapes_are_ignored(tmp_path):
+    """Paddle2ONNX declares the output [-1, 10] (or leaves value_info from another input
+    size): with --input-shape the shapes are inferred afresh, not checked against those."""
+    m = ocr_model()
+    m.graph.output[0].type.tensor_type.shape.dim[0].Clear()
+    m.graph.output[0].type.tensor_type.shape.dim[0].dim_value = -1
+    m.graph.value_info.append(helper.make_tensor_value_info("r1", TensorProto.FLOAT, [-1, 8, 99, 99]))
+    path = save(m, tmp_path)
+    got, want, graph, _ = run_both(path, (1, 3, 48, 192))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert graph.shape(graph.output) == (1, 10)
 
 
 def test_symbolic_spatial_sizes_need_input_shape(tmp_path):

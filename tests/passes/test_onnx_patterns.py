@@ -131,6 +131,16 @@ def leaky_relu_global_max_pool():
     return model(nodes, [1, 3, 5, 6], [1, 4], inits), ["conv", "lut", "max_pool"]
 
 
+def dscnn_first_conv_prelu():
+    """A DS-CNN's first conv, 10x4 with strides (2, 2) and TF "same" padding (auto_pad
+    SAME_UPPER), a PRelu with one slope per channel, all equal (Keras' shared_axes)."""
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv", auto_pad="SAME_UPPER",
+                              kernel_shape=[10, 4], strides=[2, 2]),
+             helper.make_node("PRelu", ["c", "slope"], ["output"], name="prelu")]
+    inits = [init("w", rand(6, 1, 10, 4)), init("b", rand(6)), init("slope", np.full((6, 1, 1), 0.25, np.float32))]
+    return model(nodes, [1, 1, 49, 10], [1, 6, 25, 5], inits), ["conv", "lut"]
+
+
 def per_channel_normalization():
     """(x - mean) / std per channel in the graph, then a padded conv: a 1x1 depthwise layer
     (the two constants folded into one), then the conv."""
@@ -160,7 +170,7 @@ def same_lower_dilated_and_pool_auto_pad():
     return model(nodes, [1, 3, 9, 8], [1, 2, 5, 4], inits), ["conv", "conv", "avg_pool"]
 
 
-CASES = [clip_then_relu_disjoint, leaky_relu_global_max_pool, per_channel_normalization,
+CASES = [clip_then_relu_disjoint, leaky_relu_global_max_pool, dscnn_first_conv_prelu, per_channel_normalization,
          matmul_add_bn, keras_head, vector_unsqueeze_conv,
          same_lower_dilated_and_pool_auto_pad, conv_bn_relu, pad_conv_clip, clip_opset6, depthwise_bn_clip_pointwise,
          flatten_gemm_nchw_order,
