@@ -173,3 +173,10 @@ def fully_connected(shape, qin, qout, w, w_scales, bias, act=None) -> bytes:
     (per tensor) or one per output channel."""
     return model(tfl.BuiltinOperator.FULLY_CONNECTED, [Spec(shape, *qin), *_weights(w, w_scales, 0, qin[0], bias)],
                  Spec((1, w.shape[0]), *qout), options("FullyConnectedOptions", fusedActivationFunction=ACTIVATIONS[act]))
+
+
+def binary(op: int, a_shape, b_shape, qa, qb, qout, act=None) -> bytes:
+    """ADD or MUL of two graph inputs (b may broadcast over a's pixels)."""
+    name = "AddOptions" if op == tfl.BuiltinOperator.ADD else "MulOptions"
+    return model(op, [Spec(a_shape, *qa), Spec(b_shape, *qb)], Spec(a_shape, *qout),
+                 options(name, fusedActivationFunction=ACTIVATIONS[act]))

@@ -43,7 +43,8 @@ def quantized(node: Node, in_shapes, qins, qout) -> Graph:
     names = [f"x{i}" for i in range(len(in_shapes))]
     node.inputs, node.outputs = names, ["y"]
     out_shape = ops.get(node.op).output_shape(node, *in_shapes)
-    tensors = {name: Tensor(name, tuple(shape), fixed=q) for name, shape, q in zip(names, in_shapes, qins)}
+    # A second input has no producer in this graph: its quantization is set, not derived.
+    tensors = {name: Tensor(name, tuple(shape), q, fixed=q) for name, shape, q in zip(names, in_shapes, qins)}
     tensors["y"] = Tensor("y", tuple(out_shape), fixed=qout)
     graph = quantize.quantize(Graph(tensors, [node], names[0], "y", source="tflm"), {})
     assert graph.tensors["y"].q == qout, "mcugen chose other output parameters than the model's"
