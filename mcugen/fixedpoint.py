@@ -1,9 +1,12 @@
-"""Fixed-point arithmetic of the numeric contract, in numpy.
+"""Fixed-point arithmetic of the numeric contract, in numpy: TFLite's (docs/numeric-contract.md).
 
 These are TFLite's reference functions (gemmlowp's SaturatingRoundingDoublingHighMul and
-RoundingDivideByPOT, TFLite's QuantizeMultiplier), written so that every step is the same
-integer operation the generated C performs (mcugen/backend/kernels/mcugen_common_s8.h). The C and
-numpy results are therefore identical, not merely close.
+RoundingDivideByPOT, TFLite's QuantizeMultiplier and its double-rounding
+MultiplyByQuantizedMultiplier, which the tflite-micro wheel uses: tests/ops/test_tflm_*.py),
+written so that every step is the same integer operation the generated C performs
+(mcugen/backend/kernels/mcugen_common_s8.h). The C and numpy results are therefore
+identical, not merely close. Below them, gemmlowp's fixed-point exp, 1/(1+x), logistic and
+tanh, on which TFLite's int8 SOFTMAX, LOGISTIC and TANH are built.
 
 Deliberate differences from TFLite: for a multiplier >= 1 (shift > 0) TFLite computes
 `x * (1 << shift)` in int32, which is undefined behaviour in C on overflow. Here the left
@@ -37,6 +40,13 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if shift > 30:  # any non-zero accumulator saturates: keep the largest multiplier there is
         return INT32_MAX, 30
     return int(mult), int(shift)
+
+
+def fold_count(mult: int, shift: int, count: int) -> tuple[int, int]:
+    """TFLite's MEAN (reference_ops::QuantizedMeanOrSum): 1/count folded into the Q31
+    multiplier of s_in/s_out, keeping as many bits as the shift allows (k <= log2 count)."""
+    k = min(count.bit_length() - 1, 32, 31 + shift)
+    return (mult << k) // count, shift - k
 
 
 def round_half_away(x):

@@ -5,10 +5,11 @@ mcugen's int8 graph that grid simply is the tensor's quantization. So the pair g
 its parameters stay behind as Tensor.fixed, which quantize.py uses instead of a
 calibrated range (mcugen/frontend/qdq.py says what else is taken from the model).
 
-Most kernels requantize to any output parameters they are given. Those that cannot
-(pooling keeps its input's, softmax has its own) keep what they have, and the
-QuantizeLinear becomes an identity table that requantizes to the model's parameters,
-unless the two agree already (onnxruntime gives MaxPool and AveragePool their input's).
+Most kernels requantize to any output parameters they are given (global average pooling
+too, as TFLite's MEAN). Those that cannot (max and average pooling keep their input's,
+softmax has its own) keep what they have, and the QuantizeLinear becomes an identity table
+that requantizes to the model's parameters (TFLite's int8 QUANTIZE), unless the two agree
+already (onnxruntime gives MaxPool and AveragePool their input's).
 Runs first: the other passes then see the plain float graph.
 """
 

@@ -48,7 +48,7 @@ def make_layer(spec, shape, rng):
         return weighted("pointwise_conv", {}, (rest[0], c), rest[0], c, rng)
     if kind == "global_avg_pool":
         node = Node(kind, kind, [], [], {})
-        node.params = dict(input_zp=0, output_zp=0, act_min=-128, act_max=127)
+        node.params = ops.global_avg_pool.quantize(node, Q, QParams(0.03, -5))
         return node
     if kind == "fully_connected":
         return weighted(kind, {}, (rest[0], int(np.prod(shape[1:]))), rest[0], int(np.prod(shape[1:])), rng)

@@ -1,8 +1,8 @@
 """Drive the kernel library (mcugen/backend/kernels) directly, without a model around it.
 
-A Case is one call of one library kernel: the op's node (or, for the streamed pair, the
-pointwise producer and the depthwise node) with its parameters, its inputs, and what the
-op's numpy reference says the output is. driver_source writes one C program for many
+A Case is one library kernel with its op's node (or, for the streamed pair, the pointwise
+producer and the depthwise node) and parameters, called once per sample of its inputs (a
+leading batch, usually 1), and what the op's numpy reference says the output is. driver_source writes one C program for many
 cases: it includes the library's .c files the cases need (which include their headers),
 and per case defines the op's arrays (the op module's `arrays` hook, or float32.arrays),
 its inputs, and the structs and the call that codegen makes for a layer (layer_values from
@@ -37,7 +37,7 @@ FLOAT_TOLERANCE = 1e-5  # normwise relative error against run_float (float32 sum
 class Case:
     kind: str                   # a codegen.kernels() key: an op kind, or PAIR
     nodes: list                 # [node], or [pointwise producer, depthwise node] for PAIR
-    inputs: list                # batch-1 arrays (int8, or float32), one per input of the op
+    inputs: list                # arrays (int8, or float32) with a leading batch, one per input of the op
     precision: Precision = INT8
     copy: bool = False          # a depthwise conv that copies its input first (as planner.decide_copies may)
 
@@ -45,12 +45,17 @@ class Case:
     def node(self) -> Node:
         return self.nodes[-1]
 
+    @property
+    def batch(self) -> int:
+        return len(self.inputs[0])
+
     def shapes(self) -> tuple[list, tuple]:
-        """(the kernel's input shapes, its output shape)."""
-        shapes = [x.shape for x in self.inputs]
+        """(the kernel's input shapes, its output shape), for one sample."""
+        in_shapes = [(1, *x.shape[1:]) for x in self.inputs]
+        shapes = in_shapes
         for node in self.nodes:
             shapes = [ops.get(node.op).output_shape(node, *shapes)]
-        return [x.shape for x in self.inputs], shapes[0]
+        return in_shapes, shapes[0]
 
     def expected(self, clamped: bool = True, magnitudes: bool = False) -> np.ndarray:
         """The op's numpy reference: run_int8, or run_float on the same float32 inputs.
@@ -109,21 +114,23 @@ def _layer(node, in_shapes, out_shape, precision, ident, io, kind=None, copy=Fal
 
 
 def case_source(case: Case, i: int) -> tuple[str, int]:
-    """C of case i (its constants, inputs, output, structs and c<i>_run), and its output size."""
+    """C of case i (its constants, inputs, output, structs and c<i>_run, which calls the
+    kernel once per sample), and its output size (all samples)."""
     in_shapes, out_shape = case.shapes()
     ctype = case.precision.c_type
     ident = f"c{i}"
     size = int(np.prod(out_shape[1:]))
     lines = [f"/* case {i}: {case.kind} */"]
     lines += [_array(f"{ident}_in{k}", ctype, x) for k, x in enumerate(case.inputs)]
-    lines.append(f"static {ctype} {ident}_out[{size}];")
+    lines.append(f"static {ctype} {ident}_out[{size * case.batch}];")
     scratch = "NULL"
     if _scratch_bytes(case, in_shapes, out_shape):
         lines.append(f"static int32_t {ident}_scratch[{_scratch_bytes(case, in_shapes, out_shape) // 4 + 1}];")
         scratch = f"(int8_t *)(void *){ident}_scratch"
-    io = dict(input=f"{ident}_in0", output=f"{ident}_out", scratch=scratch, scratch16=_cast(scratch, "int16_t"),
-              scratch32=_cast(scratch, "int32_t"))
-    io.update({f"input{k}": f"{ident}_in{k}" for k in range(1, len(case.inputs))})
+    sample = [int(np.prod(shape[1:])) for shape in in_shapes]  # each input's elements per sample
+    io = dict(input=f"{ident}_in0 + n * {sample[0]}", output=f"{ident}_out + n * {size}", scratch=scratch,
+              scratch16=_cast(scratch, "int16_t"), scratch32=_cast(scratch, "int32_t"))
+    io.update({f"input{k}": f"{ident}_in{k} + n * {sample[k]}" for k in range(1, len(case.inputs))})
     if case.kind == PAIR:  # as codegen._layers: the producer's values, its scratch after the window
         pw, dw = case.nodes
         mid = ops.get(pw.op).output_shape(pw, in_shapes[0])
@@ -134,8 +141,9 @@ def case_source(case: Case, i: int) -> tuple[str, int]:
         in_shapes = [mid]
     arrays, code = _layer(case.node, in_shapes, out_shape, case.precision, ident, io, case.kind, case.copy)
     lines += arrays + code.structs
-    lines += [f"static void {ident}_run(void)", "{", f"    {code.call};", "}", ""]
-    return "\n".join(lines), size
+    lines += [f"static void {ident}_run(void)", "{", f"    for (int32_t n = 0; n < {case.batch}; ++n) {{",
+              f"        {code.call};", "    }", "}", ""]
+    return "\n".join(lines), size * case.batch
 
 
 def driver_source(cases: list[Case]) -> tuple[str, list[int]]:
@@ -170,14 +178,19 @@ def build_and_run(source: str, cc: str, flags=()) -> bytes:
         return run.stdout
 
 
-def check(cases: list[Case], cc: str, flags=()) -> None:
-    """Every case's C output against its numpy reference: int8 bit-exact, float32 within
-    FLOAT_TOLERANCE."""
+def run(cases: list[Case], cc: str, flags=()) -> list[np.ndarray]:
+    """Every case's C output (all its samples, flat), from one build."""
     source, sizes = driver_source(cases)
     dtype = np.int8 if cases[0].precision.quantized else np.float32
     out = np.frombuffer(build_and_run(source, cc, flags), dtype=dtype)
     assert out.size == sum(sizes)
-    for case, got in zip(cases, np.split(out, np.cumsum(sizes)[:-1])):
+    return np.split(out, np.cumsum(sizes)[:-1])
+
+
+def check(cases: list[Case], cc: str, flags=()) -> None:
+    """Every case's C output against its numpy reference: int8 bit-exact, float32 within
+    FLOAT_TOLERANCE."""
+    for case, got in zip(cases, run(cases, cc, flags)):
         want = case.expected()
         if case.precision.quantized:
             assert np.array_equal(got, want), f"{case.kind} {flags}: {case.describe()}\n got {got}\nwant {want}"
@@ -279,7 +292,8 @@ def draw_int8(kind: str, draw) -> Case:
         return Case(kind, [node], [_int8(rng, (1, h, w, draw(st.integers(1, 6))))])
     if kind == "global_avg_pool":
         node = Node(kind, kind, [], [], {})
-        node.params = dict(clamp(draw), input_zp=0, output_zp=0)
+        node.params = dict(clamp(draw), input_zp=draw(st.integers(-128, 127)), output_zp=draw(st.integers(-128, 127)),
+                           mult=draw(st.integers(0, 2**31 - 1)), shift=draw(st.integers(-31, 12)))
         return Case(kind, [node], [_int8(rng, _image(draw, max_hw=12, max_c=20))])
     if kind == "softmax":
         node = Node(kind, kind, [], [], {})

@@ -86,7 +86,9 @@ def test_global_avg_pool(data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     node = Node("g", "global_avg_pool", [], [], {})
     act_min = data.draw(st.integers(-128, 127))
-    node.params = dict(input_zp=0, output_zp=0, act_min=act_min, act_max=data.draw(st.integers(act_min, 127)))
+    node.params = dict(input_zp=data.draw(st.integers(-128, 127)), output_zp=data.draw(st.integers(-128, 127)),
+                       mult=data.draw(st.integers(0, 2**31 - 1)), shift=data.draw(st.integers(-31, 12)),
+                       act_min=act_min, act_max=data.draw(st.integers(act_min, 127)))
     check(node, (1, h, w, c), rng)
 
 
@@ -147,7 +149,7 @@ def test_each_compiler_builds_every_kernel(cc, tmp_path):
     pool.params = dict(input_zp=0, output_zp=0, act_min=-128, act_max=127, count_include_pad=0)
     shape = add(pool, shape)
     gap = Node("g", "global_avg_pool", [], [], {})
-    gap.params = dict(input_zp=0, output_zp=0, act_min=-128, act_max=127)
+    gap.params = ops.global_avg_pool.quantize(gap, QParams(0.1, 0), QParams(0.02, -3))
     shape = add(gap, shape)
     w = int8_weights(rng, (5, 6))
     fc = Node("f", "fully_connected", [], [], dict(weight=w.astype(float)))

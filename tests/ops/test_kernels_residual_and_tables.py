@@ -70,7 +70,7 @@ def test_mul(data):
                        shift=data.draw(st.integers(-31, 30)), **clamp(data.draw))
     per_channel = data.draw(st.booleans())
     gap = Node("gap", "global_avg_pool", [], [], {})
-    gap.params = dict(act_min=-128, act_max=127)
+    gap.params = ops.global_avg_pool.quantize(gap, Q, Q)
     scale = [(random_table("s", rng), ["x"])] + ([(gap, ["t0"])] if per_channel else [])
     graph = graph_of(shape_4d(data.draw), scale + [(node, ["x", f"t{len(scale) - 1}"])])
     check_graph(graph, rng)
@@ -137,7 +137,7 @@ def test_each_compiler_builds_the_new_kernels(cc):
     hswish = Node("h", "lut", [], [], dict(steps=(("hardswish",),)))
     hswish.params = ops.lut.quantize(hswish, Q, Q)
     gap = Node("g", "global_avg_pool", [], [], {})
-    gap.params = dict(act_min=-128, act_max=127)
+    gap.params = ops.global_avg_pool.quantize(gap, Q, QParams(0.05, 3))
     layers = [(pool, ["x"]), (hswish, ["t0"]), (quantized("add", Q, Q, Q, (0.0, 6.0)), ["t0", "t1"]),
               (gap, ["t2"]), (quantized("mul", Q, Q, QParams(0.05, 3)), ["t2", "t3"])]
     check_graph(graph_of((1, 9, 8, 5), layers), rng, cc=cc)
