@@ -206,7 +206,8 @@ def parser() -> argparse.ArgumentParser:
                            help="calibration samples: float32 array [N, ...] in the ONNX input's layout, "
                                 "keyed by the input's name (or the only array). Without it, a warning and "
                                 "32 synthetic samples uniform in [-1, 1]. float32 calibrates nothing: verify "
-                                "takes its first samples from it")
+                                "takes its first samples from it. A full-int8 model (int8/uint8 input) needs none; "
+                                "its samples may be integers of the input's type, taken as the C takes them")
             p.add_argument("--calib-percentile", type=float, default=100.0, metavar="P",
                            help="activation range = the [100-P, P] percentiles over the samples instead of "
                                 "min/max (e.g. 99.99 ignores outliers); default 100 (min/max)")
