@@ -1,5 +1,6 @@
-"""Loading an ONNX file defensively: a missing, truncated or hostile file, hostile names,
-external data outside the model's folder all become one McugenError naming what and where."""
+"""Loading an ONNX file (or a .tflite file, converted to ONNX) defensively: a missing,
+truncated or hostile file, hostile names, external data outside the model's folder all
+become one McugenError naming what and where."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import onnx
 
 from mcugen.errors import McugenError, quote
+from mcugen.frontend import tflite
 
 # ---------------------------------------------------------------------------- loading
 
@@ -19,6 +21,16 @@ def load(path: str | Path) -> onnx.ModelProto:
         raise McugenError(f"{path}: no such file")
     if not path.is_file():
         raise McugenError(f"{path}: not a file")
+    model = _read_tflite(path) if tflite.is_tflite(path) else _read_onnx(path)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise McugenError(f"{path}: invalid ONNX model: {first[:200]}") from None
+    return model
+
+
+def _read_onnx(path: Path) -> onnx.ModelProto:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf raises several unrelated types on garbage input
@@ -27,12 +39,15 @@ def load(path: str | Path) -> onnx.ModelProto:
         raise McugenError(f"{path}: not an ONNX model (no graph or no nodes)")
     _check_names(model, path)
     _load_external_data(model, path)
-    try:
-        onnx.checker.check_model(model)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise McugenError(f"{path}: invalid ONNX model: {first[:200]}") from None
     return model
+
+
+def _read_tflite(path: Path) -> onnx.ModelProto:
+    """A .tflite file, converted to the ONNX QDQ model tf2onnx would write (frontend/tflite/)."""
+    try:
+        return tflite.read(path)
+    except OSError as exc:
+        raise McugenError(f"{path}: cannot read the file ({exc.strerror or type(exc).__name__})") from None
 
 
 def _check_names(model: onnx.ModelProto, path: Path) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from mcugen import frontend, layout, reference
 from mcugen.backend import codegen
 from mcugen.errors import escape
-from mcugen.frontend import qdq
+from mcugen.frontend import qdq, tflite
 from mcugen.pipeline import Compiled
 from mcugen.precision import INT8, Precision
 from mcugen.quant.quantize import dequantize, quantize_input
@@ -214,6 +214,8 @@ def onnxruntime_outputs(model: str | bytes, x_onnx: np.ndarray, optimize: bool =
         import onnxruntime as ort
     except ImportError:
         return None, "onnxruntime is not installed"
+    if isinstance(model, str) and tflite.is_tflite(model):  # onnxruntime gets the ONNX model it reads as
+        model = frontend.load(model).SerializeToString()
     try:
         options = ort.SessionOptions()
         options.log_severity_level = 4  # failures are reported here, not logged
