@@ -42,21 +42,21 @@ def inits(m):
 
 
 def test_conv_is_tf2onnx_qdq():
-    """int8 input NHWC -> DequantizeLinear -> Transpose; weights and bias behind DequantizeLinear;
+    """int8 input NHWC -> Transpose -> DequantizeLinear; weights and bias behind DequantizeLinear;
     the fused RELU6 as a Clip before the output's QuantizeLinear, whose int8 is the output."""
     data = tm.conv_relu6()
     m = convert(data)
-    assert [n.op_type for n in m.graph.node] == ["DequantizeLinear", "Transpose", "DequantizeLinear",
+    assert [n.op_type for n in m.graph.node] == ["Transpose", "DequantizeLinear", "DequantizeLinear",
                                                  "DequantizeLinear", "Conv", "Clip", "QuantizeLinear"]
     (inp,), (out,) = m.graph.input, m.graph.output
     dims = lambda vi: [d.dim_value for d in vi.type.tensor_type.shape.dim]  # noqa: E731
     assert (inp.type.tensor_type.elem_type, dims(inp)) == (onnx.TensorProto.INT8, [1, 9, 9, 3])
     assert (out.type.tensor_type.elem_type, dims(out)) == (onnx.TensorProto.INT8, [1, 8, 5, 5])
     assert out.name == m.graph.node[-1].output[0] == "t3"
-    dq_in, transpose, dq_w, dq_b, conv, clip, _ = m.graph.node
-    assert dq_in.input[0] == inp.name and transpose.input[0] == dq_in.output[0]
+    transpose, dq_in, dq_w, dq_b, conv, clip, _ = m.graph.node
+    assert transpose.input[0] == inp.name and dq_in.input[0] == transpose.output[0]
     assert onnx.helper.get_attribute_value(transpose.attribute[0]) == [0, 3, 1, 2]
-    assert conv.name == "t3" and list(conv.input) == [transpose.output[0], dq_w.output[0], dq_b.output[0]]
+    assert conv.name == "t3" and list(conv.input) == [dq_in.output[0], dq_w.output[0], dq_b.output[0]]
     values = inits(m)
     x, w, bias, _ = tflite.schema.read(data, "m.tflite").tensors
     assert np.array_equal(values[dq_w.input[0]], w.data.transpose(0, 3, 1, 2))  # OHWI -> OIHW
@@ -115,8 +115,9 @@ def test_uint8_activations_give_the_same_real_values():
     assert yu.dtype == np.uint8 and np.array_equal(yu.astype(np.int16) - 128, y8)
 
 
-# Softmax turns a 1-LSB difference in its input into a few LSB of its output.
-MAX_LSB = {"classifier": 8}
+# Softmax turns a 1-LSB difference in its input into a few LSB of its output; a SUB of two
+# tensors that are each within 1 LSB can be 2 apart.
+MAX_LSB = {"classifier": 8, "activations": 2}
 
 
 @pytest.mark.parametrize("name", sorted(tm.MODELS))

@@ -157,6 +157,12 @@ class Builder:
         self.op(B.MEAN, [x, axes], [y], tfl.BuiltinOptions.ReducerOptions, opts)
         return y
 
+    def simple(self, code, inputs, shape, scale, zero_point=0, options_type=0, options=None):
+        """Any op with one int8 output of the given shape and quantization."""
+        y = self.tensor(shape, INT8, scale, zero_point)
+        self.op(code, inputs, [y], options_type, options)
+        return y
+
     def reshape(self, x, shape):
         q = self.tensors[x].quantization
         new = self.tensor((len(shape),), INT32, data=shape)
@@ -227,8 +233,40 @@ def classifier(float_io: bool = False) -> bytes:
     return b.build([x], [b.softmax(y)], float_io)
 
 
+def layout_ops(float_io: bool = False) -> bytes:
+    """The ops whose meaning depends on NHWC: PAD with different pads per side, MUL by a
+    per-channel constant [C] (broadcast over NHWC), RESHAPE that reorders H and W, MEAN
+    over the channels, SQUEEZE."""
+    b = Builder(8)
+    x = image_input(b, (1, 4, 6, 3))
+    pads = b.tensor((4, 2), INT32, data=[[0, 0], [1, 0], [0, 2], [0, 0]])
+    y = b.simple(B.PAD, [x, pads], (1, 5, 8, 3), 0.02, -3, tfl.BuiltinOptions.PadOptions, tfl.PadOptionsT())
+    c = b.tensor((3,), INT8, 0.01, 0, data=[100, -50, 127])
+    y = b.simple(B.MUL, [y, c], (1, 5, 8, 3), 0.015, 2, tfl.BuiltinOptions.MulOptions, tfl.MulOptionsT())
+    y = b.reshape(y, (1, 8, 5, 3))
+    axes = b.tensor((1,), INT32, data=[3])
+    opts = tfl.ReducerOptionsT()
+    opts.keepDims = True
+    y = b.simple(B.MEAN, [y, axes], (1, 8, 5, 1), 0.01, 1, tfl.BuiltinOptions.ReducerOptions, opts)
+    y = b.reshape(y, (1, 40))
+    return b.build([x], [y], float_io)
+
+
+def activations(float_io: bool = False) -> bytes:
+    """LEAKY_RELU, HARD_SWISH, SUB of two activations, QUANTIZE to other parameters, LOGISTIC."""
+    b = Builder(9)
+    x = image_input(b, (1, 4, 4, 3), 0.03, 5)
+    opts = tfl.LeakyReluOptionsT()
+    opts.alpha = 0.2
+    y = b.simple(B.LEAKY_RELU, [x], (1, 4, 4, 3), 0.025, -20, tfl.BuiltinOptions.LeakyReluOptions, opts)
+    z = b.simple(B.HARD_SWISH, [x], (1, 4, 4, 3), 0.02, -40, tfl.BuiltinOptions.HardSwishOptions, tfl.HardSwishOptionsT())
+    d = b.simple(B.SUB, [y, z], (1, 4, 4, 3), 0.02, 0, tfl.BuiltinOptions.SubOptions, tfl.SubOptionsT())
+    d = b.simple(B.QUANTIZE, [d], (1, 4, 4, 3), 0.03, 7)
+    return b.build([x], [b.simple(B.LOGISTIC, [d], (1, 4, 4, 3), 1 / 256, -128)], float_io)
+
+
 MODELS = {"conv_relu6": conv_relu6, "depthwise": depthwise, "pools": pools, "fc_softmax": fc_softmax,
-          "residual_add": residual_add, "classifier": classifier}
+          "residual_add": residual_add, "classifier": classifier, "layout_ops": layout_ops, "activations": activations}
 
 
 # ---------------------------------------------------------------------------- running them

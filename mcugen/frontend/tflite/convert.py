@@ -8,10 +8,11 @@ writes; everything after that is mcugen's ONNX frontend.
   DequantizeLinear of scale input_scale * weight_scale, as TFLite's kernels read it.
   Float tensors (float models, or a float input before QUANTIZE) have no pair.
 - Layout: a 4-D TFLite tensor (NHWC) is NCHW in ONNX. The input is declared NHWC and
-  transposed after its DequantizeLinear. Ops whose meaning depends on the layout (a
+  transposed before its DequantizeLinear, as tf2onnx writes it. Ops whose meaning depends on the layout (a
   reshape, a fully-connected layer's flattening, a mean over other axes than height and
   width) run on NHWC between two Transposes, which mcugen's remove_reshape pass merges.
-  A 4-D output stays NCHW: mcugen's C output is NHWC, TFLite's bytes.
+  A 4-D output stays NCHW (tf2onnx would transpose the integers back to NHWC after the
+  last QuantizeLinear): mcugen's C output is NHWC anyway, TFLite's bytes.
 - Fused activations become a Relu or Clip after the op, before its QuantizeLinear.
 """
 
@@ -112,10 +113,10 @@ class Converter:
         self.activation_type(t)
         name = self.fresh(self.base(t))
         value = name
-        if t.type != FLOAT32:
-            value = self.dequantize(t, name, self.fresh(f"{name}/dequantized"))
-        if len(t.shape) == 4:
+        if len(t.shape) == 4:  # first, as tf2onnx's optimizer leaves it: the Transpose mcugen absorbs
             value = self.node("Transpose", [value], f"{name}/nchw", perm=list(NCHW))
+        if t.type != FLOAT32:
+            value = self.dequantize(t, value, self.fresh(f"{name}/dequantized"))
         self.values[t.index] = value
         self.writer[t.index] = None
         return helper.make_tensor_value_info(name, ONNX_TYPES[t.type], list(t.shape))
@@ -136,7 +137,7 @@ class Converter:
         value = CONVERTERS[schema.builtin_name(op.code)](self, op, options, out)
         if code in ACTIVATIONS:
             kind, bounds = ACTIVATIONS[code]
-            value = self.node(kind, [value] + self.clip_bounds(value, bounds), final)
+            value = self.node(kind, [value] + self.clip_bounds(value, bounds), final, f"{self.layer}/{kind.lower()}")
         elif code:
             name = ACTIVATION_NAMES[code] if 0 <= code < len(ACTIVATION_NAMES) else str(code)
             self.fail(op.label, f"fused activation {name} is not supported; mcugen takes NONE, RELU, RELU6, RELU_N1_TO_1")
@@ -191,10 +192,10 @@ class Converter:
         self.names.add(name)
         return name
 
-    def node(self, op_type: str, inputs: list[str], output: str, **attrs) -> str:
+    def node(self, op_type: str, inputs: list[str], output: str, node_name: str = "", **attrs) -> str:
         """A node named after its output; the op's main node after the TFLite tensor it
         writes, which is how mcugen's report names the layer."""
-        name = self.layer if output == self.target else output
+        name = node_name or (self.layer if output == self.target else output)
         output = self.fresh(output)
         self.nodes.append(helper.make_node(op_type, inputs, [output], name=self.fresh_node(name), **attrs))
         return output
