@@ -2,11 +2,14 @@
 gives TensorFlow Lite Micro's bytes exactly, for the .tflite read directly and for its
 tf2onnx export (QDQ ONNX), on 100 inputs each (half real held-out samples, half random)."""
 
+import re
+
 import numpy as np
 import pytest
 from helpers import COMPILERS, EXAMPLES
 
 from mcugen import pipeline
+from mcugen.backend import codegen
 from mcugen.verify import int8 as verify_int8
 from mcugen.verify import tflm
 
@@ -38,13 +41,11 @@ def test_example_gives_tflm_bytes(base, form):
 
 @pytest.mark.parametrize("base", BASES)
 def test_tflite_and_its_onnx_export_compile_to_the_same_c(base):
-    """The two spellings of one model become the same layers, parameters and weights."""
-    from mcugen.backend import codegen
-
+    """The two spellings of one model become the same layers, parameters and weights: the
+    C is the same but for the layer names in comments (tf2onnx adds its own suffixes)."""
     texts = []
     for form in ("tflite", "onnx"):
         compiled = pipeline.build(model_path(base, form))
         files = codegen.generate(compiled.graph, compiled.plan, "m", "model")
-        texts.append((files["m.c"], files["m_weights.c"]))
-    assert texts[0][1] == texts[1][1]  # every weight, bias, multiplier and table
-    assert texts[0][0] == texts[1][0]
+        texts.append([re.sub(r"/\*.*?\*/", "", files[f], flags=re.S) for f in ("m.c", "m_weights.c")])
+    assert texts[0] == texts[1]
