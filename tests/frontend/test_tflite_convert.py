@@ -2,6 +2,8 @@
 tf2onnx writes, equivalence with TFLite Micro running the file, the refusals, and the
 float-I/O files mcugen compiles end to end."""
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -152,6 +154,34 @@ def test_float_io_model_compiles_bit_exact(name, tmp_path):
     result = verify(str(path), compiled, "t", samples=6, cc=COMPILERS[0], weights_bytes=0, macs=0)
     assert result.bit_exact, result.first_bad_layer
     assert result.cosine > 0.99
+
+
+DATA = Path(__file__).resolve().parent / "data"  # files the TFLite converter wrote: data/make_keras_tflite.py
+
+
+def test_a_keras_file_agrees_with_tflite():
+    """A Keras network as TensorFlow's converter writes it, full int8: the conversion in
+    onnxruntime against TFLite's own outputs (stored with the file). Its Keras Reshapes
+    compute their shape with SHAPE, STRIDED_SLICE and PACK, which the output does not
+    need: they are dropped, not refused."""
+    data = (DATA / "keras_tiny_int8.tflite").read_bytes()
+    assert "PACK" in {op.label.split("(")[1][:-1] for op in tflite.schema.read(data, "k").operators}
+    m = convert(data)
+    expected = np.load(DATA / "keras_tiny_expected.npz")
+    got = tm.run_onnxruntime(m, expected["x"]).astype(np.int32)
+    diff = np.abs(got.reshape(expected["y"].shape) - expected["y"])
+    print(f"\nkeras_tiny: {np.mean(diff == 0):.1%} of {diff.size} outputs equal to TFLite's, at most {diff.max()} LSB apart")
+    assert diff.max() <= 2
+
+
+def test_a_keras_file_with_float_io_compiles_bit_exact(tmp_path):
+    if not COMPILERS:
+        pytest.skip("no C compiler")
+    path = DATA / "keras_tiny_float.tflite"
+    compiled = pipeline.build(path)
+    assert [n.op for n in compiled.graph.nodes][-2:] == ["fully_connected", "softmax"]
+    result = verify(str(path), compiled, "t", samples=6, cc=COMPILERS[0], weights_bytes=0, macs=0)
+    assert result.bit_exact, result.first_bad_layer
 
 
 def test_every_unsupported_op_is_named_in_the_one_line():

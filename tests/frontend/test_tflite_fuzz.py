@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from mcugen.errors import McugenError  # noqa: E402
 
 CASES = 400
 CASE_SECONDS = 10  # a case past this is a hang
+DATA = Path(__file__).resolve().parent / "data"
 INTERESTING = [0, 1, 2, 3, 4, 7, 8, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
 
 
@@ -42,10 +44,10 @@ def corrupt(data: bytes, rng: random.Random) -> bytes:
     return bytes(out)
 
 
-def seeds():
-    """An int8 model (stops at the ONNX frontend's input check today) and a float-I/O one
-    that mcugen compiles, so corrupted files that still read go all the way through."""
-    return [tm.conv_relu6(), tm.classifier(float_io=True)]
+SEEDS = [tm.conv_relu6(), tm.classifier(float_io=True), (DATA / "keras_tiny_float.tflite").read_bytes()]
+"""An int8 model (stopped by the ONNX frontend's input check today), a float-I/O one that
+mcugen compiles, so corrupted files that still read go all the way through, and a file
+TensorFlow's converter wrote (signature defs, metadata, shape computations)."""
 
 
 def test_corrupted_files_give_one_mcugen_error(tmp_path):
@@ -55,7 +57,7 @@ def test_corrupted_files_give_one_mcugen_error(tmp_path):
     slowest = 0.0
     try:
         for case in range(CASES):
-            data = corrupt(rng.choice(seeds()), rng)
+            data = corrupt(rng.choice(SEEDS), rng)
             path = tmp_path / f"case{case % 8}.tflite"
             path.write_bytes(data)
             start = time.perf_counter()

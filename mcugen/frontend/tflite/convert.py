@@ -18,6 +18,7 @@ writes; everything after that is mcugen's ONNX frontend.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -42,9 +43,21 @@ MAX_LISTED = 8  # further unsupported operators are counted, not named
 
 
 def convert(data: bytes, source: str) -> onnx.ModelProto:
-    model = schema.read(data, source)
+    model = live(schema.read(data, source))
     refuse_unsupported(model, source)
     return Converter(model, source).run()
+
+
+def live(model: schema.Model) -> schema.Model:
+    """The model without the operators whose results the output does not need. A RESHAPE's
+    shape operand is not needed: the output's declared shape says it (Keras computes it
+    with SHAPE, STRIDED_SLICE and PACK, which then go too)."""
+    needed, kept = set(model.outputs), []
+    for op in reversed(model.operators):
+        if any(i in needed for i in op.outputs):
+            kept.append(op)
+            needed.update(op.inputs[:1] if schema.builtin_name(op.code) == "RESHAPE" else op.inputs)
+    return dataclasses.replace(model, operators=kept[::-1])
 
 
 def refuse_unsupported(model: schema.Model, source: str) -> None:
