@@ -32,6 +32,9 @@ from mcugen.ir import QParams
 
 # What q - zero_point is shifted by to make the 8-bit type int8: uint8 0..255 is int8 -128..127.
 ACTIVATION_TYPES = {np.dtype(np.int8): 0, np.dtype(np.uint8): 128}
+# The smallest activation scale taken: float32's smallest normal number. A denormal scale
+# (a corrupt or hostile file) would make the requantization multipliers overflow.
+MIN_SCALE = float(np.finfo(np.float32).tiny)
 WEIGHT_LIMIT = 127  # symmetric int8 weights use -127..127 (the numeric contract)
 
 # onnxruntime's QOperator format: ops that take and give integers, with their
@@ -145,8 +148,9 @@ def check_activation(scale: np.ndarray, zero_point: np.ndarray | None, dtype, wh
     if dtype is not None and np.dtype(dtype) not in ACTIVATION_TYPES:
         raise McugenError(f"{where}: {np.dtype(dtype)} activations are not supported; mcugen takes int8 or uint8")
     s = float(scale.reshape(-1)[0])
-    if not (np.isfinite(s) and s > 0):
-        raise McugenError(f"{where}: the scale must be positive and finite, not {s}")
+    if not (np.isfinite(s) and s >= MIN_SCALE):
+        raise McugenError(f"{where}: the scale must be a positive, finite, normal float32 (at least {MIN_SCALE:.3g}), "
+                          f"not {s:.3g}")
     zp = 0 if zero_point is None else int(zero_point.reshape(-1)[0])
     if dtype is not None and not (np.iinfo(dtype).min <= zp <= np.iinfo(dtype).max):
         raise McugenError(f"{where}: zero point {zp} is outside {np.dtype(dtype)}")

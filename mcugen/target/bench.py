@@ -92,7 +92,7 @@ def _output_ok(model_path: str, compiled: Compiled, x: np.ndarray, output: bytes
         return exact, exact
     got = np.frombuffer(output, np.float32).reshape(1, -1)
     ref = reference.run_float(g, x).reshape(1, -1)
-    ys = verify_float.yardstick(model_path, layout.to_onnx(x), verify.onnx_layout(ref, g.shape(g.output)))
+    ys = verify_float.yardstick(model_path, layout.input_to_onnx(x, g), verify.onnx_layout(ref, g.shape(g.output)))
     return None, bool(verify_float.error(got, ref) <= ys.bound_vs_reference())
 
 

@@ -121,7 +121,7 @@ def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarr
     g = compiled.graph
     cal = compiled.calibration
     from_calib = 0 if cal is None else min(len(cal.samples), (count + 1) // 2)
-    parts = [layout.to_ir(cal.samples[:from_calib]).astype(np.float32)] if from_calib else []
+    parts = [layout.input_to_ir(cal.samples[:from_calib], g).astype(np.float32)] if from_calib else []
     rng = np.random.default_rng(seed)
     parts.append(rng.uniform(-1.0, 1.0, size=(count - from_calib, *g.shape(g.input)[1:])).astype(np.float32))
     return np.concatenate(parts), from_calib
@@ -140,7 +140,7 @@ def verify_float(model_path: str, compiled: Compiled, name: str, samples: int, r
     x, from_calib = make_inputs(compiled, samples, seed)
     got = onnx_layout(np.frombuffer(runner.run(compiled, name, x), dtype=np.float32).reshape(len(x), -1), shape)
     ref = onnx_layout(reference.run_float_batched(g, x).reshape(len(x), -1), shape)
-    ys = yardstick(model_path, layout.to_onnx(x), ref)
+    ys = yardstick(model_path, layout.input_to_onnx(x, compiled.graph), ref)
     vs_ref, vs_ort = error(got, ref), error(got, ys.ort)
     against = ref if ys.ort is None else ys.ort
     bad = None

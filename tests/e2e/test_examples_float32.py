@@ -48,3 +48,16 @@ def test_seeded_builds_are_as_close_as_onnxruntime_to_itself(model):
     assert yardstick > 1e-5  # why 1e-5 cannot hold: onnxruntime's own float32 runs differ by more
     assert r["max_rel_error_vs_onnxruntime"] <= 2 * yardstick
     assert r["max_rel_error_vs_reference"] <= 2 * yardstick
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_an_nhwc_input_model_is_compared_with_onnxruntime_in_its_own_layout():
+    """The Keras KWS example takes NHWC [1, 49, 10, 1]: onnxruntime gets its samples in that
+    layout (not the fallback to mcugen's reference), and --calib is NHWC too."""
+    proc = subprocess.run([sys.executable, "-m", "mcugen", "verify", str(EXAMPLES / "kws_dscnn.onnx"), "--precision",
+                           "float32", "--calib", str(EXAMPLES / "kws_dscnn_calib.npz"), "--samples", "8", "--json"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    result = json.loads(proc.stdout)
+    assert result["float_reference"] == "onnxruntime" and result["within_bound"]
+    assert result["calibration_samples"] == 4 and result["top1_agreement"] == 1.0

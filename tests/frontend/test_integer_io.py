@@ -193,3 +193,13 @@ def test_a_weight_transposed_after_its_dequantize_linear_keeps_its_integers(tmp_
     assert not any("re-quantized" in n for n in compiled.notes)
     conv = compiled.graph.nodes[0]
     np.testing.assert_array_equal(conv.params["weight"], w_ohwi)  # OHWI is also mcugen's layout
+
+
+def test_a_denormal_scale_is_refused(tmp_path):
+    """A corrupt or hostile file's denormal scale would overflow the multipliers: one line."""
+    m = keras_like()
+    for t in m.graph.initializer:
+        if t.data_type == TensorProto.FLOAT and not t.dims and abs(numpy_helper.to_array(t) - 0.05) < 1e-9:
+            t.CopyFrom(numpy_helper.from_array(np.array(1e-40, np.float32), t.name))
+    with pytest.raises(McugenError, match="normal float32"):
+        pipeline.build(save(m, tmp_path))
