@@ -98,8 +98,9 @@ def cost(node, in_shape, out_shape):
 
 def error_bound(graph, node, e_in):
     """e / 2 (the softmax Jacobian's max-norm is at most 1/2) + 2^-16 per class and one
-    (the fixed-point exp, sum and reciprocal are within ~2^-20 of exact; a difference
-    below diff_min, dropped, has exp < e^-15.5 < 2^-22) + one output LSB (rounding, and
-    the clamp of p = 1 to 255/256)."""
+    (the fixed-point exp is within 2^-22, each term of the sum is rounded to 2^-20, the
+    reciprocal is within 2^-28, and the sum is at least 1; a difference below diff_min,
+    dropped, has exp < e^-15.5 < 2^-22) + one output LSB (rounding, and the clamp of
+    p = 1 to 255/256)."""
     classes = graph.shape(node.input)[-1]
     return e_in / 2 + (classes + 1) / 65536 + graph.tensors[node.output].q.scale
