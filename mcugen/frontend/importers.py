@@ -295,7 +295,7 @@ def import_min_max(node, ctx):
 
 
 def import_elementwise(node, ctx):
-    """HardSwish, HardSigmoid, Sigmoid, LeakyRelu: 256-entry lookup tables (mcugen/ops/lut.py)."""
+    """HardSwish, HardSigmoid, Sigmoid, Tanh, LeakyRelu: 256-entry lookup tables (mcugen/ops/lut.py)."""
     if node.op_type == "HardSigmoid":
         step = ("hardsigmoid", float(attr(node, "alpha", 0.2)), float(attr(node, "beta", 0.5)))
     elif node.op_type == "LeakyRelu":
@@ -452,6 +452,7 @@ IMPORTERS = {
     "Softmax": import_softmax,
     "Sub": import_arith,
     "Squeeze": import_reshape,
+    "Tanh": import_elementwise,
     "Transpose": import_transpose,
     "Unsqueeze": import_reshape,
 }

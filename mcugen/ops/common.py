@@ -73,12 +73,18 @@ def taps(x_padded: np.ndarray, attrs, out_hw):
 
 
 def clamp_range(act, q: QParams) -> tuple[int, int]:
-    """A fused activation's float bounds as an int8 clamp on the output. Bounds beyond
-    int8 are clipped to it; an empty range [low > high] gives high, as ONNX's Clip does."""
+    """A fused activation's float bounds as an int8 clamp on the output, quantized as
+    TFLite's CalculateActivationRangeQuantized does: zp + round(bound / scale), the division
+    in float32. Bounds beyond int8 are clipped to it; an empty range [low > high] gives
+    high, as ONNX's Clip does."""
     low, high = act if act is not None else (-np.inf, np.inf)
 
     def to_q(v, default):
-        return default if np.isinf(v) else int(np.clip(q.zero_point + round_half_away(v / q.scale), INT8_MIN, INT8_MAX))
+        if np.isinf(v):
+            return default
+        with np.errstate(over="ignore"):  # a bound far beyond int8 becomes inf, then clips
+            steps = round_half_away(np.float32(v) / np.float32(q.scale))
+        return int(np.clip(q.zero_point + np.float64(steps), INT8_MIN, INT8_MAX))
 
     lo, hi = to_q(low, INT8_MIN), to_q(high, INT8_MAX)
     return min(lo, hi), hi

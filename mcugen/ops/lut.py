@@ -1,17 +1,21 @@
 """Element-wise int8 -> int8 functions as a 256-entry table computed at compile time:
-HardSwish, HardSigmoid, Sigmoid, Add/Mul/Div by a constant, and compositions of them
-(the older exporters' HardSwish pattern x * Clip(x + 3, 0, 6) / 6 is one table).
+HardSwish, HardSigmoid, Sigmoid, Tanh, LeakyRelu, Add/Mul/Div by a constant, and
+compositions of them (the older exporters' HardSwish pattern x * Clip(x + 3, 0, 6) / 6 is
+one table).
 
 attrs: steps, a tuple of (name, *args) applied in order to v, which starts as the input
 x (see STEPS; "mul_input" multiplies by x itself), and act. table[q + 128] holds the
-quantized f(real(q)) for each of the 256 input values q, so the kernel is one load per
-byte and the numpy reference and the C agree by construction.
+output for each of the 256 input values q, so the kernel is one load per byte and the
+numpy reference and the C agree by construction. When the steps are one TFLite op with
+parameters TFLite takes (a sigmoid to 1/256, a HardSwish, a requantization, ...), the
+table is that op's integer algorithm run on the 256 inputs (ops/tflite_tables.py), so it
+is TFLite's result exactly; otherwise it is the quantized f(real(q)), f in float64.
 """
 
 import numpy as np
 
 from mcugen.fixedpoint import round_half_away
-from mcugen.ops import common
+from mcugen.ops import common, tflite_tables
 
 KIND = "lut"
 TAKES_ACTIVATION = True
@@ -36,6 +40,7 @@ STEPS = {  # name: f(v, x, *args), in float64
     "hardswish": lambda v, x: v * np.clip(v / 6.0 + 0.5, 0.0, 1.0),
     "leakyrelu": lambda v, x, alpha: np.where(v >= 0.0, v, alpha * v),
     "sigmoid": lambda v, x: _sigmoid(v),
+    "tanh": lambda v, x: np.tanh(v),
     "mul_input": lambda v, x: v * x,
 }
 
@@ -70,11 +75,18 @@ output_qparams = common.observed_qparams
 
 
 def quantize(node, qin, qout):
-    real = qin.scale * (np.arange(-128, 128) - qin.zero_point)
-    y = run_float(node, real)
+    """TFLite's table when one TFLite op computes the steps (then the fused clamp), else
+    each input's f rounded to the output's grid."""
     act_min, act_max = common.clamp_range(node.attrs.get("act"), qout)
-    table = np.clip(round_half_away(y / qout.scale) + qout.zero_point, act_min, act_max)
-    return dict(table=table.astype(np.int8))
+    table = tflite_tables.table(node.attrs["steps"], qin, qout)
+    if table is None:
+        table = round_half_away(run_float(node, _inputs(qin)) / qout.scale) + qout.zero_point
+    return dict(table=np.clip(table, act_min, act_max).astype(np.int8))
+
+
+def _inputs(q):
+    """The real values of the 256 int8 inputs, in table order."""
+    return q.scale * (np.arange(-128, 128) - q.zero_point)
 
 
 def run_int8(node, x):
@@ -103,8 +115,14 @@ GRID = 1 << 14  # points per table's input range when measuring its slope
 
 def error_bound(graph, node, e_in):
     """The function's largest slope over the input's range (measured on a fine grid) times
-    the input's error, plus half an output LSB (a table entry is rounded once)."""
-    reach = common.largest_magnitude(graph.tensors[node.input].q) + e_in
+    the input's error, plus the table's own largest error: half an output LSB for a table
+    of f rounded, what it is for TFLite's (measured on its 256 entries, against f clamped
+    to the output's range: the bound assumes nothing is clipped)."""
+    qin, qout = graph.tensors[node.input].q, graph.tensors[node.output].q
+    reach = common.largest_magnitude(qin) + e_in
     x = np.linspace(-reach, reach, GRID)
     slope = np.max(np.abs(np.diff(run_float(node, x))) / (x[1] - x[0]))
-    return slope * e_in + graph.tensors[node.output].q.scale / 2
+    low, high = (qout.scale * (v - qout.zero_point) for v in common.clamp_range(node.attrs.get("act"), qout))
+    exact = np.clip(run_float(node, _inputs(qin)), low, high)
+    table = qout.scale * (node.params["table"].astype(np.float64) - qout.zero_point)
+    return slope * e_in + max(float(np.max(np.abs(table - exact))), qout.scale / 2)

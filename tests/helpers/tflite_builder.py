@@ -180,3 +180,9 @@ def binary(op: int, a_shape, b_shape, qa, qb, qout, act=None) -> bytes:
     name = "AddOptions" if op == tfl.BuiltinOperator.ADD else "MulOptions"
     return model(op, [Spec(a_shape, *qa), Spec(b_shape, *qb)], Spec(a_shape, *qout),
                  options(name, fusedActivationFunction=ACTIVATIONS[act]))
+
+
+def unary(op: int, shape, qin, qout, opts=None) -> bytes:
+    """A one-input, one-output operator: SOFTMAX (opts: SoftmaxOptions, beta), LOGISTIC, TANH,
+    HARD_SWISH, LEAKY_RELU (opts: LeakyReluOptions, alpha), RELU, RELU6, QUANTIZE."""
+    return model(op, [Spec(shape, *qin)], Spec(shape, *qout), opts)

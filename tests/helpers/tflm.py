@@ -34,7 +34,20 @@ def pair(q: QParams) -> tuple[float, int]:
 
 
 def samples(rng, shape, count=SAMPLES) -> np.ndarray:
-    return rng.integers(-128, 128, size=(count, *shape[1:]), dtype=np.int8)
+    """Random int8 inputs; each sample in a random range of its own, so that means and sums
+    spread over the whole range too instead of all sitting near the middle."""
+    bounds = np.sort(rng.integers(-128, 128, size=(count, 2)), axis=1)
+    u = rng.random(size=(count, *shape[1:]))
+    low, high = (b.reshape(count, *[1] * (len(shape) - 1)) for b in bounds.T)
+    return np.floor(low + u * (high - low + 1)).astype(np.int8)
+
+
+def centered(rng, qin: QParams, low: float, high: float) -> QParams:
+    """An output quantization whose scale is qin's times [low, high] and whose zero point
+    keeps the input's range centered, so that outputs rarely saturate."""
+    scale = float(np.float32(qin.scale * np.exp(rng.uniform(np.log(low), np.log(high)))))
+    middle = qin.scale * (-0.5 - qin.zero_point)
+    return QParams(scale, int(np.clip(np.round(-middle / scale), -128, 127)))
 
 
 def quantized(node: Node, in_shapes, qins, qout) -> Graph:

@@ -118,6 +118,24 @@ def test_softmax_matches_float():
     assert np.max(np.abs(got - want)) <= 1.5 / 256
 
 
+def test_softmax_beyond_tflites_domain():
+    """Where TFLite refuses (an input scale below 2^-26: a multiplier below 1) or stops (a
+    sum of 2^28 or more, from hundreds of classes near the maximum; 2^31, saturated, from
+    thousands), the C and the reference agree, and equal inputs still give a uniform row,
+    within half an output step."""
+    from helpers import kernel_driver
+
+    cases = []
+    for scale, classes in [(1e-9, 10), (0.05, 1000), (0.05, 5000)]:
+        node = Node("s", "softmax", [], [], {})
+        node.params = ops.softmax.quantize(node, QParams(scale, 0), ops.softmax.OUTPUT_Q)
+        x = np.stack([np.full(classes, 7), np.random.default_rng(classes).integers(0, 3, classes)]).astype(np.int8)
+        cases.append(kernel_driver.Case("softmax", [node], [x[:, None, :]]))
+        uniform = ops.softmax.run_int8(node, x[:1]).astype(int) + 128
+        assert np.all(np.abs(uniform / 256 - 1 / classes) <= 0.5 / 256), (scale, classes, uniform)
+    kernel_driver.check(cases, CC)
+
+
 @pytest.mark.parametrize("cc", COMPILERS)
 def test_each_compiler_builds_every_kernel(cc, tmp_path):
     """One graph holding every kernel kind builds warning-free and runs bit-exact under cc."""

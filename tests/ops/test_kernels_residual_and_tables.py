@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mcugen import ops, reference
 from mcugen.ir import Graph, Node, QParams, Tensor
+from mcugen.ops import tflite_tables
 from mcugen.ops.add import LEFT_SHIFT
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -88,10 +89,13 @@ def test_lut(data):
     graph = graph_of(shape_4d(data.draw), [(node, ["x"])])
     x, got = check_graph(graph, rng)
     # Each output is the float function of the dequantized input, rounded: within half a step
-    # unless the int8 range or the clamp cut it.
+    # unless the int8 range or the clamp cut it. A TFLite kernel's table (one op: a lone
+    # HardSwish, a Clip(0, inf) as RELU) rounds as TFLite does: within 3/4 of a step
+    # (requantization rounds twice; 0.75 is the most measured over thousands of parameters).
     want = ops.lut.run_float(node, qin.scale * (x.astype(float) - qin.zero_point)) / qout.scale + qout.zero_point
     inside = (want > -127.5) & (want < 126.5)
-    assert np.all(np.abs(got - want)[inside] <= 0.5 + 1e-6)
+    rounding = 0.5 if tflite_tables.table(steps, qin, qout) is None else 0.75
+    assert np.all(np.abs(got - want)[inside] <= rounding + 1e-6)
 
 
 @SETTINGS

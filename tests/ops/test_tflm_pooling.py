@@ -22,7 +22,7 @@ def test_mean_is_tflms():
     for i in range(PARAMETER_SETS):
         shape = (1, int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 9)))
         qin = tflm.draw_q(rng)
-        qout = qin if i % 4 == 0 else tflm.draw_q(rng, qin.scale / 4, qin.scale * 2)
+        qout = qin if i % 4 == 0 else tflm.centered(rng, qin, 0.25, 2.0)
         x = tflm.samples(rng, shape)
         want = tb.run(tb.mean(shape, tflm.pair(qin), tflm.pair(qout)), x)
         found.add(tflm.quantized(Node("mean", "global_avg_pool", [], [], {}), [shape], [qin], qout), [x], want)

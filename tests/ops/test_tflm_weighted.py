@@ -39,16 +39,17 @@ def _act(attrs, act):
 
 @pytest.mark.parametrize("kind", ["conv", "pointwise_conv"])
 def test_conv_is_tflms(kind):
+    """Per-channel weight scales, and every other layer one scale for all (per tensor)."""
     rng = np.random.default_rng(20240511 if kind == "conv" else 20240512)
     found = tflm.comparison(kind)
-    for _ in range(PARAMETER_SETS):
+    for i in range(PARAMETER_SETS):
         cin, cout = int(rng.integers(1, 5)), int(rng.integers(1, 5))
         kernel = (1, 1) if kind == "pointwise_conv" else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
         hw, padding, attrs = _window(rng, kernel)
         if kind == "pointwise_conv":
             attrs = dict(strides=(1, 1), dilations=(1, 1))
         shape = (1, *hw, cin)
-        qin, w_scales, act = _common(rng, cout)
+        qin, w_scales, act = _common(rng, cout if i % 2 else 1)
         w = rng.integers(-127, 128, (cout, *kernel, cin)).astype(np.int8)
         bias = rng.integers(-5000, 5000, cout).astype(np.int32)
         qout = QParams(tflm.output_scale_for(rng, qin.scale, w_scales, w[0].size), int(rng.integers(-128, 128)))

@@ -13,6 +13,7 @@ enum {
     MCUGEN_STEP_HARDSWISH,       /* v * clamp(v / 6 + 1/2, 0, 1) */
     MCUGEN_STEP_LEAKYRELU,       /* v >= 0 ? v : a * v */
     MCUGEN_STEP_SIGMOID,         /* 1 / (1 + exp(-v)) */
+    MCUGEN_STEP_TANH,            /* tanh(v) */
     MCUGEN_STEP_MUL_INPUT        /* v * x */
 };
 
@@ -59,6 +60,9 @@ MCUGEN_SPECIALIZED void mcugen_lut_f32(const mcugen_lut_f32_params_t *p, const f
                 break;
             case MCUGEN_STEP_SIGMOID:
                 v = 0.5f * (1.0f + tanhf(0.5f * v));   /* no overflow for any v, unlike 1 / (1 + exp(-v)) */
+                break;
+            case MCUGEN_STEP_TANH:
+                v = tanhf(v);
                 break;
             default:  /* MCUGEN_STEP_MUL_INPUT */
                 v = v * x;
