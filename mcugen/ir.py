@@ -101,6 +101,10 @@ class Graph:
         """Remove a single-input, single-output node, wiring its input through."""
         src, dst = node.input, node.output
         self.nodes.remove(node)
+        if self.tensors[src].fixed is None and dst in self.tensors:
+            # The model's quantization of what the node gave is that of what it passed on
+            # (a reshape moves no values): it must not go with the tensor.
+            self.tensors[src].fixed = self.tensors[dst].fixed
         for other in self.nodes:
             other.inputs = [src if name == dst else name for name in other.inputs]
         if self.output == dst:

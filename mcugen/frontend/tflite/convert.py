@@ -508,6 +508,7 @@ CONVERTERS = {
     "SOFTMAX": softmax,
     "SQUEEZE": reshape,
     "SUB": binary("Sub"),
+    "TANH": unary("Tanh"),
 }
 
 
