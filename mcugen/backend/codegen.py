@@ -133,7 +133,7 @@ def layer_arrays(g: Graph, prefix: str, precision: Precision = INT8) -> list[CAr
         if precision.quantized:
             found = ops.get(node.op).arrays(node)
         else:
-            found = [(suffix, "float", data) for suffix, data in float32.arrays(node)]
+            found = [(suffix, float32.c_type(data), data) for suffix, data in float32.arrays(node)]
         for suffix, ctype, data in found:
             arrays.append(CArray(index, suffix, ctype, f"{prefix}_l{index}_{suffix}", np.asarray(data)))
     return arrays

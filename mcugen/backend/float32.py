@@ -8,7 +8,8 @@ bounds and the op's scalar attributes as C float literals. The numpy reference i
 op's run_float (mcugen/reference.py), on the same normalized graph.
 
 An op whose float kernel needs other constants than `weight` and `bias` may define the
-optional hook `float_arrays(node) -> [(suffix, float32 array)]` in its module.
+optional hook `float_arrays(node) -> [(suffix, array)]` in its module: float arrays become
+float32, integer ones (index tables) keep their type.
 """
 
 from __future__ import annotations
@@ -52,19 +53,24 @@ def _suffix(text: str) -> str:
 
 
 def arrays(node) -> list[tuple[str, np.ndarray]]:
-    """The layer's constants as float32: (suffix, array)."""
-    found = ops.get(node.op).float_arrays(node)
+    """The layer's constants, (suffix, array): float32, or an integer table as it is."""
+    found = [(key, np.asarray(values)) for key, values in ops.get(node.op).float_arrays(node)]
     for key, values in found:
-        values = np.asarray(values, dtype=np.float64)
+        values = values.astype(np.float64)
         if not np.all(np.isfinite(values)) or np.any(np.abs(values) > FLOAT32_MAX):
             # e.g. a BatchNormalization epsilon of NaN, folded into the conv before it
             raise McugenError(f"node {quote(node.name or '<unnamed>')} ({node.onnx_op}): its folded {key} holds "
                               "NaN, infinite or beyond-float32 values")
-    return [(key, np.asarray(values, dtype=np.float32)) for key, values in found]
+    return [(key, values if values.dtype.kind in "iu" else values.astype(np.float32)) for key, values in found]
+
+
+def c_type(values: np.ndarray) -> str:
+    """The C type of a float32 layer's array: float, or int16_t, int32_t, ... for a table."""
+    return "float" if values.dtype == np.float32 else f"{values.dtype.name}_t"
 
 
 def flash_bytes(node) -> int:
-    return sum(4 * int(a.size) for _, a in arrays(node))
+    return sum(int(a.nbytes) for _, a in arrays(node))
 
 
 def layer_params(node) -> dict:

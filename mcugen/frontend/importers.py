@@ -362,6 +362,79 @@ def import_softmax(node, ctx):
     return [_ir(node, "softmax", node.input[:1])]
 
 
+RESIZE_TRANSFORMS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn")
+NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+MAX_RESIZE_SIDE = 32767  # the kernels' index tables are int16
+
+
+def import_resize(node, ctx):
+    """Resize (opsets 10 to 19) and Upsample of an image's height and width by constant
+    scales or sizes: nearest or bilinear (mcugen/ops/resize.py). Before opset 11 the
+    coordinates are asymmetric and nearest rounds as onnxruntime does: down when
+    enlarging, up when shrinking."""
+    where = describe(node, ctx.opset)
+    in_shape = _require_rank(node, ctx, 4, "resizing an image [N,C,H,W]")
+    out_shape = ctx.shape(node.output[0])
+    mode = attr(node, "mode", "nearest")
+    if node.op_type == "Upsample" or ctx.opset < 11:
+        scales = attr(node, "scales") if node.op_type == "Upsample" and ctx.opset < 9 else ctx.const(node, 1, "scales")
+        scales, sizes, transform = None if scales is None else np.asarray(scales).reshape(-1), None, "asymmetric"
+        shrink = {bool(s < 1) for s in ([] if scales is None else scales[2:]) if s != 1}
+        if len(shrink) > 1 and mode == "nearest":
+            raise McugenError(f"{where}: nearest resizing that enlarges one side and shrinks the other is not "
+                              "supported before opset 11")
+        nearest_mode = "ceil" if shrink == {True} else "floor"
+    else:
+        transform = attr(node, "coordinate_transformation_mode", "half_pixel")
+        nearest_mode = attr(node, "nearest_mode", "round_prefer_floor")
+        for name, default in (("antialias", 0), ("exclude_outside", 0), ("keep_aspect_ratio_policy", "stretch")):
+            if attr(node, name, default) != default:
+                raise McugenError(f"{where}: {name}={attr(node, name)} is not supported")
+        if transform not in RESIZE_TRANSFORMS:
+            raise McugenError(f"{where}: coordinate_transformation_mode {quote(transform)} is not supported; "
+                              f"supported: {', '.join(RESIZE_TRANSFORMS)}")
+        if nearest_mode not in NEAREST_MODES:
+            raise McugenError(f"{where}: nearest_mode {quote(nearest_mode)} is not supported")
+        scales, sizes = (ctx.const(node, i, what, required=False) for i, what in ((2, "scales"), (3, "sizes")))
+        scales, sizes = (None if v is None or v.size == 0 else v.reshape(-1) for v in (scales, sizes))
+        axes = attr(node, "axes")
+        if axes is not None and sorted(int(a) % 4 for a in axes) not in ([2, 3], [0, 1, 2, 3]):
+            raise McugenError(f"{where}: only resizing along all axes or height and width is supported, "
+                              f"not axes {list(axes)}")
+        if axes is not None:  # scales or sizes of these axes only: the others keep their size
+            scales, sizes = (None if v is None or len(v) != len(axes) else _on_axes(v, axes, default)
+                             for v, default in ((scales, [1.0] * 4), (sizes, list(in_shape))))
+    if mode not in ("nearest", "linear"):
+        raise McugenError(f"{where}: mode {quote(mode)} is not supported; supported: nearest, linear")
+    if (scales is None) == (sizes is None) or len(scales if sizes is None else sizes) != 4:
+        raise McugenError(f"{where}: needs either scales or sizes for the 4 axes, as constants")
+    if (list(scales[:2]) != [1, 1] if sizes is None else list(sizes[:2]) != list(in_shape[:2])) or \
+            tuple(out_shape[:2]) != tuple(in_shape[:2]) or min(out_shape[2:]) < 1:
+        raise McugenError(f"{where}: only resizing height and width is supported, not {list(in_shape)} -> "
+                          f"{list(out_shape)}")
+    if sizes is None and any(int(np.floor(np.float32(n) * np.float32(s))) != m
+                             for n, s, m in zip(in_shape[2:], scales[2:], out_shape[2:])):
+        raise McugenError(f"{where}: its scales {[float(s) for s in scales[2:]]} give an output of {list(out_shape[2:])} "
+                          "by ONNX shape inference, and another size in onnxruntime's float32 arithmetic; give "
+                          "sizes instead")
+    if transform == "align_corners" and sizes is None and any(
+            np.float32(s) != np.float32(m / n) for n, s, m in zip(in_shape[2:], scales[2:], out_shape[2:])):
+        raise McugenError(f"{where}: align_corners with scales {[float(s) for s in scales[2:]]} that do not give "
+                          f"{list(out_shape[2:])} exactly is not supported (onnxruntime divides by the output size, "
+                          "ONNX's reference by input size times scale); give sizes instead")
+    if max(in_shape[2:]) > MAX_RESIZE_SIDE:
+        raise McugenError(f"{where}: an input side above {MAX_RESIZE_SIDE:,} is not supported")
+    return [_ir(node, "resize", node.input[:1], mode=mode, coordinate=transform, nearest_mode=nearest_mode,
+                scales=None if scales is None else (float(scales[2]), float(scales[3])),
+                in_size=tuple(in_shape[2:]), size=tuple(out_shape[2:]))]
+
+
+def _on_axes(values, axes, default) -> np.ndarray:
+    full = np.array(default, dtype=np.asarray(values).dtype)
+    full[[int(a) % 4 for a in axes]] = values
+    return full
+
+
 def import_quantize_linear(node, ctx):
     """QuantizeLinear of an activation: half of a QDQ pair, which passes/fold_qdq.py folds."""
     zp = ctx.const(node, 2, "y_zero_point", required=False)
@@ -448,6 +521,7 @@ IMPORTERS = {
     "ReduceMean": import_reduce_mean,
     "Relu": import_relu,
     "Reshape": import_reshape,
+    "Resize": import_resize,
     "Sigmoid": import_elementwise,
     "Softmax": import_softmax,
     "Sub": import_arith,
@@ -455,4 +529,5 @@ IMPORTERS = {
     "Tanh": import_elementwise,
     "Transpose": import_transpose,
     "Unsqueeze": import_reshape,
+    "Upsample": import_resize,
 }

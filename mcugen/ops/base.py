@@ -117,7 +117,8 @@ def copy_fields(node, *shapes) -> dict:
 
 
 def float_arrays(node):
-    """The float32 kernel's constants: the node's weight and bias, when it has them."""
+    """The float32 kernel's constants, [(suffix, array)]: the node's weight and bias, when
+    it has them. Float arrays become float32; integer ones (index tables) keep their type."""
     return [(name, node.attrs[name]) for name in ("weight", "bias") if name in node.attrs]
 
 

@@ -36,7 +36,10 @@ def mcugen(*args):
 
 
 def as_float(graph, rng):
-    """build_chain's int8-style weights as float weights of unit gain, with a bias."""
+    """build_chain's int8-style weights as float weights of unit gain, with a bias; the
+    tensors without quantization, as float32 graphs have them."""
+    for tensor in graph.tensors.values():
+        tensor.q = None
     for node in graph.nodes:
         if "weight" in node.attrs:
             w = node.attrs["weight"]

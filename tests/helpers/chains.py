@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers import COMPILERS, EMULATE_DSP
+from helpers.kernels import NEAREST_MODES, RESIZE_COORDINATES, resize_attrs
 from mcugen import ops, planner, reference
 from mcugen.ir import Graph, Node, QParams, Tensor
 from mcugen.pipeline import Compiled
@@ -49,6 +50,12 @@ def make_layer(spec, shape, rng):
     if kind == "global_avg_pool":
         node = Node(kind, kind, [], [], {})
         node.params = ops.global_avg_pool.quantize(node, Q, QParams(0.03, -5))
+        return node
+    if kind == "resize":  # ("resize", mode, coordinate, nearest_mode, factor): the output side in * factor, 1 to 16
+        mode, coordinate, nearest_mode, factor = rest
+        out_hw = tuple(min(16, max(1, round(n * factor))) for n in shape[1:3])
+        node = Node(kind, kind, [], [], resize_attrs(mode, coordinate, shape[1:3], out_hw, nearest_mode))
+        node.params = ops.resize.quantize(node, Q, Q)
         return node
     if kind == "fully_connected":
         return weighted(kind, {}, (rest[0], int(np.prod(shape[1:]))), rest[0], int(np.prod(shape[1:])), rng)
@@ -134,12 +141,17 @@ def reshaped(specs, shape, rng):
 
 
 def draw_specs(data, most: int) -> list:
-    """2 to `most` layers for build_chain: pointwise widening/narrowing and 'same'-padded windows."""
+    """2 to `most` layers for build_chain: pointwise widening/narrowing, 'same'-padded windows
+    and resizes up and down."""
     specs = []
     for _ in range(data.draw(st.integers(2, most))):
-        kind = data.draw(st.sampled_from(["pointwise_conv", "depthwise_conv", "conv", "avg_pool"]))
+        kind = data.draw(st.sampled_from(["pointwise_conv", "depthwise_conv", "conv", "avg_pool", "resize"]))
         if kind == "pointwise_conv":
             specs.append((kind, data.draw(st.integers(1, 24))))
+        elif kind == "resize":
+            specs.append((kind, data.draw(st.sampled_from(["nearest", "linear"])),
+                          data.draw(st.sampled_from(RESIZE_COORDINATES)), data.draw(st.sampled_from(NEAREST_MODES)),
+                          data.draw(st.sampled_from([0.5, 0.75, 1.0, 1.5, 2.0]))))
         else:
             k = data.draw(st.integers(1, 3))
             specs.append((kind, k, data.draw(st.integers(1, 2)), 1, (k // 2,) * 4, data.draw(st.integers(1, 8))))

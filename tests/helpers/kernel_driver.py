@@ -22,7 +22,18 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers import KERNELS
-from helpers.kernels import STEPS, add_params, clamp, int8_weights, pool_window, requant_params, unclamped, window, with_act
+from helpers.kernels import (
+    STEPS,
+    add_params,
+    clamp,
+    int8_weights,
+    pool_window,
+    requant_params,
+    resize,
+    unclamped,
+    window,
+    with_act,
+)
 from mcugen import ops
 from mcugen.backend import codegen, float32
 from mcugen.ir import Node, QParams
@@ -106,7 +117,7 @@ def _layer(node, in_shapes, out_shape, precision, ident, io, kind=None, copy=Fal
     if precision.quantized:
         found = ops.get(node.op).arrays(node)
     else:
-        found = [(suffix, "float", data) for suffix, data in float32.arrays(node)]
+        found = [(suffix, float32.c_type(data), data) for suffix, data in float32.arrays(node)]
     arrays = [_array(f"{ident}_{suffix}", ctype, data) for suffix, ctype, data in found]
     values = codegen.layer_values(node, in_shapes, out_shape, precision,
                                   {suffix: f"{ident}_{suffix}" for suffix, _, _ in found}, io, copy)
@@ -320,6 +331,12 @@ def draw_int8(kind: str, draw) -> Case:
         qout = QParams(draw(st.floats(1e-3, 0.5)), draw(st.integers(-128, 127)))
         node.params = ops.lut.quantize(node, qin, qout)
         return Case(kind, [node], [_int8(rng, _image(draw))])
+    if kind == "resize":
+        attrs, (h, w) = draw(resize())
+        node = Node(kind, kind, [], [], attrs)
+        q = QParams(0.05, 3)  # resize keeps its input's quantization, whatever it is
+        node.params = ops.resize.quantize(node, q, q)
+        return Case(kind, [node], [_int8(rng, (1, h, w, draw(st.integers(1, 6))))])
     raise AssertionError(kind)
 
 
@@ -361,4 +378,7 @@ def draw_float32(kind: str, draw) -> Case:
         steps = tuple(draw(st.lists(st.sampled_from(STEPS), min_size=1, max_size=4)))
         node = Node(kind, kind, [], [], with_act(draw, dict(steps=steps)))
         return Case(kind, [node], [_float(rng, _image(draw))], FLOAT32)
+    if kind == "resize":
+        attrs, (h, w) = draw(resize())
+        return Case(kind, [Node(kind, kind, [], [], attrs)], [_float(rng, (1, h, w, draw(st.integers(1, 6))))], FLOAT32)
     raise AssertionError(kind)

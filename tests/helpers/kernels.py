@@ -85,6 +85,25 @@ def add_params(draw):
                 **clamp(draw))
 
 
+RESIZE_COORDINATES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn",
+                      "tflite_half_pixel", "tflite_align_corners", "tflite_asymmetric"]
+NEAREST_MODES = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
+
+
+def resize_attrs(mode, coordinate, in_hw, out_hw, nearest_mode="round_prefer_floor", scales=None) -> dict:
+    return dict(mode=mode, coordinate=coordinate, nearest_mode=nearest_mode, scales=scales, in_size=tuple(in_hw),
+                size=tuple(out_hw))
+
+
+@st.composite
+def resize(draw, max_hw=12):
+    """A resize node's attrs (any mode, coordinates, sizes up or down) and its input's (H, W)."""
+    in_hw = (draw(st.integers(1, max_hw)), draw(st.integers(1, max_hw)))
+    out_hw = (draw(st.integers(1, 2 * max_hw)), draw(st.integers(1, 2 * max_hw)))
+    return resize_attrs(draw(st.sampled_from(["nearest", "linear"])), draw(st.sampled_from(RESIZE_COORDINATES)),
+                        in_hw, out_hw, draw(st.sampled_from(NEAREST_MODES))), in_hw
+
+
 ACTS = [None, (0.0, 6.0), (0.0, math.inf), (-0.5, 0.25), (-math.inf, 0.1), (1.0, -1.0)]
 
 

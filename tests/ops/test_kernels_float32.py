@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 from helpers import COMPILERS
-from helpers.kernels import STEPS, pool_window, unclamped, window, with_act
+from helpers.kernels import STEPS, pool_window, resize, unclamped, window, with_act
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,6 +101,18 @@ def test_pooling(data):
     extra = dict(attrs, count_include_pad=data.draw(st.booleans())) if kind != "global_avg_pool" else {}
     node = Node(kind, kind, [], [], with_act(data.draw, extra))
     check(float_graph((1, h, w, c), [(node, ["x"])]), rng)
+
+
+@SETTINGS
+@given(st.data())
+def test_resize(data):
+    """Nearest and bilinear, every coordinate transform, twice in a row (the planner may
+    place each output over its input)."""
+    first, (h, w) = data.draw(resize())
+    second = dict(data.draw(resize())[0], in_size=first["size"])
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    layers = [(Node("r", "resize", [], [], first), ["x"]), (Node("s", "resize", [], [], second), ["t0"])]
+    check(float_graph((1, h, w, data.draw(st.integers(1, 5))), layers), rng)
 
 
 @SETTINGS

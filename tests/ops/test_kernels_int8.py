@@ -7,8 +7,8 @@ points, narrow activation clamps, padding wider than the kernel reach, dilation.
 
 import numpy as np
 import pytest
-from helpers import COMPILERS, run_graph_c
-from helpers.kernels import CC, SETTINGS, check, int8_weights, pool_window, requant_params, window
+from helpers import COMPILERS, QIN, run_graph_c
+from helpers.kernels import CC, SETTINGS, check, int8_weights, pool_window, requant_params, resize, resize_attrs, window
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -106,6 +106,16 @@ def test_softmax(data):
     assert np.all(np.abs(probs.sum(axis=1) - 1) <= classes / 256 + 1 / 256)
 
 
+@SETTINGS
+@given(st.data())
+def test_resize(data):
+    attrs, (h, w) = data.draw(resize())
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    node = Node("r", "resize", [], [], attrs)
+    node.params = ops.resize.quantize(node, QIN, QIN)
+    check(node, (1, h, w, data.draw(st.integers(1, 5))), rng)
+
+
 def test_softmax_matches_float():
     """Integer softmax within one output step of the float softmax of the dequantized input."""
     rng = np.random.default_rng(1)
@@ -166,6 +176,9 @@ def test_each_compiler_builds_every_kernel(cc, tmp_path):
     pool = Node("a", "avg_pool", [], [], dict(kernel=(2, 2), strides=(1, 1), pads=(0, 0, 0, 0), count_include_pad=False))
     pool.params = dict(input_zp=0, output_zp=0, act_min=-128, act_max=127, count_include_pad=0)
     shape = add(pool, shape)
+    resize = Node("r", "resize", [], [], resize_attrs("linear", "half_pixel", shape[1:3], (7, 5)))
+    resize.params = ops.resize.quantize(resize, QParams(0.1, 0), QParams(0.1, 0))
+    shape = add(resize, shape)
     gap = Node("g", "global_avg_pool", [], [], {})
     gap.params = ops.global_avg_pool.quantize(gap, QParams(0.1, 0), QParams(0.02, -3))
     shape = add(gap, shape)

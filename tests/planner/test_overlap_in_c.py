@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from helpers import COMPILERS
 from helpers.chains import build_chain, check_chain, draw_specs, make_layer, reshaped
+from helpers.kernels import NEAREST_MODES, RESIZE_COORDINATES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,6 +75,20 @@ def test_random_chains_at_their_tightest_overlap(data):
                                       [("global_avg_pool",), ("fully_connected", 7), ("softmax",)]]))
     graph = build_chain(reshaped(specs, shape, rng) + tail, shape, rng)
     check_chain(graph, rng)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_every_resize_at_its_tightest_overlap(mode):
+    """Every coordinate transform, shrinking and enlarging (to 1 pixel and back to 16), each
+    output placed as far below its input as its row-by-row reads allow; the plain and the
+    DSP builds."""
+    rng = np.random.default_rng(len(mode))
+    specs = [("resize", mode, coordinate, nearest, factor) for coordinate in RESIZE_COORDINATES
+             for nearest, factor in zip(NEAREST_MODES * 2, (0.5, 2.0, 0.75, 1.5, 0.1, 16.0, 1.0, 0.6))]
+    graph = build_chain(specs, (1, 9, 7, 3), rng)
+    assert len(planner.overlap_rules(graph)) >= len(specs) // 2
+    check_chain(graph, rng, dsp=False)
+    check_chain(graph, rng, dsp=True)
 
 
 def test_widening_pointwise_needs_about_its_output_size():
