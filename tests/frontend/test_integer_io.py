@@ -205,3 +205,24 @@ def test_a_denormal_scale_is_refused(tmp_path):
             t.CopyFrom(numpy_helper.from_array(np.array(1e-40, np.float32), t.name))
     with pytest.raises(McugenError, match="normal float32"):
         pipeline.build(save(m, tmp_path))
+
+
+def test_a_chain_of_equal_quantize_dequantize_pairs_is_one(tmp_path):
+    """Q -> DQ -> Q -> DQ with the same parameters (as some quantizers write around a
+    reshape they then drop): one quantization, no requantizing layer."""
+    from helpers.int8_models import Builder
+
+    b = Builder()
+    x = b.node("Transpose", [b.dq("input", 0.02, 0)], perm=[0, 3, 1, 2])
+    w, ws = b.weight((4, 3, 1, 1))
+    x = b.node("Conv", [x, w, b.bias(4, ws * 0.02)], kernel_shape=[1, 1])
+    x = b.qdq(b.qdq(x, 0.05, 3), 0.05, 3)
+    b.q(b.node("Relu", [x]), 0.05, 3)
+    b.nodes[-1].output[0] = "output"
+    graph = helper.make_graph(b.nodes, "chain", [helper.make_tensor_value_info("input", TensorProto.INT8, [1, 3, 3, 3])],
+                              [helper.make_tensor_value_info("output", TensorProto.INT8, [1, 4, 3, 3])], b.inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    compiled = pipeline.build(save(m, tmp_path))
+    assert [n.op for n in compiled.graph.nodes] == ["pointwise_conv"]
+    result = verify(str(tmp_path / "model.onnx"), compiled, "t", samples=10, cc=COMPILERS[0], weights_bytes=0, macs=0)
+    assert result.bit_exact
