@@ -6,6 +6,7 @@ from mcugen.verify.int8 import (  # noqa: F401  the package's interface
     HostRunner,
     Result,
     TargetRunner,
+    accuracy,
     file_bytes,
     make_inputs,
     onnx_layout,
