@@ -1,4 +1,4 @@
-"""Benchmark: the shipped examples on Cortex-M0+, M4 and M7 (not a test; prints figures).
+"""Benchmark: the shipped examples on Cortex-M0+, M4, M7 and M33 (not a test; prints figures).
 
     python benchmarks/bench_cortexm.py [--json] [--cores cortex-m4 ...] [--models vww digits]
 
@@ -6,7 +6,7 @@ For each example and core, from `mcugen bench` (arm-none-eabi-gcc -O3, one infer
 counted in unicorn): total executed instructions, instructions per MAC, estimated cycles,
 flash and RAM; and the per-layer table on Cortex-M4. The figures are quoted with
 arm-none-eabi-gcc, so this script refuses to run with the ziglang fallback. Takes about
-two minutes for VWW on the three cores.
+two to three minutes for VWW on the four cores.
 """
 
 from __future__ import annotations

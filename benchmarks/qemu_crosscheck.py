@@ -4,8 +4,10 @@
 
 Builds the model's bench ELF (the same trace build `mcugen bench` runs), then:
 
-- QEMU: qemu-system-arm on the target's board (mps2-an386 for M4, mps2-an500 for M7),
-  one instruction per translation block (-singlestep) and every block execution logged
+- QEMU: qemu-system-arm on the target's board (mps2-an386 for M4, mps2-an500 for M7,
+  mps2-an505 for M33, which boots in the Secure state from 0x10000000: the M33 build is
+  linked there, see targets.py), one instruction per translation block (-singlestep) and
+  every block execution logged
   (-d exec,nochain). Counted: the log lines from NAME_run's entry up to the next
   mcugen_exchange, less the marker function's own body. In QEMU nothing feeds the runner,
   so the first run sees the input the start-up left: zeros.

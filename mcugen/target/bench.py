@@ -13,7 +13,7 @@ The per-layer marker costs the call itself, a few instructions per layer (the ar
 and the BL), which are counted in the layer; the marker's body (a return) is left out.
 Instruction counts depend slightly on the data (requantization rounds by sign,
 clamps branch), so bench runs one deterministic sample: the first --calib sample, or a
-seeded random one. A float32 build (--precision float32, M4/M7 with their FPU) is checked
+seeded random one. A float32 build (--precision float32, M4/M7/M33 with their FPU) is checked
 against mcugen's float reference within verify's bound instead of byte for byte.
 """
 

@@ -23,15 +23,30 @@ The costs are those of ARM's Technical Reference Manuals, zero wait states:
   only as the older of a pair); multiplies 1; loads and stores 1; LDM/STM/PUSH/POP 1+N/2
   (64-bit data path); divides 7; branches 1 taken (predicted), 0.5 not taken; IT 0.5.
   Mispredictions, cache misses and stalls on dependencies are not modelled, so M7 figures
-  are the least certain of the three.
+  are the least certain.
+- Cortex-M33: ARM publishes no cycle table for it either: its TRM (Arm 100230), unlike the
+  M0+ and M4 TRMs, has none. Arm states single-cycle multiply-accumulate (MUL, MLA, SMLAD,
+  SMLAL, ...: 1). The other costs are the timings measured with DWT.CYCCNT on a Cortex-M33
+  r1p0 (RP2350) by jnk0le, "pipeline cycle test", doc/cortex_m33.md in
+  github.com/jnk0le/random: data processing and DSP 1; LDR/STR 1, with a load-use latency
+  of 2 (one stall cycle when the next instruction reads the loaded register, except as the
+  data of a store); LDRD/STRD 2; LDM/STM/PUSH/POP of N registers N; a taken branch 2 (1 +
+  one cycle of refill: the M33 resolves branches in its second stage), not taken 1; BL and
+  POP {..,PC} pay the same one-cycle refill. The M33 dual-issues some pairs of 16-bit
+  instructions (in practice a NOP, IT or branch as the second); that is not modelled, so
+  such a pair costs one cycle too many. Not published or measured: SDIV/UDIV (7, as on the
+  M4), the FPU's divide (14, as on the M4). Other stalls (2-cycle results of MACs and of
+  shifted-operand instructions) are not modelled. The sources: docs/cortex-m.md.
 
 FPU instructions (float32 builds, -mfloat-abi=hard), from the Cortex-M4 TRM's table 7-1
 "FPU instruction set": VADD/VSUB/VMUL/VNEG/VABS/VCMP/VCVT/VMOV/VMRS 1; VMLA/VMLS/VFMA/VFMS
 and their negated forms 3; VDIV/VSQRT 14; VLDR/VSTR as loads and stores; VLDM/VSTM/
 VPUSH/VPOP 1+N. Cortex-M7 (no table): 1, 1 (pipelined), 14, and its loads and stores.
+Cortex-M33 (measured, as above): 1; VFMA 3 (it issues in one cycle but no FPU instruction
+issues in the next two); VDIV 14 as on the M4; its loads and stores.
 
 Not modelled anywhere: wait states of real flash (the figures are for zero-wait-state
-memory, as in the TRMs), load-use stalls, and interrupts.
+memory, as in the TRMs), and interrupts; load-use stalls only on the M33.
 """
 
 from __future__ import annotations
@@ -86,6 +101,7 @@ class CostModel:
     fp: float = 1  # FPU data processing: VADD, VMUL, VCMP, VCVT, VMOV, ...
     fp_mac: float = 3  # VMLA, VFMA and their kin
     fp_div: float = 14  # VDIV, VSQRT
+    load_use: float = 0  # a stall when an instruction reads the register the load right before it wrote
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -101,6 +117,10 @@ COST_MODELS = {
     "cortex-m7": CostModel("cortex-m7", alu=0.5, dsp=1, mul=1, div=7, load=1, store=1, pipelined_access=1,
                            multiple_base=1, per_register=0.5, taken=1, not_taken=0.5, call=1, pop_pc_extra=1, it=0.5,
                            source="no ARM cycle table; dual-issue estimate (see mcugen/target/cycles.py)", fp_mac=1),
+    "cortex-m33": CostModel("cortex-m33", alu=1, dsp=1, mul=1, div=7, load=1, store=1, pipelined_access=1,
+                            multiple_base=0, per_register=1, taken=2, not_taken=1, call=2, pop_pc_extra=1, it=1,
+                            load_use=1, source="no ARM cycle table; single-cycle MAC (Arm) and timings measured on "
+                            "an M33 r1p0 (jnk0le/random, pipeline cycle test; see mcugen/target/cycles.py)"),
 }
 
 
@@ -150,12 +170,15 @@ def decode(code: bytes, address: int, model: CostModel) -> Block:
     if sum(i.size for i in insns) != len(code) or len(insns) != count:
         raise ValueError(f"block at 0x{address:08x}: capstone decodes {len(insns)} instructions, "
                          f"the halfword rule {count}")
-    cost, previous_access, branch = 0.0, False, None
+    cost, previous_access, branch, loaded = 0.0, False, None, set()
     for n, insn in enumerate(insns):
         name = insn.insn_name()
         regs = [op.reg for op in insn.operands if op.type == arm.ARM_OP_REG]
         access = name in LOADS or name in STORES or name in FP_LOADS or name in FP_STORES
         last = n == len(insns) - 1
+        if model.load_use and loaded & _reads(insn, name):
+            cost += model.load_use
+        loaded = set(regs[:2 if name == "ldrd" else 1]) if name in LOADS else set()
         if last and (name in BRANCHES or (name not in MULTIPLE and regs[:1] == [arm.ARM_REG_PC])):
             branch = "call" if name in CALLS else "branch"
             continue
@@ -164,6 +187,16 @@ def decode(code: bytes, address: int, model: CostModel) -> Block:
         cost += _cost(name, len(regs), access, previous_access, model)
         previous_access = access and name not in ("ldrd", "strd")
     return Block(count, cost, branch)
+
+
+def _reads(insn, name: str) -> set[int]:
+    """The registers an instruction reads, for the load-use stall; a store's data register is
+    read late (a load's result feeds a store without a stall), so only its address counts."""
+    import capstone.arm as arm
+
+    if name in STORES:
+        return {r for op in insn.operands if op.type == arm.ARM_OP_MEM for r in (op.mem.base, op.mem.index) if r}
+    return set(insn.regs_access()[0])
 
 
 def _cost(name: str, nregs: int, access: bool, previous_access: bool, model: CostModel) -> float:

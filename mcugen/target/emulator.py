@@ -1,8 +1,9 @@
 """Running a target ELF in unicorn: feeding samples, dumping layers, counting instructions.
 
 The ELF is loaded the way a board boots: its load segments are written into the two
-memory regions of targets.py, SP and PC come from the vector table, and the start-up
-code copies .data and zeroes .bss itself.
+memory regions of targets.py, mapped where the ELF's linker script put them
+(__flash_origin, __ram_origin), SP and PC come from the vector table at the start of the
+code memory, and the start-up code copies .data and zeroes .bss itself.
 
 Host <-> target I/O has no device: the runner's main calls mcugen_exchange(input, output)
 before every run. A hook on that one address (a bounded hook costs nothing elsewhere)
@@ -17,9 +18,10 @@ is no per-instruction Python hook. The edges also tell, for a block ending in a 
 whether the branch was taken (the next block is not the fall-through), which the cycle
 model needs.
 
-unicorn runs an M33-like core whatever CPU model is asked for: it executes any Thumb-2
-instruction. The instruction set of a build is therefore enforced by -mcpu at compile
-time, not by the emulator.
+The CPU model is unicorn 2's default for M-profile, UC_CPU_ARM_CORTEX_M33 (set explicitly
+below), for every target: it executes any Thumb-2 instruction. The instruction set of an
+M0+, M4 or M7 build is therefore enforced by -mcpu at compile time, not by the emulator; a
+cortex-m33 build runs on its own core's model.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcugen.errors import McugenError
-from mcugen.target.targets import FLASH_BASE, FLASH_SIZE, RAM_BASE, RAM_SIZE
+from mcugen.target.targets import FLASH_SIZE, RAM_SIZE
 from mcugen.target.toolchain import BuildError
 
 SCB_BASE, SCB_SIZE = 0xE000E000, 0x1000  # the System Control Space page holding CPACR (0xE000ED88)
@@ -95,6 +97,14 @@ class Program:
                 return data[address - base: address - base + size]
         raise BuildError(f"{self.path.name}: nothing loaded at 0x{address:08x}")
 
+    @property
+    def flash_base(self) -> int:
+        return self.address("__flash_origin")
+
+    @property
+    def ram_base(self) -> int:
+        return self.address("__ram_origin")
+
     def word(self, address: int) -> int:
         return int.from_bytes(self.read(address, 4), "little")
 
@@ -134,18 +144,20 @@ class Machine:
         self.unicorn, self.arm = unicorn, arm
         self.program = program
         uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
-        uc.mem_map(FLASH_BASE, FLASH_SIZE)
-        uc.mem_map(RAM_BASE, RAM_SIZE)
+        uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M33)  # the default; before anything else
+        flash, self.ram_base = program.flash_base, program.ram_base
+        uc.mem_map(flash, FLASH_SIZE)
+        uc.mem_map(self.ram_base, RAM_SIZE)
         # The System Control Block, as plain memory: a hard-float build's start-up writes
         # CPACR there to enable the FPU, which unicorn's core has enabled already.
         uc.mem_map(SCB_BASE, SCB_SIZE)
         for address, data in program.segments:
             uc.mem_write(address, data)
-        self.stack_floor = program.symbols.get("__bss_end", (RAM_BASE, 0))[0]
+        self.stack_floor = program.symbols.get("__bss_end", (self.ram_base, 0))[0]
         if paint_stack:
-            uc.mem_write(self.stack_floor, bytes([STACK_PAINT]) * (RAM_BASE + RAM_SIZE - self.stack_floor))
-        uc.reg_write(arm.UC_ARM_REG_SP, program.word(FLASH_BASE))
-        self.pc = program.word(FLASH_BASE + 4)  # the reset handler, Thumb bit set
+            uc.mem_write(self.stack_floor, bytes([STACK_PAINT]) * (self.ram_base + RAM_SIZE - self.stack_floor))
+        uc.reg_write(arm.UC_ARM_REG_SP, program.word(flash))
+        self.pc = program.word(flash + 4)  # the reset handler, Thumb bit set
         self.uc = uc
 
     def hook_at(self, address: int, callback) -> None:
@@ -175,7 +187,7 @@ class Machine:
 
     def stack_high_water(self) -> int:
         """Bytes of stack ever used: from the top of RAM down to the lowest repainted byte."""
-        top = RAM_BASE + RAM_SIZE
+        top = self.ram_base + RAM_SIZE
         ram = self.read(self.stack_floor, top - self.stack_floor)
         untouched = len(ram) - len(ram.lstrip(bytes([STACK_PAINT])))
         return top - (self.stack_floor + untouched)

@@ -12,16 +12,21 @@ clang, and targets Thumb without a system toolchain) is the fallback, if importa
 Flags, for every target: -O3 (the speed figures are for the fastest build), -mthumb,
 -mcpu=<core> (this alone decides the instruction set: the emulator runs any Thumb-2
 instruction), -mfloat-abi=soft: the int8 path uses no float, M0+ has no FPU, and the
-FPU of M4/M7 is optional, so one ELF runs on every variant of the core and the start-up
+FPU of M4/M7/M33 is optional, so one ELF runs on every variant of the core and the start-up
 code never has to enable an FPU (soft is also arm-none-eabi-gcc's default, so the figures
 compare with builds that give only -mcpu). Plus -ffunction-sections -fdata-sections and
 --gc-sections, so the ELF holds only what is called, and the warning set of the host
 builds (-Wall -Wextra -Werror -pedantic, -std=c99).
 
---precision float32 is for parts with an FPU: M4 and M7 builds take -mfloat-abi=hard and
-the core's single-precision FPU (-mfpu=fpv4-sp-d16, fpv5-sp-d16, which every M4F/M7
-variant has), link libm, and the start-up code enables the FPU. M0+ has none and is
-refused, as is the ziglang fallback (float32 target builds are arm-none-eabi-gcc's).
+--precision float32 is for parts with an FPU: M4, M7 and M33 builds take -mfloat-abi=hard
+and the core's single-precision FPU (-mfpu=fpv4-sp-d16 on the M4, fpv5-sp-d16 on the M7
+and M33, which every M4F/M7/M33F variant has), link libm, and the start-up code enables
+the FPU. M0+ has none and is refused, as is the ziglang fallback (float32 target builds are
+arm-none-eabi-gcc's).
+
+The memory map is link.ld's (QEMU's mps2-an386), except for a core whose QEMU board has its
+memory elsewhere (the M33's mps2-an505): linker_script moves the two regions, and the
+emulator maps them where the ELF says (__flash_origin, __ram_origin).
 """
 
 from __future__ import annotations
@@ -41,9 +46,13 @@ from mcugen.target.toolchain import WARNINGS, BuildError
 
 HOST = "host"
 
-# Memory map of every build (templates/target/link.ld; QEMU's mps2-an386 board).
+# The memory map (templates/target/link.ld): QEMU's mps2-an386 board, 4 MiB of code memory
+# and 4 MiB of SRAM. A target whose QEMU board has its memory elsewhere moves the two regions.
 FLASH_BASE, FLASH_SIZE = 0x00000000, 4 << 20
 RAM_BASE, RAM_SIZE = 0x20000000, 4 << 20
+# mps2-an505 (Cortex-M33) boots in the Secure state from 0x10000000: the Secure aliases of its
+# 4 MiB of code SSRAM (0x10000000) and of the 4 MiB of SSRAM2/3 (0x38000000).
+AN505_FLASH, AN505_RAM = 0x10000000, 0x38000000
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class Target:
     dsp: bool  # the DSP extension (SMLAD, SXTB16, SSAT, ...): __ARM_FEATURE_DSP
     qemu_board: str | None  # a qemu-system-arm board with this core, for cross-checks
     fpu: str | None = None  # arm-none-eabi-gcc -mfpu of its single-precision FPU; None: no FPU
+    flash_base: int = FLASH_BASE  # where link.ld puts the code memory and the SRAM
+    ram_base: int = RAM_BASE
 
     def info(self) -> dict:
         return dict(name=self.name, cpu=self.gcc_cpu, arch=self.arch, dsp=self.dsp, fpu=self.fpu)
@@ -66,6 +77,8 @@ TARGETS = {
         Target("cortex-m0plus", "cortex-m0plus", "cortex_m0plus", "ARMv6-M", False, None),
         Target("cortex-m4", "cortex-m4", "cortex_m4", "ARMv7E-M", True, "mps2-an386", "fpv4-sp-d16"),
         Target("cortex-m7", "cortex-m7", "cortex_m7", "ARMv7E-M", True, "mps2-an500", "fpv5-sp-d16"),
+        Target("cortex-m33", "cortex-m33", "cortex_m33", "ARMv8-M Mainline", True, "mps2-an505", "fpv5-sp-d16",
+               AN505_FLASH, AN505_RAM),
     )
 }
 TARGET_NAMES = [HOST, *TARGETS]
@@ -123,7 +136,7 @@ def check_precision(target: Target, cross: CrossCompiler, precision: Precision) 
         return
     if target.fpu is None:
         raise McugenError(f"--precision float32 needs a core with an FPU: {target.name} has none "
-                          "(use cortex-m4 or cortex-m7, or int8)")
+                          "(use cortex-m4, cortex-m7 or cortex-m33, or int8)")
     if cross.kind != "gcc":
         raise McugenError("--precision float32 on a Cortex-M target needs arm-none-eabi-gcc "
                           "(Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
@@ -192,6 +205,15 @@ def target_file(name: str) -> str:
     return (codegen.templates_dir() / "target" / name).read_text()
 
 
+def linker_script(target: Target) -> str:
+    """link.ld with the target's memory map (the file itself holds mps2-an386's, for the firmware example)."""
+    text = target_file("link.ld")
+    for region, base in (("FLASH", target.flash_base), ("RAM", target.ram_base)):
+        text, n = re.subn(rf"^(\s*{region} .*ORIGIN = )0x[0-9A-Fa-f]+", rf"\g<1>0x{base:08X}", text, flags=re.M)
+        assert n == 1, region
+    return text
+
+
 def runner_source(name: str) -> str:
     return codegen.environment().get_template("target/runner.c.j2").render(p=name, P=name.upper())
 
@@ -204,7 +226,7 @@ def build_elf(files: dict[str, str], name: str, target: Target, cross: CrossComp
         (folder / fname).write_text(text)
     (folder / "runner.c").write_text(runner_source(name))
     (folder / "startup.c").write_text(target_file("startup.c"))
-    (folder / "link.ld").write_text(target_file("link.ld"))
+    (folder / "link.ld").write_text(linker_script(target))
     model = [folder / f"{name}.c", folder / f"{name}_weights.c"]
     defines = [f"-D{name.upper()}_TRACE"] if trace else []
     objects = [_compile(cross, target, src, defines, precision)
