@@ -7,9 +7,8 @@ import pytest
 
 pytest.importorskip("tflite_micro")
 
-from helpers import COMPILERS  # noqa: E402
+from helpers import COMPILERS, tflm  # noqa: E402
 from helpers import tflite_builder as tb  # noqa: E402
-from helpers import tflm  # noqa: E402
 
 from mcugen import pipeline  # noqa: E402
 from mcugen.ir import Node  # noqa: E402

@@ -259,3 +259,15 @@ def softmax_after_spatial_flatten():
 def test_leftover_ops_are_refused_clearly(case, words, tmp_path):
     with pytest.raises(McugenError, match=words):
         pipeline.front(save(case(), tmp_path))
+
+
+def prelu_per_element():
+    """A slope per element (Keras' PReLU without shared_axes), which mcugen refuses."""
+    nodes = [helper.make_node("PRelu", ["input", "slope"], ["output"], name="prelu")]
+    return model(nodes, [1, 3, 4, 4], [1, 3, 4, 4], [init("slope", rand(3, 4, 4))])
+
+
+def test_prelu_with_a_slope_per_element_is_refused_in_one_line(tmp_path):
+    with pytest.raises(McugenError, match=r"node 'prelu' \(PRelu, opset \d+\): only PRelu with one slope per channel") as e:
+        pipeline.front(save(prelu_per_element(), tmp_path))
+    assert "\n" not in str(e.value) and "[3, 4, 4]" in str(e.value)
