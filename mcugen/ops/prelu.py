@@ -10,7 +10,7 @@ alpha: symmetric, scale max|slope| / 127, zero point 0.
 int8, with v = q_x - zp_x and a = q_alpha[c] - zp_alpha:
     v >= 0: y = zp_out + MultiplyByQuantizedMultiplier(v, M1)       M1 = s_x / s_out
     v <  0: y = zp_out + MultiplyByQuantizedMultiplier(v * a, M2)   M2 = s_x s_alpha / s_out
-then clamped to int8; M1 and M2 are QuantizeMultiplier of the real multipliers in float64
+then clamped to int8 and to a fused activation's bounds; M1 and M2 are QuantizeMultiplier of the real multipliers in float64
 (from the float32 scales TFLite stores). |v * a| <= 255 * 255, so the product fits int32.
 """
 
@@ -20,14 +20,16 @@ from mcugen.fixedpoint import quantize_multiplier, requantize, round_half_away
 from mcugen.ops import common
 
 KIND = "prelu"
+TAKES_ACTIVATION = True  # a Relu/Clip after it (not in TFLite's PRELU) fuses into its output clamp
 RESHAPE_READ = "last_axis"  # the slope follows the last axis
 # CHANNEL_AXIS stays None: a BatchNormalization after a PRelu cannot fold into it.
 
 C_KERNELS = {
     "s8": common.CKernel("mcugen_prelu_s8", (("mcugen_prelu_s8_params_t", "p", (
         "outer", "channels", "input_zp", "alpha_zp", "output_zp", "mult_pos", "shift_pos", "mult_neg", "shift_neg",
-        "alpha")),), common.UNARY),
-    "f32": common.CKernel("mcugen_prelu_f32", (("mcugen_prelu_f32_params_t", "p", ("outer", "channels", "slope")),),
+        "act_min", "act_max", "alpha")),), common.UNARY),
+    "f32": common.CKernel("mcugen_prelu_f32", (("mcugen_prelu_f32_params_t", "p", ("outer", "channels", "act_min", "act_max",
+                                                                                "slope")),),
                           common.UNARY),
 }
 
@@ -42,7 +44,7 @@ def _per_element(x, slope):
 
 
 def run_float(node, x):
-    return np.where(x >= 0, x, x * _per_element(x, node.attrs["slope"]))
+    return common.clamp_float(np.where(x >= 0, x, x * _per_element(x, node.attrs["slope"])), node)
 
 
 output_qparams = common.observed_qparams
@@ -62,9 +64,10 @@ def quantize(node, qin, qout):
     alpha, s_alpha, zp_alpha = slope_quantization(node)
     mult_pos, shift_pos = quantize_multiplier(qin.scale / qout.scale)
     mult_neg, shift_neg = quantize_multiplier(qin.scale * s_alpha / qout.scale)
+    act_min, act_max = common.clamp_range(node.attrs.get("act"), qout)
     return dict(alpha=alpha.astype(np.int8), alpha_scale=s_alpha, alpha_zp=zp_alpha, input_zp=qin.zero_point,
-                output_zp=qout.zero_point, mult_pos=mult_pos, shift_pos=shift_pos, mult_neg=mult_neg,
-                shift_neg=shift_neg)
+                output_zp=qout.zero_point, act_min=act_min, act_max=act_max, mult_pos=mult_pos, shift_pos=shift_pos,
+                mult_neg=mult_neg, shift_neg=shift_neg)
 
 
 def run_int8(node, x):
@@ -72,7 +75,7 @@ def run_int8(node, x):
     v = x.astype(np.int64) - p["input_zp"]
     a = _per_element(v, p["alpha"].astype(np.int64) - p["alpha_zp"])
     out = np.where(v >= 0, requantize(v, p["mult_pos"], p["shift_pos"]), requantize(v * a, p["mult_neg"], p["shift_neg"]))
-    return np.clip(out + p["output_zp"], common.INT8_MIN, common.INT8_MAX).astype(np.int8)
+    return np.clip(out + p["output_zp"], p["act_min"], p["act_max"]).astype(np.int8)
 
 
 def arrays(node):

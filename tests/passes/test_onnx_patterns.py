@@ -143,20 +143,22 @@ def dscnn_first_conv_prelu():
 
 def conv_prelu_per_channel_gemm_prelu():
     """Conv -> PRelu, one slope per channel [C,1,1] (torch nn.PReLU(C)) -> depthwise conv ->
-    PRelu [1,C,1,1] (Keras' shared_axes=[1, 2]) -> GlobalAveragePool -> Flatten -> Gemm ->
+    PRelu [1,C,1,1] (Keras' shared_axes=[1, 2]) -> Clip (fused) -> GlobalAveragePool -> Flatten -> Gemm ->
     PRelu [C] of a vector."""
     nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
              helper.make_node("PRelu", ["c", "s1"], ["p"], name="prelu1"),
              helper.make_node("Conv", ["p", "dw"], ["d"], name="dw", group=5, pads=[1, 1, 1, 1]),
              helper.make_node("PRelu", ["d", "s2"], ["q"], name="prelu2"),
-             helper.make_node("GlobalAveragePool", ["q"], ["g"], name="gap"),
+             helper.make_node("Clip", ["q", "lo", "hi"], ["r"], name="clip"),
+             helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
              helper.make_node("Flatten", ["g"], ["f"], name="flat"),
              helper.make_node("Gemm", ["f", "fw", "fb"], ["h"], name="fc", transB=1),
              helper.make_node("PRelu", ["h", "s3"], ["output"], name="prelu3")]
     slopes = np.array([0.25, -0.5, 1.5, 0.0, 0.1], np.float32)
     inits = [init("w", rand(5, 3, 3, 3)), init("b", rand(5)), init("s1", slopes.reshape(5, 1, 1)),
              init("dw", rand(5, 1, 3, 3)), init("s2", slopes[::-1].reshape(1, 5, 1, 1)),
-             init("fw", rand(4, 5)), init("fb", rand(4)), init("s3", np.array([0.2, 0.3, -0.1, 0.05], np.float32))]
+             init("lo", -0.5), init("hi", 1.0), init("fw", rand(4, 5)), init("fb", rand(4)),
+             init("s3", np.array([0.2, 0.3, -0.1, 0.05], np.float32))]
     return model(nodes, [1, 3, 6, 5], [1, 4], inits), ["conv", "prelu", "depthwise_conv", "prelu", "global_avg_pool",
                                                           "fully_connected", "prelu"]
 

@@ -6,16 +6,17 @@
 
 typedef struct {
     int32_t outer, channels;     /* outer pixels of `channels` values each */
+    float act_min, act_max;      /* a fused activation's bounds (infinite: none) */
     const float *slope;          /* the slope of each channel */
 } mcugen_prelu_f32_params_t;
 
-/* out = x >= 0 ? x : slope[c] * x. */
+/* out = act(x >= 0 ? x : slope[c] * x). */
 MCUGEN_KERNEL void mcugen_prelu_f32(const mcugen_prelu_f32_params_t *p, const float *input, float *output)
 {
     for (int32_t o = 0; o < p->outer; ++o) {
         for (int32_t c = 0; c < p->channels; ++c) {
             const float x = *input++;
-            *output++ = x >= 0.0f ? x : x * p->slope[c];
+            *output++ = mcugen_clamp_f32(x >= 0.0f ? x : x * p->slope[c], p->act_min, p->act_max);
         }
     }
 }

@@ -10,10 +10,11 @@ typedef struct {
     int32_t input_zp, alpha_zp, output_zp;
     int32_t mult_pos, shift_pos; /* s_in / s_out */
     int32_t mult_neg, shift_neg; /* s_in s_alpha / s_out */
+    int32_t act_min, act_max;    /* int8, or a fused activation's clamp */
     const int8_t *alpha;         /* the int8 slope of each channel */
 } mcugen_prelu_s8_params_t;
 
-/* v = x - zp_in; out = zp_out + (v >= 0 ? M1 v : M2 v (alpha[c] - zp_alpha)), clamped. */
+/* v = x - zp_in; out = zp_out + (v >= 0 ? M1 v : M2 v (alpha[c] - zp_alpha)), clamped to [act_min, act_max]. */
 MCUGEN_KERNEL void mcugen_prelu_s8(const mcugen_prelu_s8_params_t *p, const int8_t *input, int8_t *output)
 {
     for (int32_t o = 0; o < p->outer; ++o) {
@@ -23,7 +24,7 @@ MCUGEN_KERNEL void mcugen_prelu_s8(const mcugen_prelu_s8_params_t *p, const int8
                                : mcugen_multiply_by_quantized_multiplier(v * (p->alpha[c] - p->alpha_zp),
                                                                          p->mult_neg, p->shift_neg);
             y = y < -256 ? -256 : y > 255 ? 255 : y;   /* keeps + zp in range; the clamp below decides */
-            *output++ = mcugen_clamp_s8(y + p->output_zp, -128, 127);
+            *output++ = mcugen_clamp_s8(y + p->output_zp, p->act_min, p->act_max);
         }
     }
 }
