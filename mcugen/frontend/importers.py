@@ -306,12 +306,32 @@ def import_elementwise(node, ctx):
 
 
 def import_prelu(node, ctx):
-    """PRelu with one slope (or the same slope for every channel): a LeakyRelu table."""
-    slope = ctx.const(node, 1, "slope")
-    if slope.size == 0 or not np.all(slope == slope.reshape(-1)[0]):
-        raise McugenError(f"{describe(node, ctx.opset)}: only PRelu with one slope for all channels is supported "
-                          f"(this one has {slope.size} different slopes)")
-    return [_ir(node, "lut", node.input[:1], steps=(("leakyrelu", float(slope.reshape(-1)[0])),))]
+    """PRelu with a constant slope, one value per channel (axis 1: [C,1,1] or [1,C,1,1] of
+    an image, [C] of a vector) or one for all: the prelu op (mcugen/ops/prelu.py), with the
+    model's int8 slopes when they are behind a DequantizeLinear (per tensor). One float
+    slope for all is a LeakyRelu table, which is TFLite's LEAKY_RELU exactly."""
+    slope, shape = ctx.const(node, 1, "slope"), ctx.shape(node.input[0])
+    quantized = ctx.quantized.get(node.input[1])
+    if quantized is None and slope.size > 0 and np.all(slope == slope.reshape(-1)[0]):
+        return [_ir(node, "lut", node.input[:1], steps=(("leakyrelu", float(slope.reshape(-1)[0])),))]
+    padded = (1,) * (len(shape) - slope.ndim) + tuple(slope.shape)
+    if len(shape) not in (2, 4) or len(padded) != len(shape) or slope.size == 0 or \
+            any(n != 1 for i, n in enumerate(padded) if i != 1) or padded[1] not in (1, shape[1]):
+        raise McugenError(f"{describe(node, ctx.opset)}: only PRelu with one slope per channel ([C,1,1] or "
+                          f"[1,C,1,1] of an image, [C] of a vector) or one for all is supported (this one has a "
+                          f"slope of shape {list(slope.shape)} for an input of {list(shape)})")
+    channels = shape[1]
+    attrs = dict(slope=np.broadcast_to(slope.reshape(-1).astype(np.float64), (channels,)).copy())
+    if quantized is not None:
+        dtype = np.dtype(quantized.values.dtype)
+        if quantized.scale.size == 1 and dtype in qdq.ACTIVATION_TYPES:
+            shift = qdq.ACTIVATION_TYPES[dtype]
+            values = quantized.values.astype(np.int64).reshape(-1) - shift
+            attrs.update(slope_q=np.broadcast_to(values, (channels,)).copy(), slope_scale=float(quantized.scale.reshape(())),
+                         slope_zero_point=int(quantized.zero_point.reshape(())) - shift)
+        else:
+            ctx.requantized.append(f"{quote(node.name or '<unnamed>')}: its slope is not 8-bit per tensor")
+    return [_ir(node, "prelu", node.input[:1], **attrs)]
 
 
 def import_max_pool(node, ctx):

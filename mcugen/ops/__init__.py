@@ -18,13 +18,14 @@ from mcugen.ops import (
     max_pool,
     mul,
     pointwise_conv,
+    prelu,
     resize,
     softmax,
 )
 from mcugen.ops.base import Op
 
 KINDS = [conv, depthwise_conv, pointwise_conv, fully_connected, avg_pool, global_avg_pool, softmax,
-         add, mul, lut, max_pool, resize]
+         add, mul, lut, prelu, max_pool, resize]
 
 REGISTRY = {module.KIND: Op(module) for module in KINDS}
 

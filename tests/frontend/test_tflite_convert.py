@@ -268,9 +268,21 @@ def tanh_after_conv() -> bytes:
     return b.build([x], [b.simple(B.TANH, [y], (1, 5, 5, 4), 1 / 128, 0)])
 
 
+def conv_prelu_depthwise() -> bytes:
+    """A conv, then PRELU with one alpha per channel ([1,1,C], an alpha zero point of 3, as
+    Keras' PReLU(shared_axes=[1, 2])), then a depthwise conv."""
+    b = tm.Builder(12)
+    x = tm.image_input(b, (1, 6, 6, 3))
+    y = b.conv(x, 5, kernel=3, out_scale=0.05)
+    alpha = b.tensor((1, 1, 5), tm.INT8, 0.004, 3, b.rng.integers(-128, 128, (1, 1, 5)))
+    p = b.simple(B.PRELU, [y, alpha], (1, 6, 6, 5), 0.03, -20)
+    return b.build([x], [b.conv(p, 5, kernel=3, depthwise=True, out_scale=0.04)])
+
+
 # layout_ops (a MEAN over the channels) and activations (a SUB of two tensors) use forms mcugen
 # refuses (docs/tflite.md); the rest, and a TANH, compile.
-INT8_MODELS = {**{k: v for k, v in tm.MODELS.items() if k not in ("layout_ops", "activations")}, "tanh": tanh_after_conv}
+INT8_MODELS = {**{k: v for k, v in tm.MODELS.items() if k not in ("layout_ops", "activations")}, "tanh": tanh_after_conv,
+               "prelu": conv_prelu_depthwise}
 
 
 @pytest.mark.parametrize("name", INT8_MODELS)

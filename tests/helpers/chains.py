@@ -57,6 +57,10 @@ def make_layer(spec, shape, rng):
         node = Node(kind, kind, [], [], resize_attrs(mode, coordinate, shape[1:3], out_hw, nearest_mode))
         node.params = ops.resize.quantize(node, Q, Q)
         return node
+    if kind == "prelu":  # ("prelu",): random slopes, per channel
+        node = Node(kind, kind, [], [], dict(slope=rng.uniform(-1.0, 1.0, c)))
+        node.params = ops.prelu.quantize(node, Q, QParams(0.03, -5))
+        return node
     if kind == "fully_connected":
         return weighted(kind, {}, (rest[0], int(np.prod(shape[1:]))), rest[0], int(np.prod(shape[1:])), rng)
     node = Node("softmax", "softmax", [], [], {})
@@ -145,8 +149,10 @@ def draw_specs(data, most: int) -> list:
     and resizes up and down."""
     specs = []
     for _ in range(data.draw(st.integers(2, most))):
-        kind = data.draw(st.sampled_from(["pointwise_conv", "depthwise_conv", "conv", "avg_pool", "resize"]))
-        if kind == "pointwise_conv":
+        kind = data.draw(st.sampled_from(["pointwise_conv", "depthwise_conv", "conv", "avg_pool", "resize", "prelu"]))
+        if kind == "prelu":
+            specs.append((kind,))
+        elif kind == "pointwise_conv":
             specs.append((kind, data.draw(st.integers(1, 24))))
         elif kind == "resize":
             specs.append((kind, data.draw(st.sampled_from(["nearest", "linear"])),

@@ -331,6 +331,18 @@ def draw_int8(kind: str, draw) -> Case:
         qout = QParams(draw(st.floats(1e-3, 0.5)), draw(st.integers(-128, 127)))
         node.params = ops.lut.quantize(node, qin, qout)
         return Case(kind, [node], [_int8(rng, _image(draw))])
+    if kind == "prelu":
+        shape = draw(st.sampled_from([_image(draw), (1, draw(st.integers(1, 20)))]))
+        slope = rng.uniform(-1.5, 1.5, shape[-1]) * draw(st.sampled_from([1.0, 0.01, 8.0]))
+        attrs = dict(slope=slope)
+        if draw(st.booleans()):  # a model's own int8 slopes, any zero point
+            attrs.update(slope_q=rng.integers(-128, 128, shape[-1]), slope_scale=draw(st.floats(1e-4, 0.1)),
+                         slope_zero_point=draw(st.integers(-128, 127)))
+        node = Node(kind, kind, [], [], with_act(draw, attrs))
+        qin = QParams(draw(st.floats(1e-3, 0.5)), draw(st.integers(-128, 127)))
+        qout = QParams(draw(st.floats(1e-3, 0.5)), draw(st.integers(-128, 127)))
+        node.params = ops.prelu.quantize(node, qin, qout)
+        return Case(kind, [node], [_int8(rng, shape)])
     if kind == "resize":
         attrs, (h, w) = draw(resize())
         node = Node(kind, kind, [], [], attrs)
@@ -378,6 +390,10 @@ def draw_float32(kind: str, draw) -> Case:
         steps = tuple(draw(st.lists(st.sampled_from(STEPS), min_size=1, max_size=4)))
         node = Node(kind, kind, [], [], with_act(draw, dict(steps=steps)))
         return Case(kind, [node], [_float(rng, _image(draw))], FLOAT32)
+    if kind == "prelu":
+        shape = draw(st.sampled_from([_image(draw), (1, draw(st.integers(1, 20)))]))
+        node = Node(kind, kind, [], [], with_act(draw, dict(slope=rng.uniform(-1.5, 1.5, shape[-1]))))
+        return Case(kind, [node], [_float(rng, shape)], FLOAT32)
     if kind == "resize":
         attrs, (h, w) = draw(resize())
         return Case(kind, [Node(kind, kind, [], [], attrs)], [_float(rng, (1, h, w, draw(st.integers(1, 6))))], FLOAT32)

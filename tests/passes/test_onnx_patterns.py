@@ -141,6 +141,28 @@ def dscnn_first_conv_prelu():
     return model(nodes, [1, 1, 49, 10], [1, 6, 25, 5], inits), ["conv", "lut"]
 
 
+def conv_prelu_per_channel_gemm_prelu():
+    """Conv -> PRelu, one slope per channel [C,1,1] (torch nn.PReLU(C)) -> depthwise conv ->
+    PRelu [1,C,1,1] (Keras' shared_axes=[1, 2]) -> Clip (fused) -> GlobalAveragePool -> Flatten -> Gemm ->
+    PRelu [C] of a vector."""
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("PRelu", ["c", "s1"], ["p"], name="prelu1"),
+             helper.make_node("Conv", ["p", "dw"], ["d"], name="dw", group=5, pads=[1, 1, 1, 1]),
+             helper.make_node("PRelu", ["d", "s2"], ["q"], name="prelu2"),
+             helper.make_node("Clip", ["q", "lo", "hi"], ["r"], name="clip"),
+             helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "fw", "fb"], ["h"], name="fc", transB=1),
+             helper.make_node("PRelu", ["h", "s3"], ["output"], name="prelu3")]
+    slopes = np.array([0.25, -0.5, 1.5, 0.0, 0.1], np.float32)
+    inits = [init("w", rand(5, 3, 3, 3)), init("b", rand(5)), init("s1", slopes.reshape(5, 1, 1)),
+             init("dw", rand(5, 1, 3, 3)), init("s2", slopes[::-1].reshape(1, 5, 1, 1)),
+             init("lo", -0.5), init("hi", 1.0), init("fw", rand(4, 5)), init("fb", rand(4)),
+             init("s3", np.array([0.2, 0.3, -0.1, 0.05], np.float32))]
+    return model(nodes, [1, 3, 6, 5], [1, 4], inits), ["conv", "prelu", "depthwise_conv", "prelu", "global_avg_pool",
+                                                          "fully_connected", "prelu"]
+
+
 def per_channel_normalization():
     """(x - mean) / std per channel in the graph, then a padded conv: a 1x1 depthwise layer
     (the two constants folded into one), then the conv."""
@@ -170,7 +192,8 @@ def same_lower_dilated_and_pool_auto_pad():
     return model(nodes, [1, 3, 9, 8], [1, 2, 5, 4], inits), ["conv", "conv", "avg_pool"]
 
 
-CASES = [clip_then_relu_disjoint, leaky_relu_global_max_pool, dscnn_first_conv_prelu, per_channel_normalization,
+CASES = [clip_then_relu_disjoint, leaky_relu_global_max_pool, dscnn_first_conv_prelu, conv_prelu_per_channel_gemm_prelu,
+         per_channel_normalization,
          matmul_add_bn, keras_head, vector_unsqueeze_conv,
          same_lower_dilated_and_pool_auto_pad, conv_bn_relu, pad_conv_clip, clip_opset6, depthwise_bn_clip_pointwise,
          flatten_gemm_nchw_order,
@@ -238,3 +261,15 @@ def softmax_after_spatial_flatten():
 def test_leftover_ops_are_refused_clearly(case, words, tmp_path):
     with pytest.raises(McugenError, match=words):
         pipeline.front(save(case(), tmp_path))
+
+
+def prelu_per_element():
+    """A slope per element (Keras' PReLU without shared_axes), which mcugen refuses."""
+    nodes = [helper.make_node("PRelu", ["input", "slope"], ["output"], name="prelu")]
+    return model(nodes, [1, 3, 4, 4], [1, 3, 4, 4], [init("slope", rand(3, 4, 4))])
+
+
+def test_prelu_with_a_slope_per_element_is_refused_in_one_line(tmp_path):
+    with pytest.raises(McugenError, match=r"node 'prelu' \(PRelu, opset \d+\): only PRelu with one slope per channel") as e:
+        pipeline.front(save(prelu_per_element(), tmp_path))
+    assert "\n" not in str(e.value) and "[3, 4, 4]" in str(e.value)

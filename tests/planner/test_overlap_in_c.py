@@ -91,6 +91,17 @@ def test_every_resize_at_its_tightest_overlap(mode):
     check_chain(graph, rng, dsp=True)
 
 
+def test_prelu_runs_in_place():
+    """PRelu reads each element before it writes it: its output may sit on its input (the
+    planner keeps one float32 element of distance, as for a lookup table)."""
+    rng = np.random.default_rng(5)
+    graph = build_chain([("pointwise_conv", 6), ("prelu",), ("depthwise_conv", 3, 1, 1, (1, 1, 1, 1), 0), ("prelu",)],
+                        (1, 5, 4, 3), rng)
+    rules = planner.overlap_rules(graph)
+    assert rules[("t1", "t2")] == rules[("t3", "t4")] == 4
+    check_chain(graph, rng, dsp=False)
+
+
 def test_widening_pointwise_needs_about_its_output_size():
     """8 -> 16 channels, four pixels at a time: the output plus four input pixels of slack."""
     from mcugen.ops.pointwise_conv import PIXELS_AT_ONCE

@@ -486,6 +486,17 @@ def pad(c: Converter, op, opts, out) -> str:
     return c.node("Pad", [c.value(x), c.init(f"{c.target}/pads", np.array(pads, np.int64))], c.target)
 
 
+def prelu(c: Converter, op, opts, out) -> str:
+    """PRELU: alpha broadcasts over NHWC from the right, so one alpha per channel is [C],
+    [1,C], [1,1,C] or [1,1,1,C]; in ONNX it becomes [1,C,1,1] (NCHW) behind its
+    DequantizeLinear. Other alpha shapes are left to the importer, which refuses them."""
+    x, alpha = c.tensor(op, 0, "input"), c.const_input(op, 1, "alpha")
+    rank = len(x.shape)
+    if len(alpha.shape) > rank:
+        c.fail(op.label, f"alpha {list(alpha.shape)} has more dimensions than the input {list(x.shape)}")
+    return c.node("PRelu", [c.value(x), c.constant(alpha, rank=rank)], c.target)
+
+
 CONVERTERS = {
     "ADD": binary("Add"),
     "AVERAGE_POOL_2D": pool("AveragePool"),
@@ -500,6 +511,7 @@ CONVERTERS = {
     "MEAN": mean,
     "MUL": binary("Mul"),
     "PAD": pad,
+    "PRELU": prelu,
     "QUANTIZE": identity,
     "RELU": unary("Relu"),
     "RELU6": unary("Clip", (0.0, 6.0)),
