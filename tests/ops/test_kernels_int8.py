@@ -201,6 +201,7 @@ HELPERS_MAIN = r"""
 #include <stdio.h>
 
 #include "mcugen_common_s8.h"
+#include "mcugen_avg_pool_s8.c"
 
 int main(void)
 {

@@ -4,6 +4,13 @@
 #ifndef MCUGEN_AVG_POOL_S8_DEFINED
 #define MCUGEN_AVG_POOL_S8_DEFINED
 
+/* sum / count rounded half away from zero (C division truncates toward zero): here, with
+   its one user, so that a model without average pooling has no unused function. */
+static inline int32_t mcugen_rounding_div(int32_t sum, int32_t count)
+{
+    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
 typedef struct {
     int32_t input_zp;            /* the value of a padded tap when it is counted */
     int32_t count_include_pad;   /* ONNX's attribute: 0 skips padded taps, 1 counts them */
