@@ -4,6 +4,13 @@
 #ifndef MCUGEN_AVG_POOL_S8_DEFINED
 #define MCUGEN_AVG_POOL_S8_DEFINED
 
+/* sum / count rounded half away from zero, as TFLite's AVERAGE_POOL_2D (C division
+   truncates toward zero). */
+MCUGEN_INLINE int32_t mcugen_rounding_div(int32_t sum, int32_t count)
+{
+    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
 typedef struct {
     int32_t input_zp;            /* the value of a padded tap when it is counted */
     int32_t count_include_pad;   /* ONNX's attribute: 0 skips padded taps, 1 counts them */

@@ -189,12 +189,6 @@ static inline int8_t mcugen_requantize_s8(int32_t acc, const mcugen_requant_t *q
     return (int8_t)v;
 }
 
-/* sum / count rounded half away from zero (C division truncates toward zero). */
-static inline int32_t mcugen_rounding_div(int32_t sum, int32_t count)
-{
-    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-}
-
 static inline int8_t mcugen_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 {
     return (int8_t)(v < lo ? lo : v > hi ? hi : v);
