@@ -33,7 +33,7 @@ from mcugen.quant.quantize import (
     quantize_input,  # noqa: E402
 )
 from mcugen.target.toolchain import find_cc  # noqa: E402
-from mcugen.verify import accuracy, onnx_layout, verify  # noqa: E402
+from mcugen.verify.int8 import accuracy, onnx_layout, verify  # noqa: E402
 
 EXAMPLES = [
     ("vww", ROOT / "examples/vww_mobilenet_v1_025.onnx", ROOT / "examples/vww_calib.npz"),

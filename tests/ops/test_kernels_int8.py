@@ -223,8 +223,8 @@ int main(void)
 
 @pytest.mark.parametrize("variant", [(), ("-DMCUGEN_NO_LONG_MULTIPLY",)], ids=["long-multiply", "cortex-m0-form"])
 def test_fixed_point_helpers_match_numpy_at_the_extremes(tmp_path, variant):
-    """The kernel library's fixed-point helpers (mcugen_common_s8.h) against
-    mcugen.fixedpoint, int32 corners included, under UBSan (when the compiler has it): no
+    """The kernel library's fixed-point helpers (mcugen_common_s8.h, and average pooling's
+    rounding division) against mcugen.fixedpoint, int32 corners included, under UBSan (when the compiler has it): no
     overflow, no disagreement."""
     import subprocess
 

@@ -104,11 +104,12 @@ def test_quantize_multiplier_keeps_a_negative_sign():
 
 @given(st.floats(1e-6, 100.0), st.integers(1, 1 << 16))
 def test_fold_count_divides_the_multiplier(m, count):
-    """TFLite's MEAN folds 1/count into the multiplier, losing under 2^-29 of it."""
+    """TFLite's MEAN folds 1/count into the multiplier: it truncates the folded multiplier
+    (under one unit of it) after QuantizeMultiplier rounded (2^-31 of it)."""
     mult, shift = quantize_multiplier(m)
     folded, folded_shift = fold_count(mult, shift, count)
-    if mult:
-        assert abs(folded * 2.0 ** (folded_shift - 31) - m / count) <= (m / count) * 2.0**-28
+    if folded:
+        assert abs(folded * 2.0 ** (folded_shift - 31) - m / count) <= (m / count) * (1 / folded + 2.0**-30)
 
 
 @given(st.integers(-(2**31) + 1, 0))

@@ -4,9 +4,9 @@
 #ifndef MCUGEN_AVG_POOL_S8_DEFINED
 #define MCUGEN_AVG_POOL_S8_DEFINED
 
-/* sum / count rounded half away from zero (C division truncates toward zero): here, with
-   its one user, so that a model without average pooling has no unused function. */
-static inline int32_t mcugen_rounding_div(int32_t sum, int32_t count)
+/* sum / count rounded half away from zero, as TFLite's AVERAGE_POOL_2D (C division
+   truncates toward zero). */
+MCUGEN_INLINE int32_t mcugen_rounding_div(int32_t sum, int32_t count)
 {
     return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
 }
