@@ -198,12 +198,7 @@ class Converter:
         return t.name or f"tensor_{t.index}"
 
     def fresh(self, wanted: str) -> str:
-        name, k = wanted, 1
-        while name in self.names:
-            k += 1
-            name = f"{wanted}_{k}"
-        self.names.add(name)
-        return name
+        return _unused(wanted, self.names)
 
     def node(self, op_type: str, inputs: list[str], output: str, node_name: str = "", **attrs) -> str:
         """A node named after its output; the op's main node after the TFLite tensor it
@@ -214,12 +209,7 @@ class Converter:
         return output
 
     def fresh_node(self, wanted: str) -> str:
-        name, k = wanted, 1
-        while name in self.node_names:
-            k += 1
-            name = f"{wanted}_{k}"
-        self.node_names.add(name)
-        return name
+        return _unused(wanted, self.node_names)
 
     def init(self, name: str, array: np.ndarray) -> str:
         name = self.fresh(name)
@@ -377,6 +367,16 @@ def conv_2d(c: Converter, op, opts, out) -> str:
     window = c.window(op, opts, x, w.shape[1:3], (opts["dilation_h"], opts["dilation_w"]))
     inputs = [value, c.constant(w, perm=NCHW)] + c.bias(op, x, w, w.shape[0])
     return c.node("Conv", inputs, c.target, dilations=[opts["dilation_h"], opts["dilation_w"]], group=1, **window)
+
+
+def _unused(wanted: str, taken: set[str]) -> str:
+    """`wanted`, or wanted_2, wanted_3, ...: the first not in `taken`, which it joins."""
+    name, k = wanted, 1
+    while name in taken:
+        k += 1
+        name = f"{wanted}_{k}"
+    taken.add(name)
+    return name
 
 
 def depthwise_conv_2d(c: Converter, op, opts, out) -> str:
