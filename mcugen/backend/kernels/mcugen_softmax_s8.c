@@ -69,8 +69,13 @@ static inline int32_t mcugen_one_over_one_plus_x(int32_t a)
     return mcugen_saturating_left_shift(x, 1);
 }
 
-/* x - max in Q5.26 and its exp in Q0.31, or 0 below diff_min. */
-static inline int32_t mcugen_softmax_exp(const mcugen_softmax_s8_params_t *p, int32_t diff)
+/* x - max in Q5.26 and its exp in Q0.31, or 0 below diff_min. Out of line: the kernel calls
+   it twice per class, and two inlined copies of the exp would double its code (once per
+   inference, the call costs nothing that matters). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int32_t mcugen_softmax_exp(const mcugen_softmax_s8_params_t *p, int32_t diff)
 {
     if (diff < p->diff_min) {
         return 0;
