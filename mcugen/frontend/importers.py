@@ -383,6 +383,9 @@ def import_softmax(node, ctx):
 
 
 RESIZE_TRANSFORMS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn")
+# How frontend/tflite/convert.py writes TFLite's flags, and the resize op's TFLite tables for them.
+TFLITE_RESIZE = {"half_pixel": "tflite_half_pixel", "tf_half_pixel_for_nn": "tflite_half_pixel",
+                 "align_corners": "tflite_align_corners", "asymmetric": "tflite_asymmetric"}
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 MAX_RESIZE_SIDE = 32767  # the kernels' index tables are int16
 
@@ -444,6 +447,8 @@ def import_resize(node, ctx):
                           "ONNX's reference by input size times scale); give sizes instead")
     if max(in_shape[2:]) > MAX_RESIZE_SIDE:
         raise McugenError(f"{where}: an input side above {MAX_RESIZE_SIDE:,} is not supported")
+    if ctx.from_tflite:  # a .tflite's RESIZE_*: TFLite's own coordinate tables, for TFLM's bytes
+        transform = TFLITE_RESIZE[transform]
     return [_ir(node, "resize", node.input[:1], mode=mode, coordinate=transform, nearest_mode=nearest_mode,
                 scales=None if scales is None else (float(scales[2]), float(scales[3])),
                 in_size=tuple(in_shape[2:]), size=tuple(out_shape[2:]))]

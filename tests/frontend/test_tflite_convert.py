@@ -192,9 +192,9 @@ def test_every_unsupported_op_is_named_in_the_one_line():
     b.op(B.EXP, [y], [t1])
     b.op(B.CUSTOM, [t1], [t2])
     b.opcodes[-1].customCode = "MyOp"
-    b.op(B.RESIZE_BILINEAR, [t2], [t3])
+    b.op(B.SPACE_TO_DEPTH, [t2], [t3])
     line = refused(b.build([x], [t3]), "m.tflite: operator 1 (EXP) is not supported; nor are 2 other operators: "
-                   "2 (CUSTOM 'MyOp'), 3 (RESIZE_BILINEAR); supported TFLite ops: ADD, AVERAGE_POOL_2D")
+                   "2 (CUSTOM 'MyOp'), 3 (SPACE_TO_DEPTH); supported TFLite ops: ADD, AVERAGE_POOL_2D")
     assert "CONV_2D" in line
 
 
@@ -295,6 +295,40 @@ def test_full_int8_model_gives_tflm_bytes(name, tmp_path):
     path.write_bytes(INT8_MODELS[name]())
     compiled = pipeline.build(path)
     assert compiled.graph.input_type == "int8"
+    result = verify(str(path), compiled, "t", samples=100, cc=COMPILERS[0], weights_bytes=0, macs=0)
+    assert result.bit_exact, result.first_bad_layer
+    assert (result.tflm_samples, result.tflm_identical) == (100, 1.0), result.notes
+
+
+def resize_model(code, size, align_corners, half_pixel_centers) -> bytes:
+    """A conv, then RESIZE_BILINEAR or RESIZE_NEAREST_NEIGHBOR with TFLite's flags."""
+    b = tm.Builder(12)
+    x = tm.image_input(b, (1, 7, 6, 3))
+    y = b.conv(x, 4, kernel=3, out_scale=0.04)
+    bilinear = code == B.RESIZE_BILINEAR
+    opts = tfl.ResizeBilinearOptionsT() if bilinear else tfl.ResizeNearestNeighborOptionsT()
+    opts.alignCorners, opts.halfPixelCenters = align_corners, half_pixel_centers
+    kind = tfl.BuiltinOptions.ResizeBilinearOptions if bilinear else tfl.BuiltinOptions.ResizeNearestNeighborOptions
+    sizes = b.tensor((2,), tm.INT32, data=np.array(size, np.int32))
+    q = b.tensors[y].quantization  # TFLite's RESIZE keeps its input's scale and zero point
+    z = b.simple(code, [y, sizes], (1, *size, 4), float(q.scale[0]), int(q.zeroPoint[0]), kind, opts)
+    return b.build([x], [z])
+
+
+@pytest.mark.parametrize("flags", [(False, True), (True, False), (False, False)],
+                         ids=["half_pixel_centers", "align_corners", "neither"])
+@pytest.mark.parametrize("code,size", [(B.RESIZE_BILINEAR, (11, 9)), (B.RESIZE_BILINEAR, (4, 3)),
+                                       (B.RESIZE_NEAREST_NEIGHBOR, (13, 5))], ids=["bilinear_up", "bilinear_down",
+                                                                                   "nearest"])
+def test_tflite_resize_gives_tflm_bytes(code, size, flags, tmp_path):
+    """A .tflite's RESIZE_*: TFLite's own coordinate tables (the importer knows the model is a
+    .tflite's conversion), so the C gives TFLM's bytes."""
+    if not COMPILERS:
+        pytest.skip("no C compiler")
+    path = tmp_path / "m.tflite"
+    path.write_bytes(resize_model(code, size, *flags))
+    compiled = pipeline.build(path)
+    assert next(n for n in compiled.graph.nodes if n.op == "resize").attrs["coordinate"].startswith("tflite_")
     result = verify(str(path), compiled, "t", samples=100, cc=COMPILERS[0], weights_bytes=0, macs=0)
     assert result.bit_exact, result.first_bad_layer
     assert (result.tflm_samples, result.tflm_identical) == (100, 1.0), result.notes

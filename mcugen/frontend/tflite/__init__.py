@@ -8,10 +8,10 @@ from pathlib import Path
 
 import onnx
 
-from mcugen.frontend.tflite.convert import CONVERTERS, convert
+from mcugen.frontend.tflite.convert import CONVERTERS, PRODUCER, convert
 from mcugen.frontend.tflite.schema import IDENTIFIER
 
-__all__ = ["CONVERTERS", "convert", "is_tflite", "read"]
+__all__ = ["CONVERTERS", "PRODUCER", "convert", "is_tflite", "read"]
 
 
 def is_tflite(path: str | Path) -> bool:

@@ -34,6 +34,7 @@ from mcugen.frontend.tflite.schema import FLOAT16, FLOAT32, INT8, INT32, UINT8, 
 QUANTIZE = schema.BUILTIN_NAMES.index("QUANTIZE")
 
 OPSET = 14  # HardSwish
+PRODUCER = "mcugen.frontend.tflite"  # the converted model's producer_name: the importers know it is TFLite's
 NCHW, NHWC = (0, 3, 1, 2), (0, 2, 3, 1)  # perms: NHWC -> NCHW and back
 SAME, VALID = 0, 1
 ACTIVATIONS = {1: ("Relu", None), 2: ("Clip", (-1.0, 1.0)), 3: ("Clip", (0.0, 6.0))}  # fused NONE is 0
@@ -113,7 +114,7 @@ class Converter:
         graph_output = helper.make_tensor_value_info(self.held[out.index], ONNX_TYPES[out.type], None)
         graph = helper.make_graph(self.nodes, "tflite", [graph_input], [graph_output], self.inits)
         onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                       producer_name="mcugen.frontend.tflite", doc_string=m.description[:200])
+                                       producer_name=PRODUCER, doc_string=m.description[:200])
         onnx_model.ir_version = 8
         self.check_shapes(onnx_model)  # before the output's declared shape: the check names the tensor
         onnx_model.graph.output[0].CopyFrom(helper.make_tensor_value_info(graph_output.name, ONNX_TYPES[out.type],
@@ -475,6 +476,26 @@ def mean(c: Converter, op, opts, out) -> str:
     return c.node("Transpose", [value], c.target, perm=list(NCHW))
 
 
+def resize(mode: str):
+    """RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR: a Resize to the constant size, its flags as
+    ONNX coordinate modes; mcugen's importer then takes TFLite's own coordinate tables
+    (PRODUCER tells it the model is this conversion)."""
+    def convert(c: Converter, op, opts, out) -> str:
+        x, value = c.image(op)
+        size = [int(v) for v in c.const_input(op, 1, "size").data.reshape(-1)]
+        if len(size) != 2 or min(size) < 1:
+            c.fail(op.label, f"size {size} is not a height and width")
+        if opts["align_corners"] and opts["half_pixel_centers"]:
+            c.fail(op.label, "align_corners and half_pixel_centers together are not supported")
+        half = "half_pixel" if mode == "linear" else "tf_half_pixel_for_nn"
+        transform = "align_corners" if opts["align_corners"] else half if opts["half_pixel_centers"] else "asymmetric"
+        extra = {"nearest_mode": "round_prefer_ceil" if opts["align_corners"] else "floor"} if mode == "nearest" else {}
+        sizes = c.init(f"{c.target}/sizes", np.array([1, x.shape[3], *size], np.int64))
+        return c.node("Resize", [value, "", "", sizes], c.target, mode=mode,
+                      coordinate_transformation_mode=transform, **extra)
+    return convert
+
+
 def pad(c: Converter, op, opts, out) -> str:
     x = c.tensor(op, 0, "input")
     p = c.const_input(op, 1, "paddings").data
@@ -517,6 +538,8 @@ CONVERTERS = {
     "RELU6": unary("Clip", (0.0, 6.0)),
     "RELU_N1_TO_1": unary("Clip", (-1.0, 1.0)),
     "RESHAPE": reshape,
+    "RESIZE_BILINEAR": resize("linear"),
+    "RESIZE_NEAREST_NEIGHBOR": resize("nearest"),
     "SOFTMAX": softmax,
     "SQUEEZE": reshape,
     "SUB": binary("Sub"),

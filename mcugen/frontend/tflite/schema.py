@@ -243,6 +243,8 @@ OPTIONS = {
     "SUB": (28, dict(activation=(0, "b", 0))),
     "SQUEEZE": (30, dict(squeeze_dims=(0, "i[]", None))),
     "LEAKY_RELU": (75, dict(alpha=(0, "f", 0.0))),
+    "RESIZE_BILINEAR": (15, dict(align_corners=(2, "?", False), half_pixel_centers=(3, "?", False))),
+    "RESIZE_NEAREST_NEIGHBOR": (74, dict(align_corners=(0, "?", False), half_pixel_centers=(1, "?", False))),
 }
 OPTIONS["MAX_POOL_2D"] = OPTIONS["AVERAGE_POOL_2D"]
 
