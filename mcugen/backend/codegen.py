@@ -319,12 +319,11 @@ def _cast(pointer: str, ctype: str) -> str:
 def _io(g: Graph, plan: Plan, name: str, prefix: str, file_type: str = "float32") -> dict:
     t = g.tensors[name]
     dims = list(zip(("HEIGHT", "WIDTH", "CHANNELS"), t.shape[1:])) if len(t.shape) == 4 else []
+    unsigned = file_type == "uint8"  # the int8 tensor with its top bit flipped: q_u8 = q + 128
     io = dict(size=t.size, dims=dims, offset=plan.offsets[name], address=address(plan, name, prefix),
-              c_type=plan.precision.c_type, unsigned=file_type == "uint8")
+              c_type="uint8_t" if unsigned else plan.precision.c_type, unsigned=unsigned)
     if t.q is not None:  # int8; float32 tensors have no quantization
-        # A uint8 input or output is the int8 one with its top bit flipped: q_u8 = q + 128.
-        io.update(scale=_cfloat(t.q.scale), zero_point=t.q.zero_point + (128 if io["unsigned"] else 0))
-        io.update(c_type="uint8_t" if io["unsigned"] else "int8_t")
+        io.update(scale=_cfloat(t.q.scale), zero_point=t.q.zero_point + (128 if unsigned else 0))
     return io
 
 

@@ -109,7 +109,6 @@ def load_float_io(path: str | Path) -> onnx.ModelProto:
     QuantizeLinear and its DequantizeLinear: what onnxruntime runs for verify's figures."""
     model = load(path)
     integer_io.float_io(model, Path(path).name)
-    integer_io.sink_layout_ops(model)
     return model
 
 

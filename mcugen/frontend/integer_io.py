@@ -17,24 +17,17 @@ so the input's own layout change is absorbed as for a float model (tidy.py).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
 from mcugen.errors import McugenError, quote
+from mcugen.frontend.tidy import constant_tensors
 
 INTEGER_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8"}
 LAYOUT_OPS = ("Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze")
-
-
-def _constants(model) -> dict[str, np.ndarray]:
-    values = {t.name: t for t in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.output:
-            value = next((a.t for a in node.attribute if a.name == "value"), None)
-            if value is not None:
-                values[node.output[0]] = value
-    return values
 
 
 def _per_tensor(node, constants, dtype: int) -> tuple[float, int] | None:
@@ -64,14 +57,17 @@ def replace_nodes(g, nodes) -> None:
     g.node.extend(copies)
 
 
-def float_io(model: onnx.ModelProto, source: str) -> tuple[str, str]:
+def float_io(model: onnx.ModelProto, source: str) -> tuple[str, str, int]:
     """Rewrite an integer input and output as float ones with QuantizeLinear/DequantizeLinear
-    pairs, in place. Returns the file's (input type, output type): "float32", "int8", "uint8"."""
+    pairs, and move layout ops out from between every QuantizeLinear and its DequantizeLinear,
+    in place. Returns the file's input and output types ("float32", "int8", "uint8") and how
+    many layout ops moved."""
     g = model.graph
     inits = {t.name for t in g.initializer}
     inp = next(i for i in g.input if i.name not in inits)
-    sink_layout_ops(model)  # tf2onnx reshapes the int8 input itself before its DequantizeLinear
-    return _input(model, inp, source), _output(model, g.output[0], source)
+    moved = sink_layout_ops(model)  # tf2onnx reshapes the int8 input itself before its DequantizeLinear
+    types = _input(model, inp, source), _output(model, g.output[0], source)
+    return *types, moved + sink_layout_ops(model)  # and the new output DequantizeLinear may follow one
 
 
 def _input(model, inp, source) -> str:
@@ -81,7 +77,7 @@ def _input(model, inp, source) -> str:
     dtype, g = ttype.elem_type, model.graph
     name = quote(inp.name)
     readers = [n for n in g.node if inp.name in n.input]
-    constants = _constants(model)
+    constants = constant_tensors(model)
     params = set()
     for node in readers:
         if node.op_type == "DequantizeLinear" and node.input[0] == inp.name:
@@ -160,7 +156,7 @@ def _output(model, out, source) -> str:
         return "float32"
     dtype, g = ttype.elem_type, model.graph
     producer = _quantize_behind(model, out.name)
-    params = _per_tensor(producer, _constants(model), dtype) if producer is not None else None
+    params = _per_tensor(producer, constant_tensors(model), dtype) if producer is not None else None
     if params is None:
         raise McugenError(f"{source}: output {quote(out.name)} is {INTEGER_TYPES[dtype].upper()}; mcugen gives an "
                           "integer output only from a QuantizeLinear of one per-tensor scale and zero point "
@@ -196,7 +192,7 @@ def sink_layout_ops(model: onnx.ModelProto) -> int:
     g, moved = model.graph, 0
     for _ in range(len(g.node)):  # each round moves one op one place down; bounded
         producers = {o: n for n in g.node for o in n.output}
-        constants = _constants(model)
+        constants = constant_tensors(model)
         integer_inputs = {i.name for i in g.input if i.type.tensor_type.elem_type in INTEGER_TYPES}
         step = _one_sink(g, producers, constants, integer_inputs)
         if not step:
@@ -217,8 +213,7 @@ def _one_sink(g, producers, constants, integer_inputs) -> bool:
         readers = [n for n in g.node if layout_op.output[0] in n.input]
         if len(readers) != 1 or layout_op.output[0] in {o.name for o in g.output}:
             continue
-        if not (len(dq.input) > 1 and dq.input[1] in constants and
-                numpy_helper.to_array(constants[dq.input[1]]).size == 1):
+        if not (len(dq.input) > 1 and dq.input[1] in constants and math.prod(constants[dq.input[1]].dims) == 1):
             continue  # per-axis: the axis would move too
         x, y = layout_op.input[0], dq.output[0]
         mid = f"{x}/mcugen_dequantized"

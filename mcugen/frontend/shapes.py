@@ -18,11 +18,10 @@ def tidy_model(model, input_name, source, notes, input_shape):
     model, then the input's shape; returns (model, facts about the file's input and output
     for the Graph: input_layout, input_file_shape, input_type, output_type)."""
     model = onnx.ModelProto.FromString(model.SerializeToString())  # leave the caller's copy alone
-    input_type, output_type = integer_io.float_io(model, source)
+    input_type, output_type, moved = integer_io.float_io(model, source)
     if input_type != "float32" or output_type != "float32":
         notes.append(f"the model takes {input_type} and gives {output_type} with its own scales and zero points: "
                      "the C takes and gives those bytes as they are")
-    moved = integer_io.sink_layout_ops(model)
     if moved:
         notes.append(f"moved {moved} layout ops from between a QuantizeLinear and its DequantizeLinear to after it")
     model, functions = tidy.inline_functions(model)

@@ -22,6 +22,8 @@ and returns what it changed, for the note the user sees.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from onnx import AttributeProto, TensorProto, numpy_helper
@@ -132,13 +134,7 @@ def absorb_input_transpose(model: onnx.ModelProto, input_name: str) -> bool:
     transposed = {n.output[0] for n in users}
     if transposed & {o.name for o in g.output}:
         return False  # the model is only the transpose: nothing to absorb it into
-    kept = [n for k, n in enumerate(g.node) if k not in readers]
-    for node in kept:
-        for k, name in enumerate(node.input):
-            if name in transposed:
-                node.input[k] = input_name
-    del g.node[:]
-    g.node.extend(kept)
+    _read_input_instead(g, input_name, transposed)
     dims = [onnx.TensorShapeProto.Dimension() for _ in range(4)]
     for new, old in zip(dims, [declared[i] for i in NCHW_FROM_NHWC]):
         new.CopyFrom(old)
@@ -147,15 +143,34 @@ def absorb_input_transpose(model: onnx.ModelProto, input_name: str) -> bool:
     return True
 
 
-def _constant(model: onnx.ModelProto, name: str) -> np.ndarray | None:
-    for t in model.graph.initializer:
-        if t.name == name:
-            return numpy_helper.to_array(t)
+def _read_input_instead(g, input_name: str, outputs: set[str]) -> None:
+    """Drop the nodes writing `outputs` (layout ops of the input) and have their readers read
+    the input itself. Nodes are matched by output name: protobuf hands out a new wrapper on
+    every access."""
+    kept = [onnx.NodeProto.FromString(n.SerializeToString()) for n in g.node if not set(n.output) & outputs]
+    for node in kept:
+        node.input[:] = [input_name if name in outputs else name for name in node.input]
+    del g.node[:]
+    g.node.extend(kept)
+
+
+def constant_tensors(model: onnx.ModelProto) -> dict[str, TensorProto]:
+    """Every constant the file names before folding: initializers and Constant nodes' values."""
+    values = {t.name: t for t in model.graph.initializer}
     for node in model.graph.node:
-        if node.op_type == "Constant" and list(node.output) == [name]:
+        if node.op_type == "Constant" and node.output:
             value = next((a.t for a in node.attribute if a.name == "value"), None)
-            return None if value is None else numpy_helper.to_array(value)
-    return None
+            if value is not None:
+                values[node.output[0]] = value
+    return values
+
+
+def _constant(model: onnx.ModelProto, name: str) -> np.ndarray | None:
+    tensor = constant_tensors(model).get(name)
+    try:
+        return None if tensor is None else numpy_helper.to_array(tensor)
+    except Exception:  # data that does not fit its type and shape: left for import to report
+        return None
 
 
 def _reshaped(model, node, dims: list[int]) -> list[int] | None:
@@ -165,12 +180,12 @@ def _reshaped(model, node, dims: list[int]) -> list[int] | None:
         return None
     allowzero = any(a.name == "allowzero" and a.i for a in node.attribute)
     shape = [dims[k] if int(d) == 0 and not allowzero and k < len(dims) else int(d) for k, d in enumerate(target)]
-    known = int(np.prod([d for d in shape if d != -1]))
+    known = math.prod(d for d in shape if d != -1)  # Python integers: no overflow on hostile sizes
     if shape.count(-1) > 1 or any(d < -1 for d in shape) or known <= 0:
         return None
-    total = int(np.prod(dims))
+    total = math.prod(dims)
     shape = [total // known if d == -1 else d for d in shape]
-    return shape if int(np.prod(shape)) == total else None
+    return shape if math.prod(shape) == total else None
 
 
 def absorb_input_reshape(model: onnx.ModelProto, input_name: str, limit: int) -> bool:
@@ -181,9 +196,9 @@ def absorb_input_reshape(model: onnx.ModelProto, input_name: str, limit: int) ->
     g = model.graph
     declared = next(i for i in g.input if i.name == input_name).type.tensor_type.shape.dim
     dims = [d.dim_value for d in declared]
-    if min(dims, default=0) <= 0 or int(np.prod(dims)) > limit or len(dims) == 4 and dims[1] == 1:
+    if min(dims, default=0) <= 0 or math.prod(dims) > limit or len(dims) == 4 and dims[1] == 1:
         return False
-    memory, chain, name = np.arange(int(np.prod(dims))).reshape(dims), [], input_name
+    memory, chain, name = np.arange(math.prod(dims)).reshape(dims), [], input_name
     while True:
         users = [n for n in g.node if name in n.input]
         if len(users) != 1 or users[0].op_type not in ("Reshape", "Transpose") or users[0].input[0] != name \
@@ -192,24 +207,24 @@ def absorb_input_reshape(model: onnx.ModelProto, input_name: str, limit: int) ->
         memory = _apply(model, users[0], memory)
         if memory is None:
             return False
-        chain.append(users[0])
+        chain.append(users[0].output[0])
         name = users[0].output[0]
-        if memory.ndim == 4 and np.array_equal(memory.transpose(0, 2, 3, 1).ravel(), np.arange(memory.size)):
+        if _nhwc_in_order(memory):
             break
-    if not chain or memory.ndim != 4 or memory.shape[0] != 1 or name in {o.name for o in g.output} \
-            or not np.array_equal(memory.transpose(0, 2, 3, 1).ravel(), np.arange(memory.size)):
+    if not chain or memory.shape[0] != 1 or name in {o.name for o in g.output} or not _nhwc_in_order(memory):
         return False
-    dropped = {c.output[0] for c in chain}  # by output: protobuf gives a new wrapper per access
-    kept = [n for n in g.node if not (set(n.output) & dropped)]
-    for node in kept:
-        node.input[:] = [input_name if x == name else x for x in node.input]
-    copies = [onnx.NodeProto.FromString(n.SerializeToString()) for n in kept]
-    del g.node[:]
-    g.node.extend(copies)
+    # Only the chain's last output has readers outside it; the rest are dropped with it.
+    _read_input_instead(g, input_name, set(chain))
     del declared[:]
     for size in memory.shape:
         declared.add().dim_value = int(size)
     return True
+
+
+def _nhwc_in_order(memory: np.ndarray) -> bool:
+    """Is `memory` (element indices of the input, NCHW) an image whose NHWC bytes are the
+    input's in order?"""
+    return memory.ndim == 4 and np.array_equal(memory.transpose(0, 2, 3, 1).ravel(), np.arange(memory.size))
 
 
 def _apply(model, node, memory: np.ndarray) -> np.ndarray | None:

@@ -87,7 +87,7 @@ def _output_ok(model_path: str, compiled: Compiled, x: np.ndarray, output: bytes
     """(bit-exact or None, ok): the emulated output against the reference."""
     g = compiled.graph
     if compiled.precision.quantized:
-        got = np.frombuffer(output, np.int8) ^ np.int8(-128 if g.output_type == "uint8" else 0)
+        got = verify.from_file_type(output, g.output_type)
         exact = bool(np.array_equal(got, reference.run_int8(g, x).reshape(-1)))
         return exact, exact
     got = np.frombuffer(output, np.float32).reshape(1, -1)
@@ -104,7 +104,7 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     with tempfile.TemporaryDirectory(prefix="mcugen-bench-") as tmp:
         build = targets.build_elf(files, name, target, cross, Path(tmp), trace=True, precision=compiled.precision)
         program = emulator.load(build.elf)
-        profile = emulator.profile(program, verify.file_bytes(compiled, x)[0].tobytes(), name, len(g.nodes),
+        profile = emulator.profile(program, verify.to_file_type(x, g.input_type)[0].tobytes(), name, len(g.nodes),
                                    g.tensors[g.output].size * compiled.plan.elem_bytes)
         flash, ram = memory(build, program, name, profile.stack_bytes)
     exact, ok = _output_ok(model_path, compiled, x, profile.output)

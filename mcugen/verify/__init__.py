@@ -7,10 +7,11 @@ from mcugen.verify.int8 import (  # noqa: F401  the package's interface
     Result,
     TargetRunner,
     accuracy,
-    file_bytes,
+    from_file_type,
     make_inputs,
     onnx_layout,
     onnxruntime_outputs,
     run_c,
+    to_file_type,
     verify,
 )

@@ -157,26 +157,28 @@ class TargetRunner:
                                     f"{name}_trace" if trace else None, eb)
 
 
-def file_bytes(compiled: Compiled, x: np.ndarray) -> np.ndarray:
-    """int8 samples as the C input takes them: a uint8 input is q + 128, the top bit flipped."""
-    return as_file_type(compiled, x, compiled.graph.input_type)
+def to_file_type(x: np.ndarray, file_type: str) -> np.ndarray:
+    """int8 data as the model file's int8 or uint8 values (uint8 is q + 128: the top bit
+    flipped), which is what the C's input takes and its output gives."""
+    return x.view(np.uint8) ^ np.uint8(0x80) if file_type == "uint8" else x
 
 
-def as_file_type(compiled: Compiled, x: np.ndarray, file_type: str) -> np.ndarray:
-    """int8 data as the model file's int8 or uint8 values."""
-    return (x.view(np.uint8) ^ np.uint8(0x80)) if file_type == "uint8" else x
+def from_file_type(data: bytes | np.ndarray, file_type: str) -> np.ndarray:
+    """The model file's int8 or uint8 values (or raw bytes of them) as int8."""
+    x = np.frombuffer(data, np.int8) if isinstance(data, bytes) else np.asarray(data).view(np.int8)
+    return x ^ np.int8(-128) if file_type == "uint8" else x
 
 
 def run_model(runner, compiled: Compiled, name: str, x: np.ndarray) -> np.ndarray:
-    """The C's outputs for int8 samples x, as int8 (a uint8 output flipped back)."""
-    got = np.frombuffer(runner.run(compiled, name, file_bytes(compiled, x)), dtype=np.int8)
-    return got ^ np.int8(-128) if compiled.graph.output_type == "uint8" else got
+    """The C's outputs for int8 samples x, as int8."""
+    g = compiled.graph
+    return from_file_type(runner.run(compiled, name, to_file_type(x, g.input_type)), g.output_type)
 
 
 def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, runner) -> dict | None:
     """Run a trace build on one sample; the first layer whose output differs from numpy's."""
     g = compiled.graph
-    dump = np.frombuffer(runner.run(compiled, name, file_bytes(compiled, sample[None]), trace=True), dtype=np.int8)
+    dump = np.frombuffer(runner.run(compiled, name, to_file_type(sample[None], g.input_type), trace=True), np.int8)
     expected = reference.run_int8(g, sample[None], keep=True)
     offset = 0
     for index, node in enumerate(g.nodes):
@@ -309,8 +311,8 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: str
     y_int8 = onnx_layout(dequantize(got, g.tensors[g.output].q), g.shape(g.output))
     top1, cos, max_err = accuracy(y_int8, y_float)
     agreement = qdq_agreement(model_path, compiled, x, y_int8, kept, from_calib) if qdq_model else {}
-    if tflm.is_tflite(model_path):
-        against = tflm.compare(model_path, as_file_type(compiled, x, g.input_type), as_file_type(compiled, got, g.output_type))
+    if tflite.is_tflite(model_path):
+        against = tflm.compare(model_path, to_file_type(x, g.input_type), to_file_type(got, g.output_type))
         agreement["notes"] = agreement.get("notes", []) + against.pop("notes", [])
         agreement.update(against)
     return Result(

@@ -13,16 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-TFLITE_MAGIC = b"TFL3"
-
-
-def is_tflite(path: str | Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(8)[4:8] == TFLITE_MAGIC
-    except OSError:
-        return False
-
 
 def interpreter(model: bytes):
     """TFLM's interpreter on the model, or ImportError when tflite-micro is not installed."""
