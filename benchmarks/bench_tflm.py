@@ -1,6 +1,6 @@
 """Benchmark: mcugen against TensorFlow Lite Micro on the TFLite examples (not a test; prints figures).
 
-    python benchmarks/bench_tflm.py [--samples 200] [--json]
+    python benchmarks/bench_tflm.py [--samples 200] [--json] [--dir DIR]
 
 For each example made by examples/make_tflite_examples.py, given as the full-int8 .tflite
 and as its tf2onnx export: does mcugen compile it, the share of output bytes equal to
@@ -8,6 +8,11 @@ TFLM's (the C built on the host, TFLM's reference kernels from PyPI's tflite-mic
 real held-out samples then random ones), and RAM: mcugen's arena against TFLM's
 (RecordingMicroAllocator: the head holds the activations, the tail the interpreter's
 persistent data; both are RAM a TFLM firmware needs, code and stack aside).
+
+``--dir DIR`` measures every ``NAME_int8.tflite`` in DIR instead (and ``NAME_int8_tflite.onnx``
+beside it, when there is one): the models examples/make_keras_apps.py makes. They ship no
+calibration file, and need none: the model's own quantization is used, and the samples
+are random inputs.
 """
 
 from __future__ import annotations
@@ -60,18 +65,19 @@ def tflm_arena(path: Path) -> dict:
     return dict(total=found.get("total"), head=found.get("head"), tail=found.get("tail"))
 
 
-def one(base: str, form: str, samples: int) -> dict:
-    path = ROOT / "examples" / (f"{base}_int8.tflite" if form == "tflite" else f"{base}_int8_tflite.onnx")
+def one(folder: Path, base: str, form: str, samples: int) -> dict:
+    path = folder / (f"{base}_int8.tflite" if form == "tflite" else f"{base}_int8_tflite.onnx")
+    calib = folder / f"{base}_calib.npz"
     row = dict(model=path.name)
     try:
-        compiled = pipeline.build(path, ROOT / "examples" / f"{base}_calib.npz")
+        compiled = pipeline.build(path, calib if calib.exists() else None)
     except McugenError as exc:
         return dict(row, compiles=False, why=str(exc))
     g = compiled.graph
     x, real = verify_int8.make_inputs(compiled, samples)
     got = verify_int8.run_model(verify_int8.HostRunner("cc"), compiled, "m", x).reshape(len(x), -1)
-    figures = tflm.compare(ROOT / "examples" / f"{base}_int8.tflite", x, got)
-    arena = tflm_arena(ROOT / "examples" / f"{base}_int8.tflite")
+    figures = tflm.compare(folder / f"{base}_int8.tflite", x, got)
+    arena = tflm_arena(folder / f"{base}_int8.tflite")
     return dict(row, compiles=True, layers=len(g.nodes), samples=len(x), real_samples=real,
                 tflm_identical=figures.get("tflm_identical"), tflm_max_lsb=figures.get("tflm_max_lsb"),
                 arena_bytes=compiled.plan.arena_size, tflm_arena_bytes=arena["total"],
@@ -82,8 +88,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--dir", type=Path, help="measure every NAME_int8.tflite in this folder instead")
     args = parser.parse_args()
-    rows = [one(base, form, args.samples) for base in EXAMPLES for form in ("tflite", "onnx")]
+    folder = args.dir or ROOT / "examples"
+    bases = EXAMPLES if args.dir is None else sorted(p.name[:-len("_int8.tflite")] for p in folder.glob("*_int8.tflite"))
+    rows = [one(folder, base, form, args.samples) for base in bases for form in ("tflite", "onnx")
+            if form == "tflite" or (folder / f"{base}_int8_tflite.onnx").exists()]
     if args.json:
         print(json.dumps(rows, indent=2))
         return

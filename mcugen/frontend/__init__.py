@@ -49,7 +49,7 @@ def import_model(model: onnx.ModelProto, source: str = "model",
     model = fold_constants(model, infer_shapes(model, source), opset, quantized)
     shapes = infer_shapes(model, source)  # again: folded shape sub-graphs make more shapes static
     consts = {t.name: checked_constant(t.name, array_of(t, source), source) for t in model.graph.initializer}
-    ctx = Context(consts, shapes, opset, notes, quantized, from_tflite=model.producer_name == tflite.PRODUCER)
+    ctx = Context(consts, shapes, opset, notes, quantized, from_tflite=tflite.converted_from_tflite(model))
 
     missing = [node for node in model.graph.node if _importer(node) is None]
     if missing:  # every unsupported op at once, so one run tells the whole story

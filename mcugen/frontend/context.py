@@ -27,7 +27,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
     quantized: dict[str, qdq.QuantizedConstant] = field(default_factory=dict)  # constants behind a DequantizeLinear
     requantized: list[str] = field(default_factory=list)  # why model-quantized weights were not taken
-    # The model is a .tflite file's conversion (frontend/tflite/): ops whose arithmetic
+    # The model is a .tflite file's conversion (frontend/tflite/, or tf2onnx's): ops whose arithmetic
     # depends on it (Resize's coordinate tables) take TFLite's.
     from_tflite: bool = False
 

@@ -236,6 +236,9 @@ def import_arith(node, ctx):
         raise McugenError(f"{describe(node, ctx.opset)}: only a scalar constant operand, or one value per "
                           f"channel [1,C,1,1], is supported (this one has shape {list(value.shape)})")
     c = float(value.reshape(-1)[0])
+    exact = _quantized_scalar_step(node, ctx, ctx.quantized.get(b if not const_first else a), const_first)
+    if exact is not None:
+        return [_ir(node, "lut", [activation], steps=(exact,))]
     steps = {"Add": (1.0, c), "Sub": (-1.0, c) if const_first else (1.0, -c), "Mul": (c, 0.0)}
     if node.op_type == "Div":
         if const_first or c == 0.0:
@@ -243,6 +246,19 @@ def import_arith(node, ctx):
                               "is supported")
         steps["Div"] = (1.0 / c, 0.0)
     return [_ir(node, "lut", [activation], steps=(("affine", *steps[node.op_type]),))]
+
+
+def _quantized_scalar_step(node, ctx, quantized, const_first: bool) -> tuple | None:
+    """Add, Sub or Mul by a constant the model quantized itself (8-bit, one scale), as the
+    step that keeps its integer: TFLite's ADD, SUB and MUL with a constant operand compute
+    from the constant's integer and scale, not from its real value (ops/tflite_tables.py).
+    Sub of an activation from a constant has no such step."""
+    if quantized is None or quantized.scale.size != 1 or np.dtype(quantized.values.dtype) not in qdq.ACTIVATION_TYPES:
+        return None
+    if node.op_type not in ("Add", "Sub", "Mul") or (node.op_type == "Sub" and const_first):
+        return None
+    k = int(quantized.values.astype(np.int64).reshape(-1)[0]) - int(quantized.zero_point.reshape(()))
+    return (node.op_type.lower() + "_q", k, float(quantized.scale.reshape(())))
 
 
 def _per_channel(value: np.ndarray, channels: int) -> bool:

@@ -24,6 +24,7 @@ import onnx
 from onnx import TensorProto, numpy_helper
 
 from mcugen.errors import McugenError, quote
+from mcugen.frontend import tidy
 from mcugen.frontend.tidy import constant_tensors
 
 INTEGER_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8"}
@@ -135,7 +136,7 @@ def _hoist_layout_op(model, quantized: str) -> bool:
     if len(key) != 1 or {o.name for o in model.graph.output} & {nodes[d].output[0] for d in dequantizers}:
         return False
     quantize, first = nodes[k], nodes[moved[0]]
-    laid_out = f"{quantized}/mcugen_laid_out_{k}"
+    laid_out = tidy.fresh_name(model.graph, f"{quantized}/mcugen_laid_out")
     layout_node = onnx.helper.make_node(first.op_type, [quantize.input[0], *first.input[1:]], [laid_out], name=first.name)
     layout_node.attribute.extend(first.attribute)
     quantize.input[0] = laid_out
@@ -216,7 +217,7 @@ def _one_sink(g, producers, constants, integer_inputs) -> bool:
         if not (len(dq.input) > 1 and dq.input[1] in constants and math.prod(constants[dq.input[1]].dims) == 1):
             continue  # per-axis: the axis would move too
         x, y = layout_op.input[0], dq.output[0]
-        mid = f"{x}/mcugen_dequantized"
+        mid = tidy.fresh_name(g, f"{x}/mcugen_dequantized")
         dq.input[0], dq.output[0] = x, mid
         layout_op.input[0], layout_op.output[0] = mid, y
         nodes = list(g.node)

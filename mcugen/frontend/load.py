@@ -22,12 +22,28 @@ def load(path: str | Path) -> onnx.ModelProto:
     if not path.is_file():
         raise McugenError(f"{path}: not a file")
     model = _read_tflite(path) if tflite.is_tflite(path) else _read_onnx(path)
+    _hardswish_opset(model)
     try:
         onnx.checker.check_model(model)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise McugenError(f"{path}: invalid ONNX model: {first[:200]}") from None
     return model
+
+
+HARDSWISH_OPSET = 14  # where ONNX introduced HardSwish
+
+
+def _hardswish_opset(model: onnx.ModelProto) -> None:
+    """tf2onnx writes a .tflite's HARD_SWISH as HardSwish even at --opset 13, which the
+    checker refuses. Such a model is read at opset 14: what changed from 13 to 14 (more
+    types for Add/Mul/Relu, Reshape's allowzero defaulting to the old behaviour,
+    BatchNormalization's training outputs) leaves inference of the ops mcugen imports alone."""
+    if not any(n.op_type == "HardSwish" and n.domain in ("", "ai.onnx") for n in model.graph.node):
+        return
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx") and imp.version < HARDSWISH_OPSET:
+            imp.version = HARDSWISH_OPSET
 
 
 def _read_onnx(path: Path) -> onnx.ModelProto:

@@ -39,6 +39,9 @@ def tidy_model(model, input_name, source, notes, input_shape):
         out.type.tensor_type.ClearField("shape")
     file_shape = tuple(d.dim_value for d in inp.type.tensor_type.shape.dim)
     input_layout = "NCHW"
+    hoisted = tidy.hoist_input_transpose(model, input_name)
+    if hoisted:
+        notes.append(f"moved the input's Transpose to NCHW up past {hoisted} element-wise steps, to the input")
     if tidy.absorb_input_transpose(model, input_name):
         input_layout = "NHWC"
         notes.append(f"input {quote(input_name)} is NHWC: its Transpose to NCHW is absorbed (the C input is NHWC)")
@@ -47,6 +50,9 @@ def tidy_model(model, input_name, source, notes, input_shape):
         notes.append(f"input {quote(input_name)} of shape {list(file_shape)} is reshaped (and transposed) to an image "
                      "whose NHWC bytes are the input's in order: the Reshape is absorbed (the C input is the file's "
                      "input as it is)")
+    cancelled = tidy.cancel_transposes(model)
+    if cancelled:
+        notes.append(f"removed {cancelled} Transposes that cancel each other around element-wise steps")
     dead = tidy.remove_dead_nodes(model)
     if dead:
         notes.append(f"removed {dead} nodes whose outputs nobody uses")

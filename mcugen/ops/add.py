@@ -39,12 +39,17 @@ output_qparams = common.observed_qparams
 
 
 def quantize(node, qa, qb, qout):
+    act_min, act_max = common.clamp_range(node.attrs.get("act"), qout)
+    return dict(multipliers(qa, qb, qout), act_min=act_min, act_max=act_max)
+
+
+def multipliers(qa, qb, qout) -> dict:
+    """TFLite's ADD parameters (also a lut's add of a quantized constant: ops/tflite_tables.py)."""
     twice_max = 2.0 * max(qa.scale, qb.scale)
     (ma, sa), (mb, sb) = quantize_multiplier(qa.scale / twice_max), quantize_multiplier(qb.scale / twice_max)
     mo, so = quantize_multiplier(twice_max / ((1 << LEFT_SHIFT) * qout.scale))
-    act_min, act_max = common.clamp_range(node.attrs.get("act"), qout)
     return dict(a_zp=qa.zero_point, a_mult=ma, a_shift=sa, b_zp=qb.zero_point, b_mult=mb, b_shift=sb,
-                output_zp=qout.zero_point, output_mult=mo, output_shift=so, act_min=act_min, act_max=act_max)
+                output_zp=qout.zero_point, output_mult=mo, output_shift=so)
 
 
 def run_int8(node, a, b):

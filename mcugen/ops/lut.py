@@ -42,6 +42,10 @@ STEPS = {  # name: f(v, x, *args), in float64
     "sigmoid": lambda v, x: _sigmoid(v),
     "tanh": lambda v, x: np.tanh(v),
     "mul_input": lambda v, x: v * x,
+    # by a constant the model quantized (its integer k and scale): TFLite's ADD, SUB, MUL
+    "add_q": lambda v, x, k, scale: v + k * scale,
+    "sub_q": lambda v, x, k, scale: v - k * scale,
+    "mul_q": lambda v, x, k, scale: v * (k * scale),
 }
 
 
@@ -53,13 +57,19 @@ def evaluate(steps, x):
 
 
 # The steps as the float kernel's step codes (mcugen_lut_f32.c): it walks them per element.
-STEP_CODES = {name: "MCUGEN_STEP_" + name.upper() for name in STEPS}
+# The by-a-quantized-constant steps are affine ones there (float32 never takes a quantized model).
+AS_AFFINE = {"add_q": lambda k, s: (1.0, k * s), "sub_q": lambda k, s: (1.0, -k * s), "mul_q": lambda k, s: (k * s, 0.0)}
+STEP_CODES = {name: "MCUGEN_STEP_" + name.upper() for name in STEPS if name not in AS_AFFINE}
+
+
+def _float_step(name, *args):
+    return ("affine", *AS_AFFINE[name](*args)) if name in AS_AFFINE else (name, *args)
 
 
 def float_fields(node) -> dict:
     """The float32 kernel walks the steps at run time: each as (code, a, b)."""
     steps = [dict(op=STEP_CODES[name], a=float(args[0]) if args else 0.0, b=float(args[1]) if len(args) > 1 else 0.0)
-             for name, *args in node.attrs["steps"]]
+             for name, *args in (_float_step(*step) for step in node.attrs["steps"])]
     return dict(steps=steps, count=len(steps))
 
 

@@ -11,6 +11,9 @@ with the parameters TFLite allows for it, computes exactly what TFLite computes:
     ("tanh",)          TANH, output 1/128 and 0 (reference_integer_ops::Tanh)
     ("hardswish",)     HARD_SWISH (reference_ops::HardSwish, in int16)
     ("leakyrelu", a)   LEAKY_RELU (reference_ops::QuantizeLeakyRelu)
+    ("add_q", k, s)    ADD, SUB, MUL with a constant operand the model quantized: integer k
+    ("sub_q", k, s)    (its stored value minus its zero point) at scale s; the arithmetic of
+    ("mul_q", k, s)    ops/add.py and ops/mul.py, which is TFLite's for two tensors
 
 The multipliers are computed as TFLM's Prepare functions compute them, in float32 where
 they do. Any other step chain has no TFLite equivalent: `table` gives None.
@@ -24,6 +27,7 @@ import numpy as np
 
 from mcugen import fixedpoint as fp
 from mcugen.ir import QParams
+from mcugen.ops import add
 
 Q = np.arange(-128, 128, dtype=np.int64)  # the 256 int8 inputs, in table order
 LOGISTIC_Q = QParams(1.0 / 256.0, -128)
@@ -52,7 +56,26 @@ def table(steps, qin: QParams, qout: QParams) -> np.ndarray | None:
         return _hard_swish(qin, qout)
     if name == "leakyrelu":
         return _leaky_relu(qin, qout, args[0])
+    if name in ("add_q", "sub_q"):
+        return _add_constant(qin, qout, *args, sign=1 if name == "add_q" else -1)
+    if name == "mul_q":
+        return _mul_constant(qin, qout, *args)
     return None
+
+
+def _add_constant(qin, qout, k, scale, sign):
+    """reference_integer_ops::Add (SUB: the second input's multiplier negated), the
+    constant as the second input: its integer is k + 0 at `scale`."""
+    p = add.multipliers(qin, QParams(scale, 0), qout)
+    scaled_x = fp.requantize((Q - p["a_zp"]) << add.LEFT_SHIFT, p["a_mult"], p["a_shift"])
+    scaled_k = fp.requantize(np.int64(k) << add.LEFT_SHIFT, p["b_mult"], p["b_shift"])
+    return _clamp(fp.requantize(scaled_x + sign * scaled_k, p["output_mult"], p["output_shift"]) + p["output_zp"])
+
+
+def _mul_constant(qin, qout, k, scale):
+    """reference_integer_ops::Mul: (x - zp) * k, one multiplier s_in * s_k / s_out."""
+    mult, shift = fp.quantize_multiplier(qin.scale * scale / qout.scale)
+    return _clamp(fp.requantize((Q - qin.zero_point) * k, mult, shift) + qout.zero_point)
 
 
 def _same(q: QParams, fixed: QParams) -> bool:

@@ -6,6 +6,10 @@ table of x * f(x). That is how the older exporters' HardSwish, x * Clip(x + 3, 0
 in any order of Add/Clip/Div/Mul (or Mul by 1/6), and HardSigmoid, Clip(x + 3, 0, 6) / 6,
 become a single 256-byte table, exactly as if they had been one ONNX op. Runs after
 fuse_activation: a clamp fused into a table becomes a clip step when it is merged on.
+
+Nothing merges across a tensor whose quantization the model fixes (a QDQ pair between
+the steps): the model rounds there, op by op, as TFLite does, and one merged table would
+round once. Such steps stay separate tables (and Mul(x, f(x)) the int8 MUL).
 """
 
 MUL_INPUT = ("mul_input",)
@@ -34,7 +38,7 @@ def _merge_chain(graph) -> bool:
         if node.op != "lut" or MUL_INPUT in node.attrs["steps"]:
             continue
         producer = graph.folds_into(node, ("lut",))
-        if producer is not None:
+        if producer is not None and graph.tensors[producer.output].fixed is None:
             producer.attrs = dict(steps=_steps(producer) + tuple(node.attrs["steps"]), **_keep_act(node))
             graph.merge_into_producer(producer, node)
             return True
@@ -51,7 +55,8 @@ def _fold_self_mul(graph) -> bool:
             return True
         for x, fx in ((a, b), (b, a)):
             table = graph.producer(fx)
-            if table is not None and table.op == "lut" and table.input == x and graph.sole_consumer(fx) is mul:
+            if (table is not None and table.op == "lut" and table.input == x and graph.sole_consumer(fx) is mul
+                    and graph.tensors[fx].fixed is None):
                 table.attrs = dict(steps=_steps(table) + (MUL_INPUT,), **_keep_act(mul))
                 graph.merge_into_producer(table, mul)
                 return True

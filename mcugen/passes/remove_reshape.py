@@ -44,6 +44,22 @@ def merge_chains(graph) -> None:
         if after is not None and after.op == "reshape":
             after.attrs["perm"] = compose(reshape.attrs["perm"], after.attrs["perm"])
             graph.bypass(reshape)
+        elif after is not None and getattr(ops.get(after.op), "RESHAPE_READ", None) == "flat" and len(after.inputs) == 1 \
+                and reshape.attrs["perm"] is None and _sole_reshape(graph, after.output):
+            _reshape_after(graph, reshape, after)
+
+
+def _reshape_after(graph, reshape, flat) -> None:
+    """reshape -> an op that reads memory in order (a table) => the op -> reshape: the op
+    reads and writes the same bytes under either shape, and the reshape may then meet the
+    next one (tf2onnx's [1,C,1,1] -> [1,1,1,C] -> HardSwish -> [1,C,1,1] is no move at all)."""
+    graph.bypass(reshape)
+    graph.tensors[flat.output].shape = graph.shape(flat.input)
+
+
+def _sole_reshape(graph, tensor) -> bool:
+    after = graph.sole_consumer(tensor)
+    return after is not None and after.op == "reshape"
 
 
 def run(graph):

@@ -216,7 +216,7 @@ def onnxruntime_outputs(model: str | bytes, x_onnx: np.ndarray, optimize: bool =
         import onnxruntime as ort
     except ImportError:
         return None, "onnxruntime is not installed"
-    if isinstance(model, str) and tflite.is_tflite(model):  # onnxruntime gets the ONNX model it reads as
+    if isinstance(model, str):  # onnxruntime gets the ONNX model mcugen reads (a .tflite's conversion, opset fixes)
         model = frontend.load(model).SerializeToString()
     try:
         options = ort.SessionOptions()

@@ -99,6 +99,66 @@ def test_nhwc_input_calibration_is_in_the_files_layout(tmp_path):
     assert reported["onnx_layout"] == "NHWC" and reported["onnx_shape"] == reported["shape"] == [10, 12, 3]
 
 
+def test_nhwc_input_transpose_after_rescaling_is_absorbed(tmp_path):
+    """tf2onnx's export of a .tflite with Keras' Rescaling: Mul and Add by scalars on the
+    NHWC input, then the Transpose to NCHW. The Transpose moves up to the input and goes."""
+    nodes, inits = conv_net(x="nchw")
+    nodes[:0] = [helper.make_node("Mul", ["input", "scale"], ["scaled"], name="rescale_mul"),
+                 helper.make_node("Add", ["scaled", "offset"], ["shifted"], name="rescale_add"),
+                 helper.make_node("Transpose", ["shifted"], ["nchw"], name="to_nchw", perm=[0, 3, 1, 2])]
+    inits += [init("scale", np.array(1 / 127.5)), init("offset", np.array(-1.0))]
+    graph, notes = check(save(model(nodes, [1, 10, 12, 3], [1, 4], inits), tmp_path))
+    assert graph.input_layout == "NHWC" and quantize.onnx_input_shape(graph) == (10, 12, 3)
+    assert any("up past 2 element-wise steps" in note for note in notes)
+    assert [n.op for n in graph.nodes][1:] == ["conv", "depthwise_conv", "global_avg_pool", "fully_connected", "softmax"]
+
+
+def nhwc_island_model():
+    """tf2onnx's islands in NHWC between NCHW convs (a .tflite's MobileNetV3 squeeze-excite):
+    Transpose to NHWC, HardSwish, a ReduceMean over H and W (keepdims) through a 1x1 conv
+    whose [1,C,1,1] result is reshaped to [1,1,1,C], a Mul by it, Transpose back; and a
+    [1,C,1,1] -> [1,1,1,C] Reshape around a HardSwish before the last 1x1 conv."""
+    c = 6
+    nodes = [helper.make_node("Conv", ["input", "w1"], ["c1"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Transpose", ["c1"], ["t"], name="to_nhwc", perm=[0, 2, 3, 1]),
+             helper.make_node("HardSwish", ["t"], ["hs"], name="hswish"),
+             helper.make_node("ReduceMean", ["hs"], ["m"], name="se_mean", axes=[1, 2], keepdims=1),
+             helper.make_node("Transpose", ["m"], ["m_nchw"], name="se_to_nchw", perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["m_nchw", "w_se"], ["se"], name="se_conv"),
+             helper.make_node("Sigmoid", ["se"], ["gate"], name="se_gate"),
+             helper.make_node("Reshape", ["gate", "to_nhwc_shape"], ["gate_nhwc"], name="se_reshape"),
+             helper.make_node("Mul", ["hs", "gate_nhwc"], ["excited"], name="se_mul"),
+             helper.make_node("Transpose", ["excited"], ["back"], name="to_nchw", perm=[0, 3, 1, 2]),
+             helper.make_node("GlobalAveragePool", ["back"], ["g"], name="gap"),
+             helper.make_node("Reshape", ["g", "to_nhwc_shape"], ["g_nhwc"], name="head_reshape"),
+             helper.make_node("HardSwish", ["g_nhwc"], ["g_hs"], name="head_hswish"),
+             helper.make_node("Reshape", ["g_hs", "to_nchw_shape"], ["g_nchw"], name="head_back"),
+             helper.make_node("Conv", ["g_nchw", "w_out"], ["logits"], name="logits"),
+             helper.make_node("Flatten", ["logits"], ["output"], name="flatten")]
+    inits = [init("w1", rand(c, 3, 3, 3)), init("w_se", rand(c, c, 1, 1)), init("w_out", rand(4, c, 1, 1)),
+             helper.make_tensor("to_nhwc_shape", TensorProto.INT64, [4], [1, 1, 1, c]),
+             helper.make_tensor("to_nchw_shape", TensorProto.INT64, [4], [1, c, 1, 1])]
+    return model(nodes, [1, 3, 8, 8], [1, 4], inits, opset=14)
+
+
+def test_nhwc_islands_between_transposes_cancel(tmp_path):
+    graph, notes = check(save(nhwc_island_model(), tmp_path))
+    assert any("Transposes that cancel" in note for note in notes)
+    assert "reshape" not in [n.op for n in graph.nodes]
+
+
+def test_hardswish_at_opset_13_is_read_at_14(tmp_path):
+    """tf2onnx writes HardSwish even at --opset 13, where ONNX has none."""
+    nodes, inits = conv_net(head=[helper.make_node("HardSwish", ["logits"], ["output"], name="hswish")])
+    at_13 = save(model(nodes, [1, 3, 8, 8], [1, 4], inits, opset=13), tmp_path, "at13.onnx")
+    graph, _ = pipeline.front(at_13)  # onnxruntime refuses this file; the same graph at 14 is the reference
+    _, want, at_14, _ = run_both(save(model(nodes, [1, 3, 8, 8], [1, 4], inits, opset=14), tmp_path))
+    x = RNG.uniform(-2, 2, size=(4, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(reference.run_float(graph, layout.input_to_ir(x, graph)),
+                               reference.run_float(at_14, layout.input_to_ir(x, at_14)))
+    assert graph.nodes[-1].op == "lut"
+
+
 def test_keras_flatten_after_a_transpose_to_nhwc_is_free(tmp_path):
     """tf2onnx's Keras Flatten: Transpose(perm=[0,2,3,1]) to NHWC, then Reshape [1, -1],
     then MatMul + Add. Together the two read NHWC memory in order: no move at all."""

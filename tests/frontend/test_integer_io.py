@@ -226,3 +226,24 @@ def test_a_chain_of_equal_quantize_dequantize_pairs_is_one(tmp_path):
     assert [n.op for n in compiled.graph.nodes] == ["pointwise_conv"]
     result = verify(str(tmp_path / "model.onnx"), compiled, "t", samples=10, cc=COMPILERS[0], weights_bytes=0, macs=0)
     assert result.bit_exact
+
+
+def test_two_layout_ops_of_one_quantize_linear_sink_to_distinct_names():
+    """One QuantizeLinear read by two layout ops, each with its DequantizeLinear (a .tflite's
+    MobileNetV3 through tf2onnx): both sink, and every tensor keeps one writer."""
+    from mcugen.frontend import integer_io
+
+    scalar = [numpy_helper.from_array(np.array(0.05, np.float32), "s"), numpy_helper.from_array(np.array(3, np.int8), "z"),
+              numpy_helper.from_array(np.array([1, 24], np.int64), "flat")]
+    nodes = [helper.make_node("QuantizeLinear", ["input", "s", "z"], ["q"], name="q"),
+             helper.make_node("Reshape", ["q", "flat"], ["r1"], name="r1"),
+             helper.make_node("Transpose", ["q"], ["t2"], name="t2", perm=[0, 2, 3, 1]),
+             helper.make_node("DequantizeLinear", ["r1", "s", "z"], ["d1"], name="d1"),
+             helper.make_node("DequantizeLinear", ["t2", "s", "z"], ["d2"], name="d2"),
+             helper.make_node("Flatten", ["d2"], ["f2"], name="f2"),
+             helper.make_node("Add", ["d1", "f2"], ["output"], name="add")]
+    m = model(nodes, [1, 2, 3, 4], [1, 24], scalar)
+    assert integer_io.sink_layout_ops(m) == 2
+    onnx.checker.check_model(m, full_check=True)  # static single assignment: no name written twice
+    writers = [o for n in m.graph.node for o in n.output]
+    assert len(writers) == len(set(writers))

@@ -268,6 +268,23 @@ def tanh_after_conv() -> bytes:
     return b.build([x], [b.simple(B.TANH, [y], (1, 5, 5, 4), 1 / 128, 0)])
 
 
+def rescaling_conv() -> bytes:
+    """Keras' Rescaling layer as TFLite writes it, then more arithmetic by constants: MUL by a
+    quantized scalar, ADD of one, SUB of one (each rounding to its own output), then a conv.
+    TFLite computes each from the constant's integer and scale, not its real value."""
+    b = tm.Builder(13)
+    x = tm.image_input(b, (1, 6, 6, 3), 0.9, -128)  # pixels 0..255
+    y = x
+    for code, opts, (value, scale, zp), (out_scale, out_zp) in [
+            (B.MUL, tfl.MulOptionsT(), (127, 0.0078740157, 0), (0.0078125, 0)),
+            (B.ADD, tfl.AddOptionsT(), (-127, 0.0078740157, 0), (0.0078431, 1)),
+            (B.SUB, tfl.SubOptionsT(), (93, 0.0021, -5), (0.0069, -3))]:
+        c = b.tensor((1,), tm.INT8, scale, zp, data=[value])
+        kind = getattr(tfl.BuiltinOptions, type(opts).__name__[:-1])
+        y = b.simple(code, [y, c], (1, 6, 6, 3), out_scale, out_zp, kind, opts)
+    return b.build([x], [b.conv(y, 4, kernel=3, out_scale=0.05)])
+
+
 def conv_prelu_depthwise() -> bytes:
     """A conv, then PRELU with one alpha per channel ([1,1,C], an alpha zero point of 3, as
     Keras' PReLU(shared_axes=[1, 2])), then a depthwise conv."""
@@ -282,7 +299,7 @@ def conv_prelu_depthwise() -> bytes:
 # layout_ops (a MEAN over the channels) and activations (a SUB of two tensors) use forms mcugen
 # refuses (docs/tflite.md); the rest, and a TANH, compile.
 INT8_MODELS = {**{k: v for k, v in tm.MODELS.items() if k not in ("layout_ops", "activations")}, "tanh": tanh_after_conv,
-               "prelu": conv_prelu_depthwise}
+               "prelu": conv_prelu_depthwise, "rescaling": rescaling_conv}
 
 
 @pytest.mark.parametrize("name", INT8_MODELS)
@@ -332,3 +349,26 @@ def test_tflite_resize_gives_tflm_bytes(code, size, flags, tmp_path):
     result = verify(str(path), compiled, "t", samples=100, cc=COMPILERS[0], weights_bytes=0, macs=0)
     assert result.bit_exact, result.first_bad_layer
     assert (result.tflm_samples, result.tflm_identical) == (100, 1.0), result.notes
+
+
+@pytest.mark.parametrize("doc, tflite_tables", [("converted from m.tflite", True), ("converted from keras_model", False)])
+def test_tf2onnx_exports_of_a_tflite_take_tflites_resize(doc, tflite_tables, tmp_path):
+    """tf2onnx's --tflite export says where it came from in the graph's doc string: such a
+    model's Resize takes TFLite's coordinate tables too (checked against TFLM on real tf2onnx
+    exports: docs/tflite.md); a model tf2onnx made from TensorFlow keeps ONNX's coordinates."""
+    m = tflite.convert(resize_model(B.RESIZE_BILINEAR, (4, 3), False, True), "m.tflite")
+    m.producer_name, m.graph.doc_string = "tf2onnx", doc
+    path = tmp_path / "m.onnx"
+    onnx.save(m, str(path))
+    compiled = pipeline.build(path)
+    coordinate = next(n for n in compiled.graph.nodes if n.op == "resize").attrs["coordinate"]
+    assert coordinate.startswith("tflite_") == tflite_tables, coordinate
+    if tflite_tables and COMPILERS:  # the ONNX file's C gives the .tflite's TFLM bytes
+        from mcugen.verify import int8 as verify_int8
+        from mcugen.verify import tflm
+
+        tflite_path = tmp_path / "m.tflite"
+        tflite_path.write_bytes(resize_model(B.RESIZE_BILINEAR, (4, 3), False, True))
+        x, _ = verify_int8.make_inputs(compiled, 50)
+        got = verify_int8.run_model(verify_int8.HostRunner(COMPILERS[0]), compiled, "t", x).reshape(len(x), -1)
+        assert tflm.compare(tflite_path, x, got)["tflm_identical"] == 1.0

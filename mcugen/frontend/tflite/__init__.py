@@ -11,7 +11,7 @@ import onnx
 from mcugen.frontend.tflite.convert import CONVERTERS, PRODUCER, convert
 from mcugen.frontend.tflite.schema import IDENTIFIER
 
-__all__ = ["CONVERTERS", "PRODUCER", "convert", "is_tflite", "read"]
+__all__ = ["CONVERTERS", "PRODUCER", "convert", "converted_from_tflite", "is_tflite", "read"]
 
 
 def is_tflite(path: str | Path) -> bool:
@@ -31,3 +31,13 @@ def is_tflite(path: str | Path) -> bool:
 def read(path: Path) -> onnx.ModelProto:
     """The .tflite file at `path` as an ONNX model; messages name the file."""
     return convert(path.read_bytes(), path.name)
+
+
+def converted_from_tflite(model: onnx.ModelProto) -> bool:
+    """Is this ONNX model a .tflite file's conversion: mcugen's own, or tf2onnx's
+    (``--tflite``), which says so in the graph's doc string ("converted from m.tflite")?
+    Ops whose int8 arithmetic TFLite defines its own way (Resize) then take TFLite's."""
+    if model.producer_name == PRODUCER:
+        return True
+    doc = model.graph.doc_string.strip().lower()
+    return model.producer_name == "tf2onnx" and doc.startswith("converted from ") and doc.endswith(".tflite")
