@@ -1,7 +1,9 @@
 """The mcugen command: compile, report, verify, bench.
 
 Exit status: 0 success; 1 verification failed (the C and the reference differ); 2 bad
-input or usage, with one line on stderr and nothing written; 3 a bug in mcugen.
+input or usage, with one line on stderr and nothing written; 3 a bug in mcugen; 4 a limit
+or gate the user set is not met (--ram-limit, --flash-limit, --min-cosine). With --json,
+stdout is always one JSON document, an error's too: {"error": ..., "exit_status": ...}.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import numpy as np
 
 from mcugen import __version__, output, pipeline, precision, report
 from mcugen.backend import codegen
-from mcugen.errors import McugenError
+from mcugen.errors import LimitError, McugenError
+from mcugen.planner import budget
 from mcugen.report import picture
 from mcugen.target import targets, toolchain
 from mcugen.verify import HostRunner, TargetRunner, text, verify
 from mcugen.verify.float32 import verify_float
 
 MAX_SAMPLES = 100_000
+CONSTANTS_ONLY = "constants: weights, biases, tables; the generated code is not counted"
 MAX_SAMPLE_BYTES = 512 << 20
 
 
@@ -79,8 +83,9 @@ def cmd_compile(args) -> int:
     out = Path(args.output)
     output.check_output_folder(out)  # before the work, so a refusal is quick
     compiled = _build(args, ram_limit=args.ram_limit)
-    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name)
     summary = report.summary(compiled.graph, compiled.plan)
+    budget.check_flash(summary["weights_bytes"], args.flash_limit, CONSTANTS_ONLY)  # before anything is written
+    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name)
     files[output.MANIFEST] = output.manifest(args.model, compiled, name, files, summary)
     output.write_folder(out, files)
     print(f"wrote {out}/: {', '.join(sorted(files))}")
@@ -100,6 +105,7 @@ def cmd_report(args) -> int:
     # the synthetic one is used without a warning when no --calib is given.
     compiled = _build(args, ram_limit=args.ram_limit, warn=False)
     summary = report.summary(compiled.graph, compiled.plan)
+    budget.check_flash(summary["weights_bytes"], args.flash_limit, CONSTANTS_ONLY)
     summary["calibration"] = output.calibration_name(compiled)
     for path, render in ((args.html, picture.html), (args.plot, picture.svg)):
         if path:
@@ -124,17 +130,34 @@ def cmd_verify(args) -> int:
     if args.samples * g.tensors[g.input].size * compiled.plan.elem_bytes > MAX_SAMPLE_BYTES:
         raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
     summary = report.summary(compiled.graph, compiled.plan)
+    budget.check_flash(summary["weights_bytes"], args.flash_limit, CONSTANTS_ONLY)
     check = verify if compiled.precision.quantized else verify_float
     result = check(args.model, compiled, name, args.samples, runner, summary["weights_bytes"], summary["macs"],
                    args.seed)
     result.notes.append(f"verify took {time.perf_counter() - start:.1f} s")
+    gate = _gate(result, args)
+    status = 1 if not result.passed else 4 if gate else 0
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps(dict(result.to_dict(), exit_status=status, **({"error": gate} if gate else {})), indent=2))
     elif not compiled.precision.quantized:
         print(text.format_float32(result))
     else:
         print(text.format_int8(result))
-    return 0 if result.passed else 1
+    if gate and result.passed:
+        _say("error", gate)
+    return status
+
+
+def _gate(result, args) -> str | None:
+    """What a --min-cosine gate says when the int8 C's agreement with the float model is below it."""
+    if args.min_cosine is None:
+        return None
+    cosine = getattr(result, "cosine", None)
+    if cosine is None:
+        return "--min-cosine: this verify computes no cosine similarity with the float model"
+    if not cosine >= args.min_cosine:  # NaN fails too
+        return f"cosine similarity with the float model {cosine:.6f} is below --min-cosine {args.min_cosine}"
+    return None
 
 
 def _runner(args):
@@ -170,7 +193,10 @@ def cmd_bench(args) -> int:
     macs = [layer["macs"] for layer in summary["layers"]]
     result = bench.bench(args.model, compiled, name, target, runner.cross, macs, args.seed)
     print(json.dumps(result.to_dict(), indent=2) if args.json else bench.format_text(result))
-    return 0 if result.output_ok else 1
+    if not result.output_ok:
+        return 1
+    budget.check_flash(result.flash["total"], args.flash_limit, f"the {target.name} ELF's .text + .rodata + .data")
+    return 0
 
 
 # ---------------------------------------------------------------------------- main
@@ -181,7 +207,8 @@ def parser() -> argparse.ArgumentParser:
         prog="mcugen",
         description="Compile a MobileNet-family ONNX model to int8 C99 for microcontrollers, "
         "report its flash and RAM, and verify the C bit-exact against mcugen's numpy reference.",
-        epilog="Exit status: 0 ok, 1 verification mismatch, 2 bad input or usage, 3 internal error.",
+        epilog="Exit status: 0 ok, 1 verification mismatch, 2 bad input or usage, 3 internal error, "
+               "4 a limit or gate not met (--ram-limit, --flash-limit, --min-cosine).",
     )
     top.add_argument("--version", action="version", version=f"mcugen {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -195,8 +222,12 @@ def parser() -> argparse.ArgumentParser:
                        help="int8 (default): quantized kernels, no float; float32: float kernels for parts "
                             "with an FPU, 4-byte activations, no calibration")
         p.add_argument("--ram-limit", metavar="BYTES",
-                       help="fail (exit 2) when the arena needs more, naming the layer that sets the peak; "
+                       help="fail (exit 4) when the arena needs more, naming the layer that sets the peak; "
                             "accepts 37500, 64K, 0.5M (K = 1024 bytes, M = 1024 K)")
+        p.add_argument("--flash-limit", metavar="BYTES",
+                       help="fail (exit 4) when the model needs more flash: its constants (compile, report, "
+                            "verify; the generated code is not counted) or, for bench, the whole ELF's "
+                            ".text + .rodata + .data; same units as --ram-limit")
         p.add_argument("--no-stream", action="store_true",
                        help="run every layer whole: no pointwise conv streamed row by row into the depthwise "
                             "conv after it (by default, int8 only, where that lowers the peak; a row window "
@@ -248,6 +279,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     target_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--min-cosine", type=float, metavar="C",
+                   help="a CI gate: exit 4 when the int8 C's outputs and the float model's have a cosine "
+                        "similarity below C (e.g. 0.99), even when bit-exact")
     p.add_argument("--sanitize", action="store_true",
                    help="build the host runner with AddressSanitizer and UndefinedBehaviorSanitizer: any "
                         "out-of-bounds access, overflow or other undefined behaviour fails the run")
@@ -284,18 +318,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in argv
     try:
         args = parser().parse_args(argv)
         if not getattr(args, "func", None):
             parser().print_help()
             return 2
         return args.func(args)
+    except LimitError as exc:
+        return _fail("error", str(exc), 4, as_json)
     except McugenError as exc:
-        _say("error", str(exc))
-        return 2
+        return _fail("error", str(exc), 2, as_json)
     except toolchain.BuildError as exc:
-        _say("error", f"{exc} (a bug in mcugen: please report it)")
-        return 3
+        return _fail("error", f"{exc} (a bug in mcugen: please report it)", 3, as_json)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `mcugen report | head`: the reader left; say nothing more
@@ -304,5 +340,13 @@ def _main(argv: list[str] | None) -> int:
     except Exception as exc:
         if os.environ.get("MCUGEN_DEBUG"):
             raise
-        _say("internal error", f"{type(exc).__name__}: {exc} (a bug in mcugen; MCUGEN_DEBUG=1 shows the traceback)")
-        return 3
+        return _fail("internal error", f"{type(exc).__name__}: {exc} (a bug in mcugen; MCUGEN_DEBUG=1 shows the "
+                     "traceback)", 3, as_json)
+
+
+def _fail(kind: str, message: str, status: int, as_json: bool) -> int:
+    """One line on stderr; with --json also the one JSON document on stdout."""
+    _say(kind, message)
+    if as_json:
+        print(json.dumps({"error": _one_line(message), "exit_status": status}, indent=2))
+    return status

@@ -158,7 +158,7 @@ def test_ram_limit_refuses_naming_the_peak_layer(tmp_path):
     report = json.loads(run("report", VWW, "--json")[1])
     peak = report["peak_layer"]
     code, _, stderr = run("compile", VWW, "-o", tmp_path / "o", "--ram-limit", "29K")
-    assert code == 2 and not (tmp_path / "o").exists()
+    assert code == 4 and not (tmp_path / "o").exists()  # a limit not met: 4, not bad input
     line = stderr.strip()
     assert len(line.splitlines()) == 1  # refused before calibration warns about anything
     assert "over --ram-limit 29K (29,696 bytes)" in line
@@ -168,9 +168,34 @@ def test_ram_limit_refuses_naming_the_peak_layer(tmp_path):
     assert code == 0, stderr
     # Layer by layer, the peak is the 48x48x16 tensor, and 30,016 bytes are not enough.
     code, _, stderr = run("compile", VWW, "-o", tmp_path / "p", "--ram-limit", "30016", "--no-stream")
-    assert code == 2 and "layer 2 (pointwise_conv" in stderr and not (tmp_path / "p").exists()
+    assert code == 4 and "layer 2 (pointwise_conv" in stderr and not (tmp_path / "p").exists()
     code, _, stderr = run("report", VWW, "--ram-limit", "lots")
     assert code == 2 and "--ram-limit 'lots'" in stderr
+
+
+def test_flash_limit_counts_the_constants(tmp_path):
+    constants = json.loads(run("report", DIGITS, "--json")[1])["weights_bytes"]
+    code, _, stderr = run("compile", DIGITS, "-o", tmp_path / "o", "--flash-limit", str(constants - 1))
+    assert code == 4 and not (tmp_path / "o").exists()
+    assert f"needs {constants:,} bytes of flash (constants" in stderr and "1 over --flash-limit" in stderr
+    code, _, stderr = run("compile", DIGITS, "-o", tmp_path / "o", "--flash-limit", str(constants))
+    assert code == 0, stderr
+    assert run("report", DIGITS, "--flash-limit", "8 MB")[0] == 0
+    code, _, stderr = run("report", DIGITS, "--flash-limit", "lots")
+    assert code == 2 and "--flash-limit 'lots'" in stderr
+
+
+@pytest.mark.parametrize("args, status", [
+    (("report", "missing.onnx"), 2),
+    (("report", VWW, "--ram-limit", "1K"), 4),
+    (("report", VWW, "--bogus-option"), 2)])
+def test_json_errors_are_one_json_document(args, status):
+    """With --json, stdout is one JSON document even on an error (and stderr the one line)."""
+    code, out, stderr = run(*args, "--json")
+    assert code == status
+    data = json.loads(out)
+    assert data["exit_status"] == status and data["error"] == stderr.strip().split(": ", 2)[2]
+    assert len(stderr.strip().splitlines()) == 1
 
 
 def test_report_json_tensors_are_a_valid_plan():
@@ -208,3 +233,15 @@ def test_report_html_and_svg(tmp_path):
     assert "<svg" in page and "MobilenetV1/Conv2d_0/Relu6:0" in page
     code, _, _ = run("report", VWW, "--plot", tmp_path / "arena.png")
     assert code == 2
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_min_cosine_is_a_gate(tmp_path):
+    """Bit-exact but below the gate: exit 4, the JSON says why; at or above it: 0."""
+    calib = DIGITS_CALIB
+    code, out, _ = run("verify", DIGITS, "--calib", calib, "--samples", "4", "--json", "--min-cosine", "0.999999999")
+    data = json.loads(out)
+    assert data["bit_exact"] and data["cosine"] < 0.999999999
+    assert code == 4 and data["exit_status"] == 4 and "below --min-cosine" in data["error"]
+    code, out, _ = run("verify", DIGITS, "--calib", calib, "--samples", "4", "--json", "--min-cosine", "0.5")
+    assert code == 0 and json.loads(out)["exit_status"] == 0
