@@ -19,14 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import __version__, output, pipeline, precision, report
+from mcugen import __version__, output, pipeline, precision, report, samples
 from mcugen.backend import codegen
 from mcugen.errors import LimitError, McugenError
 from mcugen.planner import budget
+from mcugen.quant import quantize
 from mcugen.report import picture
 from mcugen.target import targets, toolchain
 from mcugen.verify import HostRunner, TargetRunner, text, verify
 from mcugen.verify.float32 import verify_float
+from mcugen.verify.int8 import evaluate
 
 MAX_SAMPLES = 100_000
 CONSTANTS_ONLY = "constants: weights, biases, tables; the generated code is not counted"
@@ -49,12 +51,32 @@ def _say(kind: str, text: str) -> None:
 def _build(args, quantized=True, ram_limit=None, warn=True):
     compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit,
                               input_shape=parse_shape(args.input_shape), precision=args.precision,
-                              stream=not args.no_stream)
+                              stream=not args.no_stream, preprocess=_preprocess(args))
     for note in compiled.notes:
         _say("note", note)
     for warning in compiled.warnings if warn else ():
         _say("warning", warning)
     return compiled
+
+
+def _preprocess(args) -> samples.Preprocess:
+    return samples.Preprocess(pixel_scale=_number(args.pixel_scale, "--pixel-scale")[0],
+                              mean=_number(args.mean, "--mean"), std=_number(args.std, "--std"), bgr=args.bgr)
+
+
+def _number(text: str, option: str) -> tuple[float, ...]:
+    """'0.485,0.456,0.406' or '1/255' -> floats (finite)."""
+    values = []
+    for part in text.replace(" ", "").split(","):
+        num, _, den = part.partition("/")
+        try:
+            value = float(num) / float(den) if den else float(num)
+        except (ValueError, ZeroDivisionError):
+            raise McugenError(f"{option} {text!r}: expected numbers such as 0.5 or 1/255, comma-separated") from None
+        if not np.isfinite(value):
+            raise McugenError(f"{option} {text!r}: values must be finite")
+        values.append(value)
+    return tuple(values)
 
 
 MAX_DIM = 1 << 24  # any real input is far smaller; bounds what reaches ONNX's int64 fields
@@ -125,8 +147,11 @@ def cmd_verify(args) -> int:
     name = _name(args)
     runner = _runner(args)
     start = time.perf_counter()
+    if args.min_accuracy is not None and args.eval is None:
+        raise McugenError("--min-accuracy needs --eval PATH, a labelled set to measure the accuracy on")
     compiled = _build(args, ram_limit=args.ram_limit)
     g = compiled.graph
+    labelled = _labelled(args, compiled) if args.eval is not None else None  # read before the long run
     if args.samples * g.tensors[g.input].size * compiled.plan.elem_bytes > MAX_SAMPLE_BYTES:
         raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
     summary = report.summary(compiled.graph, compiled.plan)
@@ -134,6 +159,9 @@ def cmd_verify(args) -> int:
     check = verify if compiled.precision.quantized else verify_float
     result = check(args.model, compiled, name, args.samples, runner, summary["weights_bytes"], summary["macs"],
                    args.seed)
+    if labelled is not None:
+        result.accuracy = evaluate(args.model, compiled, name, runner, labelled)
+        result.bit_exact = result.bit_exact and result.accuracy["bit_exact"]
     result.notes.append(f"verify took {time.perf_counter() - start:.1f} s")
     gate = _gate(result, args)
     status = 1 if not result.passed else 4 if gate else 0
@@ -148,8 +176,24 @@ def cmd_verify(args) -> int:
     return status
 
 
+def _labelled(args, compiled) -> samples.Labelled:
+    if not compiled.precision.quantized:
+        raise McugenError("--eval measures the int8 C's accuracy; it is not available with --precision float32")
+    g = compiled.graph
+    labelled = samples.read_labelled(Path(args.eval), quantize.input_spec(g), _preprocess(args))
+    if len(labelled.y) * g.tensors[g.input].size > MAX_SAMPLE_BYTES:
+        raise McugenError(f"{args.eval}: {len(labelled.y):,} samples would need more than "
+                          f"{MAX_SAMPLE_BYTES >> 20} MiB of inputs")
+    labelled.x = quantize.as_real(labelled.x, g, f"{args.eval}: array 'x'")
+    return labelled
+
+
 def _gate(result, args) -> str | None:
-    """What a --min-cosine gate says when the int8 C's agreement with the float model is below it."""
+    """What a --min-accuracy or --min-cosine gate says when the C is below it."""
+    accuracy = getattr(result, "accuracy", None)
+    if args.min_accuracy is not None and not accuracy["int8"] >= args.min_accuracy:
+        return (f"the C's top-1 accuracy on {args.eval} is {accuracy['int8']:.2%} ({accuracy['samples']} samples), "
+                f"below --min-accuracy {args.min_accuracy}")
     if args.min_cosine is None:
         return None
     cosine = getattr(result, "cosine", None)
@@ -233,9 +277,11 @@ def parser() -> argparse.ArgumentParser:
                             "conv after it (by default, int8 only, where that lowers the peak; a row window "
                             "instead of the whole tensor, ~1%% more instructions; README, Memory)")
         if calib:
-            p.add_argument("--calib", metavar="FILE.npz",
-                           help="calibration samples: float32 array [N, ...] in the ONNX input's layout, "
-                                "keyed by the input's name (or the only array). Without it, a warning and "
+            p.add_argument("--calib", metavar="PATH",
+                           help="calibration samples: a .npz (the array named after the input, or the only one), "
+                                "a .npy, or a folder of images (PNG/JPEG/BMP, any size: resized to the input, then "
+                                "--pixel-scale, --mean, --std). Arrays are [N, ...] in the ONNX input's layout; "
+                                "float values are taken as they are, uint8 ones as pixels. Without it, a warning and "
                                 "32 synthetic samples uniform in [-1, 1]. float32 calibrates nothing: verify "
                                 "takes its first samples from it. A full-int8 model (int8/uint8 input) needs none; "
                                 "its samples may be integers of the input's type, taken as the C takes them")
@@ -243,8 +289,14 @@ def parser() -> argparse.ArgumentParser:
                            help="activation range = the [100-P, P] percentiles over the samples instead of "
                                 "min/max (e.g. 99.99 ignores outliers); default 100 (min/max)")
             p.add_argument("--name", help="C prefix for files and symbols (default: from the model's file name)")
+            p.add_argument("--pixel-scale", default="1/255", metavar="S",
+                           help="images and uint8 arrays: value = (pixel * S - mean) / std (default 1/255)")
+            p.add_argument("--mean", default="0", metavar="M[,M,M]", help="per-channel mean, RGB order (default 0)")
+            p.add_argument("--std", default="1", metavar="S[,S,S]", help="per-channel std, RGB order (default 1)")
+            p.add_argument("--bgr", action="store_true", help="the model takes BGR channels (images are RGB)")
         else:
-            p.set_defaults(calib=None, calib_percentile=100.0, name=None)
+            p.set_defaults(calib=None, calib_percentile=100.0, name=None, pixel_scale="1/255", mean="0", std="1",
+                           bgr=False)
 
     p = sub.add_parser("compile", help="generate C99 files (NAME.h, NAME.c, NAME_weights.c, mcugen.json)",
                        description="Quantize the model to int8 and write plain C99: NAME.h (API), NAME.c "
@@ -279,6 +331,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     target_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--eval", metavar="PATH",
+                   help="a labelled set: a folder with one subfolder of images per class (sorted names are the "
+                        "class indices), or a .npz with x and y; reports the float model's and the C's top-1 "
+                        "accuracy, per class too")
+    p.add_argument("--min-accuracy", type=float, metavar="A",
+                   help="a CI gate: exit 4 when the C's top-1 accuracy on --eval is below A (e.g. 0.95)")
     p.add_argument("--min-cosine", type=float, metavar="C",
                    help="a CI gate: exit 4 when the int8 C's outputs and the float model's have a cosine "
                         "similarity below C (e.g. 0.99), even when bit-exact")

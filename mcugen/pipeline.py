@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import frontend, ops, passes, planner
+from mcugen import frontend, ops, passes, planner, samples
 from mcugen.errors import McugenError, quote
 from mcugen.ir import Graph
 from mcugen.planner import Plan
@@ -81,7 +81,7 @@ def front(model: str | Path, input_shape: tuple[int, ...] | None = None) -> tupl
 def build(model: str | Path, calib: str | Path | None = None, percentile: float = 100.0,
           quantized: bool = True, ram_limit: str | None = None,
           input_shape: tuple[int, ...] | None = None, precision: str | Precision = INT8,
-          stream: bool = True) -> Compiled:
+          stream: bool = True, preprocess: samples.Preprocess = samples.DEFAULT) -> Compiled:
     """quantized=False stops before calibration (report needs only shapes and the plan).
     stream=False keeps every layer whole (planner.decide_streams)."""
     precision = get_precision(precision)
@@ -96,11 +96,11 @@ def build(model: str | Path, calib: str | Path | None = None, percentile: float 
         return result
     if not precision.quantized:  # compiled as it is; real samples, if given, feed verify
         result.graph = graph
-        result.calibration = quantize.read_calibration(calib, graph) if calib is not None else None
+        result.calibration = quantize.read_calibration(calib, graph, preprocess) if calib is not None else None
         return result
     percentile = quantize.check_percentile(percentile)
     calibrated = quantize.needs_calibration(graph)
-    cal = None if calib is None else quantize.read_calibration(calib, graph)
+    cal = None if calib is None else quantize.read_calibration(calib, graph, preprocess)
     if not calibrated:
         result.notes.append("quantization from the model's QuantizeLinear/DequantizeLinear nodes: "
                             "no calibration" + (" (--calib only gives verify its samples)" if cal else ""))

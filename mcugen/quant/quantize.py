@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import layout, ops, reference
+from mcugen import layout, ops, reference, samples
 from mcugen.errors import McugenError
 from mcugen.fixedpoint import round_half_away
 from mcugen.ir import Graph, QParams
@@ -36,35 +36,36 @@ def onnx_input_shape(graph: Graph) -> tuple[int, ...]:
     return layout.file_input_shape(graph)[1:]
 
 
-def read_calibration(path: str | Path, graph: Graph) -> Calibration:
+def input_spec(graph: Graph) -> samples.InputShape:
+    """The model file's input, as users' samples must fit it (mcugen/samples.py)."""
+    shape = onnx_input_shape(graph)
+    return samples.InputShape(shape, graph.input_layout if len(shape) == 3 else "vector",
+                              graph.input_type == "float32")
+
+
+def read_calibration(path: str | Path, graph: Graph, pre: samples.Preprocess = samples.DEFAULT) -> Calibration:
+    """--calib: a .npz (the array named after the input, or the only one), a .npy, or a
+    folder of images (mcugen/samples.py)."""
     path = Path(path)
-    expected = onnx_input_shape(graph)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except FileNotFoundError:
-        raise McugenError(f"{path}: no such calibration file") from None
-    except Exception as exc:
-        raise McugenError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
-    if graph.input in arrays:
-        key = graph.input
-    elif len(arrays) == 1:
-        key = next(iter(arrays))
+    spec = input_spec(graph)
+    if path.is_dir():
+        key, x = "images", samples.read_images(path, spec, pre)
     else:
-        raise McugenError(f"{path}: holds arrays {sorted(arrays)}; name one after the model input '{graph.input}'")
-    x = arrays[key]
-    if x.dtype.kind not in "fiu" or tuple(x.shape[1:]) != expected or len(x) == 0:
-        raise McugenError(
-            f"{path}: array '{key}' has shape {tuple(x.shape)} and dtype {x.dtype}; "
-            f"expected float samples of shape (N, {', '.join(map(str, expected))})"
-        )
-    x = _as_real(x, graph, path, key)
+        arrays = samples.read_arrays(path, "calibration")
+        if graph.input in arrays:
+            key = graph.input
+        elif len(arrays) == 1:
+            key = next(iter(arrays))
+        else:
+            raise McugenError(f"{path}: holds arrays {sorted(arrays)}; name one after the model input '{graph.input}'")
+        x = samples.from_array(arrays[key], f"{path}: array '{key}'" if key else str(path), spec, pre)
+    x = as_real(x, graph, f"{path}: array '{key}'")
     if not np.all(np.isfinite(x)):
         raise McugenError(f"{path}: array '{key}' holds NaN or infinite values (as float32)")
     return Calibration(x, synthetic=False, source=str(path))
 
 
-def _as_real(x: np.ndarray, graph: Graph, path: Path, key: str) -> np.ndarray:
+def as_real(x: np.ndarray, graph: Graph, where: str) -> np.ndarray:
     """Samples as real values (float32). A model whose own input is int8 or uint8 may be given
     integer samples of that type, as the C takes them: they are dequantized with the model's
     input scale and zero point. Integer samples for a float input are taken as numbers."""
@@ -72,7 +73,7 @@ def _as_real(x: np.ndarray, graph: Graph, path: Path, key: str) -> np.ndarray:
         return x.astype(np.float32)
     info = np.iinfo(np.dtype(graph.input_type))
     if x.min(initial=0) < info.min or x.max(initial=0) > info.max:
-        raise McugenError(f"{path}: array '{key}' holds values outside {graph.input_type}, the model's input type")
+        raise McugenError(f"{where} holds values outside {graph.input_type}, the model's input type")
     q = graph.tensors[graph.input].fixed  # int8 parameters: a uint8 sample is q - 128
     shift = 128 if graph.input_type == "uint8" else 0
     return (q.scale * (x.astype(np.float64) - shift - q.zero_point)).astype(np.float32)

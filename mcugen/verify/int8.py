@@ -24,7 +24,7 @@ import numpy as np
 
 from mcugen import frontend, layout, reference
 from mcugen.backend import codegen
-from mcugen.errors import escape
+from mcugen.errors import McugenError, escape
 from mcugen.frontend import qdq, tflite
 from mcugen.pipeline import Compiled
 from mcugen.precision import INT8, Precision
@@ -68,6 +68,14 @@ class Result:
     tflm_identical: float | None = None
     tflm_samples: int | None = None
     tflm_max_lsb: int | None = None
+    # top-1 agreement and cosine with the float model on the --calib samples and on the random
+    # ones apart (None when there are none): random inputs say little about a model's accuracy.
+    real_top1_agreement: float | None = None
+    real_cosine: float | None = None
+    random_top1_agreement: float | None = None
+    random_cosine: float | None = None
+    # verify --eval: labelled accuracy of the float model and of the C (evaluate() below).
+    accuracy: dict | None = None
     precision: str = INT8.name
     notes: list[str] = field(default_factory=list)
 
@@ -235,7 +243,12 @@ def onnxruntime_outputs(model: str | bytes, x_onnx: np.ndarray, optimize: bool =
 
 def float_outputs(model_path: str, compiled: Compiled, x_int8: np.ndarray) -> tuple[np.ndarray, str]:
     """The float model's outputs for the dequantized int8 inputs (what int8 really saw)."""
-    x, x_onnx = onnx_inputs(compiled, x_int8)
+    return _float_model(model_path, compiled, onnx_inputs(compiled, x_int8)[0])
+
+
+def _float_model(model_path: str, compiled: Compiled, x: np.ndarray) -> tuple[np.ndarray, str]:
+    """The float model's outputs for float inputs x in the graph's layout."""
+    x_onnx = layout.input_to_onnx(x, compiled.graph)
     model, label = str(model_path), "onnxruntime"
     if is_qdq(compiled):
         model = qdq.strip(frontend.load_float_io(model_path)).SerializeToString()
@@ -310,6 +323,10 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: str
     y_float, float_ref = float_outputs(model_path, compiled, x)
     y_int8 = onnx_layout(dequantize(got, g.tensors[g.output].q), g.shape(g.output))
     top1, cos, max_err = accuracy(y_int8, y_float)
+    apart = {}
+    for kind, part in (("real", slice(0, from_calib)), ("random", slice(from_calib, None))):
+        if len(y_int8[part]):
+            apart[f"{kind}_top1_agreement"], apart[f"{kind}_cosine"], _ = accuracy(y_int8[part], y_float[part])
     agreement = qdq_agreement(model_path, compiled, x, y_int8, kept, from_calib) if qdq_model else {}
     if tflite.is_tflite(model_path):
         against = tflm.compare(model_path, to_file_type(x, g.input_type), to_file_type(got, g.output_type))
@@ -332,5 +349,30 @@ def verify(model_path: str, compiled: Compiled, name: str, samples: int, cc: str
         macs=macs,
         compiler=runner.compiler,
         target=runner.info(),
+        **apart,
         **agreement,
     )
+
+
+def evaluate(model_path: str, compiled: Compiled, name: str, runner, labelled) -> dict:
+    """verify --eval: top-1 accuracy on a labelled set (mcugen/samples.py) of the float model
+    (onnxruntime on the real inputs, as the file takes them) and of the generated C (on
+    those inputs quantized), per class too; and whether the C was bit-exact on them."""
+    g = compiled.graph
+    x_real = layout.input_to_ir(labelled.x, g)
+    x_int8 = quantize_input(x_real, g.tensors[g.input].q)
+    got = run_model(runner, compiled, name, x_int8).reshape(len(x_int8), -1)
+    exact = bool(np.array_equal(got, reference.run_int8_batched(g, x_int8).reshape(len(x_int8), -1)))
+    y_int8 = onnx_layout(dequantize(got, g.tensors[g.output].q), g.shape(g.output))
+    y_float, float_ref = _float_model(model_path, compiled, x_real.astype(np.float32))
+    classes = max(len(labelled.classes), int(labelled.y.max()) + 1)
+    if classes > y_int8.shape[1]:
+        raise McugenError(f"{labelled.source}: labels reach class {classes - 1}, but the model has "
+                          f"{y_int8.shape[1]} outputs")
+    right_f = np.argmax(y_float, axis=1) == labelled.y
+    right_i = np.argmax(y_int8, axis=1) == labelled.y
+    per_class = [dict(name=labelled.classes[c] if c < len(labelled.classes) else str(c),
+                      samples=int(np.sum(labelled.y == c)), float=int(np.sum(right_f[labelled.y == c])),
+                      int8=int(np.sum(right_i[labelled.y == c]))) for c in range(classes)]
+    return dict(source=labelled.source, samples=len(labelled.y), float=float(np.mean(right_f)),
+                int8=float(np.mean(right_i)), float_reference=float_ref, bit_exact=exact, per_class=per_class)

@@ -19,9 +19,12 @@ def format_int8(r) -> str:
         inside = "" if b.get("streamed_inside") is None else (
             f"; layer #{b['streamed_inside']} runs inside it, streamed, and may be the one")
         lines.append(f"first layer that differs: #{b['index']} {b['op']} '{b['name']}' ({b['differing_bytes']} bytes{inside})")
+    apart = [f"{kind} samples {top1:.1%}, cosine {cos:.4f}" for kind, top1, cos in (
+        ("--calib", r.real_top1_agreement, r.real_cosine), ("random", r.random_top1_agreement, r.random_cosine))
+        if top1 is not None]
     lines += [
         f"int8 vs float ({r.float_reference}): top-1 agreement {r.top1_agreement:.1%}, "
-        f"cosine {r.cosine:.4f}, max abs error {r.max_abs_error:.4g}",
+        f"cosine {r.cosine:.4f}, max abs error {r.max_abs_error:.4g}" + (f" ({'; '.join(apart)})" if apart else ""),
         f"arena {r.arena_bytes:,} bytes (lower bound {r.lower_bound_bytes:,}), constants {r.weights_bytes:,} bytes, "
         f"{r.macs:,} MACs",
     ]
@@ -39,6 +42,10 @@ def format_int8(r) -> str:
     if r.tflm_identical is not None:
         lines.insert(-1, f"C vs TensorFlow Lite Micro running the .tflite, {r.tflm_samples} samples: "
                          f"{r.tflm_identical:.2%} of output bytes identical (at most {r.tflm_max_lsb} LSB apart)")
+    if r.accuracy is not None:
+        a = r.accuracy
+        lines.insert(-1, f"accuracy on {a['source']} ({a['samples']} labelled samples): float model {a['float']:.2%}, "
+                         f"generated C {a['int8']:.2%} ({'bit-exact' if a['bit_exact'] else 'NOT bit-exact'} on them)")
     lines += [f"note: {n}" for n in r.notes]
     return "\n".join(lines)
 
