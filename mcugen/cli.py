@@ -23,6 +23,7 @@ from mcugen import __version__, output, pipeline, precision, report, samples
 from mcugen.backend import codegen
 from mcugen.errors import LimitError, McugenError
 from mcugen.planner import budget
+from mcugen.progress import Progress, wipe
 from mcugen.quant import quantize
 from mcugen.report import picture
 from mcugen.target import targets, toolchain
@@ -45,6 +46,7 @@ def _one_line(text: str) -> str:
 
 
 def _say(kind: str, text: str) -> None:
+    wipe()  # a progress line, if one shows
     print(f"mcugen: {kind}: {_one_line(text)}", file=sys.stderr)
 
 
@@ -140,6 +142,14 @@ def cmd_report(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    progress = Progress.for_command(args.json)
+    try:
+        return _verify(args, progress)
+    finally:
+        progress.done()
+
+
+def _verify(args, progress) -> int:
     if not 1 <= args.samples <= MAX_SAMPLES:
         raise McugenError(f"--samples must be between 1 and {MAX_SAMPLES:,}, got {args.samples}")
     if args.seed < 0:
@@ -149,17 +159,21 @@ def cmd_verify(args) -> int:
     start = time.perf_counter()
     if args.min_accuracy is not None and args.eval is None:
         raise McugenError("--min-accuracy needs --eval PATH, a labelled set to measure the accuracy on")
+    progress("importing, quantizing and planning the model")
     compiled = _build(args, ram_limit=args.ram_limit)
     g = compiled.graph
+    progress(f"reading {args.eval}")
     labelled = _labelled(args, compiled) if args.eval is not None else None  # read before the long run
     if args.samples * g.tensors[g.input].size * compiled.plan.elem_bytes > MAX_SAMPLE_BYTES:
         raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
     summary = report.summary(compiled.graph, compiled.plan)
     budget.check_flash(summary["weights_bytes"], args.flash_limit, CONSTANTS_ONLY)
     check = verify if compiled.precision.quantized else verify_float
+    progress(f"building the C and running it on {args.samples} samples ({args.target}), then the float model")
     result = check(args.model, compiled, name, args.samples, runner, summary["weights_bytes"], summary["macs"],
                    args.seed)
     if labelled is not None:
+        progress(f"running the C and the float model on {len(labelled.y):,} labelled samples")
         result.accuracy = evaluate(args.model, compiled, name, runner, labelled)
         result.bit_exact = result.bit_exact and result.accuracy["bit_exact"]
     result.notes.append(f"verify took {time.perf_counter() - start:.1f} s")
@@ -171,6 +185,7 @@ def cmd_verify(args) -> int:
         print(text.format_float32(result))
     else:
         print(text.format_int8(result))
+    progress.done()
     if gate and result.passed:
         _say("error", gate)
     return status
@@ -232,10 +247,16 @@ def cmd_bench(args) -> int:
         raise McugenError("bench needs a Cortex-M --target (" + ", ".join(targets.TARGETS) + ")")
     runner = _runner(args)
     name = _name(args)
-    compiled = _build(args, ram_limit=args.ram_limit)
-    summary = report.summary(compiled.graph, compiled.plan)
-    macs = [layer["macs"] for layer in summary["layers"]]
-    result = bench.bench(args.model, compiled, name, target, runner.cross, macs, args.seed)
+    progress = Progress.for_command(args.json)
+    try:
+        progress("importing, quantizing and planning the model")
+        compiled = _build(args, ram_limit=args.ram_limit)
+        summary = report.summary(compiled.graph, compiled.plan)
+        macs = [layer["macs"] for layer in summary["layers"]]
+        progress(f"building for {target.name} and running one inference in the emulator")
+        result = bench.bench(args.model, compiled, name, target, runner.cross, macs, args.seed)
+    finally:
+        progress.done()
     print(json.dumps(result.to_dict(), indent=2) if args.json else bench.format_text(result))
     if not result.output_ok:
         return 1

@@ -245,3 +245,34 @@ def test_min_cosine_is_a_gate(tmp_path):
     assert code == 4 and data["exit_status"] == 4 and "below --min-cosine" in data["error"]
     code, out, _ = run("verify", DIGITS, "--calib", calib, "--samples", "4", "--json", "--min-cosine", "0.5")
     assert code == 0 and json.loads(out)["exit_status"] == 0
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_progress_only_on_a_terminal():
+    """verify on a terminal shows its stages on one line, rewritten and wiped; piped, or
+    with --json, stderr has none of it."""
+    import os
+    import pty
+
+    args = ["verify", DIGITS, "--calib", DIGITS_CALIB, "--samples", "2"]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mcugen", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=follower, text=True)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate()
+    os.close(leader)
+    assert proc.returncode == 0 and "BIT-EXACT" in out
+    terminal = seen.decode()
+    assert "\rmcugen: building the C and running it on 2 samples" in terminal
+    assert "BIT-EXACT" not in terminal  # the result goes to stdout
+    _, _, piped = run(*args)
+    assert "building the C" not in piped and "\r" not in piped
