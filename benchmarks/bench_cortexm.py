@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mcugen import pipeline, report  # noqa: E402
+from mcugen import pipeline  # noqa: E402
+from mcugen.report import summary as summarize  # noqa: E402
 from mcugen.target import bench, targets
 
 EXAMPLES = {
@@ -38,7 +39,7 @@ REFERENCE = {
 def run(label: str, core: str, cross: targets.CrossCompiler) -> dict:
     model, calib = EXAMPLES[label]
     compiled = pipeline.build(model, calib)
-    macs = [layer["macs"] for layer in report.summary(compiled.graph, compiled.plan)["layers"]]
+    macs = [layer["macs"] for layer in summarize(compiled.graph, compiled.plan)["layers"]]
     start = time.perf_counter()
     result = bench.bench(str(model), compiled, label, targets.TARGETS[core], cross, macs)
     data = result.to_dict()

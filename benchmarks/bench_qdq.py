@@ -23,8 +23,9 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mcugen import layout, pipeline, reference, report  # noqa: E402
+from mcugen import layout, pipeline, reference  # noqa: E402
 from mcugen.quant.quantize import dequantize, quantize_input  # noqa: E402
+from mcugen.report import summary as summarize  # noqa: E402
 from mcugen.target.toolchain import find_cc  # noqa: E402
 from mcugen.verify import accuracy, onnx_layout, verify  # noqa: E402
 
@@ -70,7 +71,7 @@ def heldout(qdq: Path, compiled) -> dict:
 
 def bench(qdq: Path, float_model: Path, calib: Path) -> dict:
     compiled = pipeline.build(qdq, calib)
-    summary = report.summary(compiled.graph, compiled.plan)
+    summary = summarize(compiled.graph, compiled.plan)
     result = verify(str(qdq), compiled, "qdq", 20, find_cc(), summary["weights_bytes"], summary["macs"])
     g, photos = compiled.graph, compiled.calibration.samples
     x = quantize_input(layout.to_ir(photos), g.tensors[g.input].q)

@@ -26,12 +26,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mcugen import cli, pipeline, reference, report  # noqa: E402
+from mcugen import cli, pipeline, reference  # noqa: E402
 from mcugen.layout import to_ir
 from mcugen.quant.quantize import (
     dequantize,  # noqa: E402
     quantize_input,  # noqa: E402
 )
+from mcugen.report import summary as summarize  # noqa: E402
 from mcugen.target.toolchain import find_cc  # noqa: E402
 from mcugen.verify.int8 import accuracy, onnx_layout, verify  # noqa: E402
 
@@ -109,7 +110,7 @@ def bench(label: str, model: Path, calib: Path, samples: int) -> dict:
         assert code == 0
         sizes = {p.name: p.stat().st_size for p in (Path(tmp) / "out").iterdir()}
     compiled = pipeline.build(model, calib)
-    summary = report.summary(compiled.graph, compiled.plan)
+    summary = summarize(compiled.graph, compiled.plan)
     result, verify_s = timed(lambda: verify(str(model), pipeline.build(model, calib), label, samples, cc,
                                             summary["weights_bytes"], summary["macs"]))
     g = compiled.graph

@@ -19,20 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import __version__, output, pipeline, precision, report, samples
+from mcugen import __version__, api, output, precision, samples
 from mcugen.backend import codegen
 from mcugen.errors import LimitError, McugenError
 from mcugen.planner import budget
 from mcugen.progress import Progress, wipe
-from mcugen.quant import quantize
+from mcugen.report import format_text as report_text
 from mcugen.report import picture
+from mcugen.report import summary as summarize
 from mcugen.target import targets, toolchain
-from mcugen.verify import HostRunner, TargetRunner, text, verify
-from mcugen.verify.float32 import verify_float
-from mcugen.verify.int8 import evaluate
+from mcugen.verify import runner_for, text
 
 MAX_SAMPLES = 100_000
-CONSTANTS_ONLY = "constants: weights, biases, tables; the generated code is not counted"
 MAX_SAMPLE_BYTES = 512 << 20
 
 
@@ -48,17 +46,6 @@ def _one_line(text: str) -> str:
 def _say(kind: str, text: str) -> None:
     wipe()  # a progress line, if one shows
     print(f"mcugen: {kind}: {_one_line(text)}", file=sys.stderr)
-
-
-def _build(args, quantized=True, ram_limit=None, warn=True):
-    compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit,
-                              input_shape=parse_shape(args.input_shape), precision=args.precision,
-                              stream=not args.no_stream, preprocess=_preprocess(args))
-    for note in compiled.notes:
-        _say("note", note)
-    for warning in compiled.warnings if warn else ():
-        _say("warning", warning)
-    return compiled
 
 
 def _preprocess(args) -> samples.Preprocess:
@@ -102,19 +89,20 @@ def _name(args) -> str:
 # ---------------------------------------------------------------------------- compile
 
 
+def _options(args) -> dict:
+    """The options every command passes on to mcugen/api.py."""
+    return dict(calib=args.calib, calib_percentile=args.calib_percentile, input_shape=parse_shape(args.input_shape),
+                precision=args.precision, ram_limit=args.ram_limit, flash_limit=args.flash_limit,
+                stream=not args.no_stream, preprocess=_preprocess(args), tell=_say)
+
+
 def cmd_compile(args) -> int:
-    name = _name(args)
     out = Path(args.output)
     output.check_output_folder(out)  # before the work, so a refusal is quick
-    compiled = _build(args, ram_limit=args.ram_limit)
-    summary = report.summary(compiled.graph, compiled.plan)
-    budget.check_flash(summary["weights_bytes"], args.flash_limit, CONSTANTS_ONLY)  # before anything is written
-    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name)
-    files[output.MANIFEST] = output.manifest(args.model, compiled, name, files, summary)
-    output.write_folder(out, files)
-    print(f"wrote {out}/: {', '.join(sorted(files))}")
-    print(f"{len(compiled.graph.nodes)} layers, {summary['macs']:,} MACs, arena {summary['arena_bytes']:,} bytes "
-          f"(lower bound {summary['lower_bound_bytes']:,}), constants {summary['weights_bytes']:,} bytes")
+    built = api.compile(args.model, out, name=_name(args), **_options(args))
+    print(f"wrote {out}/: {', '.join(built.files)}")
+    print(f"{len(built.summary['layers'])} layers, {built.macs:,} MACs, arena "
+          f"{built.arena_bytes:,} bytes (lower bound {built.lower_bound_bytes:,}), constants {built.weights_bytes:,} bytes")
     return 0
 
 
@@ -125,16 +113,11 @@ def cmd_report(args) -> int:
     for option, path in (("--html", args.html), ("--plot", args.plot)):
         if path and Path(path).suffix.lower() != (".html" if option == "--html" else ".svg"):
             raise McugenError(f"{option} {path}: the file name must end in {'.html' if option == '--html' else '.svg'}")
-    # Quantized for the accumulators' headroom; sizes do not depend on the calibration, so
-    # the synthetic one is used without a warning when no --calib is given.
-    compiled = _build(args, ram_limit=args.ram_limit, warn=False)
-    summary = report.summary(compiled.graph, compiled.plan)
-    budget.check_flash(summary["weights_bytes"], args.flash_limit, CONSTANTS_ONLY)
-    summary["calibration"] = output.calibration_name(compiled)
+    summary = api.report(args.model, **_options(args)).summary
     for path, render in ((args.html, picture.html), (args.plot, picture.svg)):
         if path:
             output.write_file(Path(path), render(summary))
-    print(json.dumps(summary, indent=2) if args.json else report.format_text(summary))
+    print(json.dumps(summary, indent=2) if args.json else report_text(summary))
     return 0
 
 
@@ -142,94 +125,31 @@ def cmd_report(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    progress = Progress.for_command(args.json)
-    try:
-        return _verify(args, progress)
-    finally:
-        progress.done()
-
-
-def _verify(args, progress) -> int:
     if not 1 <= args.samples <= MAX_SAMPLES:
         raise McugenError(f"--samples must be between 1 and {MAX_SAMPLES:,}, got {args.samples}")
     if args.seed < 0:
         raise McugenError(f"--seed must be 0 or more, got {args.seed}")
-    name = _name(args)
-    runner = _runner(args)
     start = time.perf_counter()
-    if args.min_accuracy is not None and args.eval is None:
-        raise McugenError("--min-accuracy needs --eval PATH, a labelled set to measure the accuracy on")
-    progress("importing, quantizing and planning the model")
-    compiled = _build(args, ram_limit=args.ram_limit)
-    g = compiled.graph
-    progress(f"reading {args.eval}")
-    labelled = _labelled(args, compiled) if args.eval is not None else None  # read before the long run
-    if args.samples * g.tensors[g.input].size * compiled.plan.elem_bytes > MAX_SAMPLE_BYTES:
-        raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
-    summary = report.summary(compiled.graph, compiled.plan)
-    budget.check_flash(summary["weights_bytes"], args.flash_limit, CONSTANTS_ONLY)
-    check = verify if compiled.precision.quantized else verify_float
-    progress(f"building the C and running it on {args.samples} samples ({args.target}), then the float model")
-    result = check(args.model, compiled, name, args.samples, runner, summary["weights_bytes"], summary["macs"],
-                   args.seed)
-    if labelled is not None:
-        progress(f"running the C and the float model on {len(labelled.y):,} labelled samples")
-        result.accuracy = evaluate(args.model, compiled, name, runner, labelled)
-        result.bit_exact = result.bit_exact and result.accuracy["bit_exact"]
+    progress = Progress.for_command(args.json)
+    try:
+        result = api.verify(args.model, samples=args.samples, seed=args.seed, target=args.target, cc=args.cc,
+                            name=_name(args), eval=args.eval, min_accuracy=args.min_accuracy,
+                            min_cosine=args.min_cosine, sanitize=getattr(args, "sanitize", False),
+                            progress=progress, **_options(args))
+    finally:
+        progress.done()
     result.notes.append(f"verify took {time.perf_counter() - start:.1f} s")
-    gate = _gate(result, args)
-    status = 1 if not result.passed else 4 if gate else 0
+    status = 1 if not result.passed else 4 if result.gate else 0
     if args.json:
-        print(json.dumps(dict(result.to_dict(), exit_status=status, **({"error": gate} if gate else {})), indent=2))
-    elif not compiled.precision.quantized:
+        print(json.dumps(dict(result.to_dict(), exit_status=status, **({"error": result.gate} if result.gate else {})),
+                         indent=2))
+    elif result.precision != "int8":
         print(text.format_float32(result))
     else:
         print(text.format_int8(result))
-    progress.done()
-    if gate and result.passed:
-        _say("error", gate)
+    if result.gate and result.passed:
+        _say("error", result.gate)
     return status
-
-
-def _labelled(args, compiled) -> samples.Labelled:
-    if not compiled.precision.quantized:
-        raise McugenError("--eval measures the int8 C's accuracy; it is not available with --precision float32")
-    g = compiled.graph
-    labelled = samples.read_labelled(Path(args.eval), quantize.input_spec(g), _preprocess(args))
-    if len(labelled.y) * g.tensors[g.input].size > MAX_SAMPLE_BYTES:
-        raise McugenError(f"{args.eval}: {len(labelled.y):,} samples would need more than "
-                          f"{MAX_SAMPLE_BYTES >> 20} MiB of inputs")
-    labelled.x = quantize.as_real(labelled.x, g, f"{args.eval}: array 'x'")
-    return labelled
-
-
-def _gate(result, args) -> str | None:
-    """What a --min-accuracy or --min-cosine gate says when the C is below it."""
-    accuracy = getattr(result, "accuracy", None)
-    if args.min_accuracy is not None and not accuracy["int8"] >= args.min_accuracy:
-        return (f"the C's top-1 accuracy on {args.eval} is {accuracy['int8']:.2%} ({accuracy['samples']} samples), "
-                f"below --min-accuracy {args.min_accuracy}")
-    if args.min_cosine is None:
-        return None
-    cosine = getattr(result, "cosine", None)
-    if cosine is None:
-        return "--min-cosine: this verify computes no cosine similarity with the float model"
-    if not cosine >= args.min_cosine:  # NaN fails too
-        return f"cosine similarity with the float model {cosine:.6f} is below --min-cosine {args.min_cosine}"
-    return None
-
-
-def _runner(args):
-    """Where verify runs the C: natively, or on a Cortex-M core in the emulator. Checked
-    before any work, so a missing toolchain is reported at once."""
-    target = targets.get(args.target)
-    if target is None:
-        return HostRunner(toolchain.find_cc(args.cc), sanitize=getattr(args, "sanitize", False))
-    if getattr(args, "sanitize", False):
-        raise McugenError("--sanitize builds for the host; it cannot be combined with --target")
-    runner = TargetRunner(target, targets.find_cross(args.cc), precision.get(args.precision))
-    runner.info()  # the emulator must be importable
-    return runner
 
 
 # ---------------------------------------------------------------------------- bench
@@ -245,13 +165,13 @@ def cmd_bench(args) -> int:
     target = targets.get(args.target)
     if target is None:
         raise McugenError("bench needs a Cortex-M --target (" + ", ".join(targets.TARGETS) + ")")
-    runner = _runner(args)
+    runner = runner_for(args.target, args.cc, args.precision)
     name = _name(args)
     progress = Progress.for_command(args.json)
     try:
         progress("importing, quantizing and planning the model")
-        compiled = _build(args, ram_limit=args.ram_limit)
-        summary = report.summary(compiled.graph, compiled.plan)
+        compiled = api.build(args.model, **{k: v for k, v in _options(args).items() if k != "flash_limit"})
+        summary = summarize(compiled.graph, compiled.plan)
         macs = [layer["macs"] for layer in summary["layers"]]
         progress(f"building for {target.name} and running one inference in the emulator")
         result = bench.bench(args.model, compiled, name, target, runner.cross, macs, args.seed)

@@ -43,11 +43,16 @@ def input_spec(graph: Graph) -> samples.InputShape:
                               graph.input_type == "float32")
 
 
-def read_calibration(path: str | Path, graph: Graph, pre: samples.Preprocess = samples.DEFAULT) -> Calibration:
+def read_calibration(path: str | Path | np.ndarray, graph: Graph, pre: samples.Preprocess = samples.DEFAULT) -> Calibration:
     """--calib: a .npz (the array named after the input, or the only one), a .npy, or a
     folder of images (mcugen/samples.py)."""
-    path = Path(path)
     spec = input_spec(graph)
+    if isinstance(path, np.ndarray):  # the Python API's samples (mcugen/api.py)
+        x = as_real(samples.from_array(path, "calibration array", spec, pre), graph, "calibration array")
+        if not np.all(np.isfinite(x)):
+            raise McugenError("calibration array: holds NaN or infinite values (as float32)")
+        return Calibration(x, synthetic=False, source="calibration array")
+    path = Path(path)
     if path.is_dir():
         key, x = "images", samples.read_images(path, spec, pre)
     else:

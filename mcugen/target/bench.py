@@ -26,14 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import layout, reference, verify
+from mcugen import layout, reference
 from mcugen.backend import codegen
 from mcugen.pipeline import Compiled
 from mcugen.precision import FLOAT32, INT8
 from mcugen.target import cycles, emulator, targets
 from mcugen.target.toolchain import BuildError
 from mcugen.verify import float32 as verify_float
-from mcugen.verify import make_inputs
+from mcugen.verify import from_file_type, make_inputs, onnx_layout, to_file_type
 
 
 @dataclass
@@ -87,12 +87,12 @@ def _output_ok(model_path: str, compiled: Compiled, x: np.ndarray, output: bytes
     """(bit-exact or None, ok): the emulated output against the reference."""
     g = compiled.graph
     if compiled.precision.quantized:
-        got = verify.from_file_type(output, g.output_type)
+        got = from_file_type(output, g.output_type)
         exact = bool(np.array_equal(got, reference.run_int8(g, x).reshape(-1)))
         return exact, exact
     got = np.frombuffer(output, np.float32).reshape(1, -1)
     ref = reference.run_float(g, x).reshape(1, -1)
-    ys = verify_float.yardstick(model_path, layout.input_to_onnx(x, g), verify.onnx_layout(ref, g.shape(g.output)))
+    ys = verify_float.yardstick(model_path, layout.input_to_onnx(x, g), onnx_layout(ref, g.shape(g.output)))
     return None, bool(verify_float.error(got, ref) <= ys.bound_vs_reference())
 
 
@@ -104,7 +104,7 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     with tempfile.TemporaryDirectory(prefix="mcugen-bench-") as tmp:
         build = targets.build_elf(files, name, target, cross, Path(tmp), trace=True, precision=compiled.precision)
         program = emulator.load(build.elf)
-        profile = emulator.profile(program, verify.to_file_type(x, g.input_type)[0].tobytes(), name, len(g.nodes),
+        profile = emulator.profile(program, to_file_type(x, g.input_type)[0].tobytes(), name, len(g.nodes),
                                    g.tensors[g.output].size * compiled.plan.elem_bytes)
         flash, ram = memory(build, program, name, profile.stack_bytes)
     exact, ok = _output_ok(model_path, compiled, x, profile.output)

@@ -80,6 +80,7 @@ class FloatResult:
     target: dict
     precision: str = FLOAT32.name
     notes: list[str] = field(default_factory=list)
+    gate: str | None = None  # why a --min-cosine gate failed (mcugen/api.py); None when none did
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -78,6 +78,7 @@ class Result:
     accuracy: dict | None = None
     precision: str = INT8.name
     notes: list[str] = field(default_factory=list)
+    gate: str | None = None  # why a --min-accuracy or --min-cosine gate failed (mcugen/api.py); None when none did
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -163,6 +164,21 @@ class TargetRunner:
         eb = compiled.plan.elem_bytes
         return emulator.run_samples(program, samples, g.tensors[g.input].size * eb, g.tensors[g.output].size * eb,
                                     f"{name}_trace" if trace else None, eb)
+
+
+def runner_for(target_name: str, cc: str | None, precision_name: str, sanitize: bool = False):
+    """Where verify runs the C: natively, or on a Cortex-M core in the emulator. Made before
+    any work, so a missing toolchain is reported at once."""
+    from mcugen import precision as precisions
+
+    target = targets.get(target_name)
+    if target is None:
+        return HostRunner(toolchain.find_cc(cc), sanitize=sanitize)
+    if sanitize:
+        raise McugenError("--sanitize builds for the host; it cannot be combined with --target")
+    runner = TargetRunner(target, targets.find_cross(cc), precisions.get(precision_name))
+    runner.info()  # the emulator must be importable
+    return runner
 
 
 def to_file_type(x: np.ndarray, file_type: str) -> np.ndarray:
