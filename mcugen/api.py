@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import output, pipeline
+from mcugen import output, packages, pipeline
 from mcugen import samples as data
 from mcugen.backend import codegen
 from mcugen.errors import LimitError, McugenError
@@ -109,11 +109,18 @@ def build(model_path: str, calib=None, *, calib_percentile: float = 100.0, input
 
 def compile(model, output_dir, *, name: str | None = None, calib=None, calib_percentile: float = 100.0,  # noqa: A001
             input_shape=None, precision: str = "int8", ram_limit=None, flash_limit=None, stream: bool = True,
-            preprocess: data.Preprocess = data.DEFAULT, tell=None) -> Built:
+            preprocess: data.Preprocess = data.DEFAULT, tell=None, package=(), into: bool = False) -> Built:
     """Quantize (or take the model's own quantization) and write the C files into output_dir,
-    whole or not at all. Limits as for the CLI: bytes, or text such as "64K"."""
+    whole or not at all. Limits as for the CLI: bytes, or text such as "64K". package: build
+    glue beside the C (mcugen/packages.py). into: write into an existing project folder,
+    touching only mcugen's files (output.py)."""
     out = Path(output_dir)
-    output.check_output_folder(out)  # before the work, so a refusal is quick
+    package = [package] if isinstance(package, str) else list(package)
+    unknown = [p for p in package if p not in packages.PACKAGES]
+    if unknown:
+        raise McugenError(f"--package {unknown[0]!r}: expected one of {', '.join(packages.PACKAGES)}")
+    if not into:
+        output.check_output_folder(out)  # before the work, so a refusal is quick
     with _Model(model) as m:
         name = codegen.check_name(name) if name else codegen.default_name(m.path if isinstance(model, (str, Path))
                                                                            else "model")
@@ -122,9 +129,16 @@ def compile(model, output_dir, *, name: str | None = None, calib=None, calib_per
         summary = summarize(compiled.graph, compiled.plan)
         budget.check_flash(summary["weights_bytes"], _limit_text(flash_limit), CONSTANTS_ONLY)
         source = Path(m.path).name if isinstance(model, (str, Path)) else f"{name}.onnx"
-        files = codegen.generate(compiled.graph, compiled.plan, name, source)
-        files[output.MANIFEST] = output.manifest(m.path, compiled, name, files, summary)
-    output.write_folder(out, files)
+        folder = packages.c_folder(package)
+        files = {folder + f: text for f, text in codegen.generate(compiled.graph, compiled.plan, name, source).items()}
+        files.update(packages.glue(package, name, sorted(files), not compiled.precision.quantized))
+        manifest_name = output.into_manifest(name) if into else output.MANIFEST
+        previous = output.check_into_folder(out, name, sorted(files)) if into else []
+        files[manifest_name] = output.manifest(m.path, compiled, name, files, summary)
+    if into:
+        output.write_into(out, files, previous)
+    else:
+        output.write_folder(out, files)
     return Built(out, name, sorted(files), summary["arena_bytes"], summary["lower_bound_bytes"],
                  summary["weights_bytes"], summary["macs"], summary, compiled.notes, compiled.warnings)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcugen import __version__, api, output, precision, samples
+from mcugen import __version__, api, output, packages, precision, samples
 from mcugen.backend import codegen
 from mcugen.errors import LimitError, McugenError
 from mcugen.planner import budget
@@ -98,8 +98,10 @@ def _options(args) -> dict:
 
 def cmd_compile(args) -> int:
     out = Path(args.output)
-    output.check_output_folder(out)  # before the work, so a refusal is quick
-    built = api.compile(args.model, out, name=_name(args), **_options(args))
+    if not args.into:
+        output.check_output_folder(out)  # before the work, so a refusal is quick
+    built = api.compile(args.model, out, name=_name(args), package=args.package or [], into=args.into,
+                        **_options(args))
     print(f"wrote {out}/: {', '.join(built.files)}")
     print(f"{len(built.summary['layers'])} layers, {built.macs:,} MACs, arena "
           f"{built.arena_bytes:,} bytes (lower bound {built.lower_bound_bytes:,}), constants {built.weights_bytes:,} bytes")
@@ -245,6 +247,12 @@ def parser() -> argparse.ArgumentParser:
                        "The folder is written whole or not at all.")
     common(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (created or replaced)")
+    p.add_argument("--package", action="append", choices=list(packages.PACKAGES), metavar="KIND",
+                   help="also write build-system glue: cmake (a library target NAME for add_subdirectory), zephyr "
+                        "(a module), platformio (library.json), arduino (a library: the C under src/); repeatable")
+    p.add_argument("--into", action="store_true",
+                   help="write into an existing folder of your project (e.g. Core/Src): only mcugen's files are "
+                        "written, replaced or removed there (its manifest NAME.mcugen.json lists them)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("report", help="flash, RAM and MACs per layer and in total",

@@ -1,6 +1,8 @@
 """Writing what mcugen makes: the -o folder, all or nothing, with its manifest
 (mcugen.json), and single report files. A folder that holds anything mcugen did not write
-there is refused, so a mistyped -o cannot delete anyone's work."""
+there is refused, so a mistyped -o cannot delete anyone's work, unless compile is told
+--into: then only mcugen's own files are written, replaced or removed there, as the
+model's manifest (NAME.mcugen.json) lists them, and nothing else is touched."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ def write_folder(out: Path, files: dict[str, str]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         for name, text in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_text(text, encoding="ascii")
         if out.exists():
             old = out.parent / f".{out.name}.mcugen-old-{os.getpid()}"
@@ -58,12 +61,61 @@ def check_output_folder(out: Path) -> None:
         listed = set(json.loads((out / MANIFEST).read_text())["files"]) | {MANIFEST}
     except (OSError, ValueError, KeyError, TypeError):
         listed = set()
+    listed |= {f.split("/", 1)[0] for f in listed}  # a package's subfolders (zephyr/, src/)
     foreign = [e for e in entries if e not in listed]
     if foreign:
         raise McugenError(
             f"{out}: exists and holds files mcugen did not write there (e.g. {foreign[0]!r}); "
-            "choose another -o or empty it"
+            "choose another -o, empty it, or pass --into to write only mcugen's files into it"
         )
+
+
+def into_manifest(name: str) -> str:
+    return f"{name}.mcugen.json"
+
+
+def check_into_folder(out: Path, name: str, files: list[str]) -> list[str]:
+    """--into: the folder exists; none of the files to write is someone else's (a file of that
+    name not listed in the model's previous manifest). Returns the previous manifest's files."""
+    if not out.is_dir():
+        raise McugenError(f"{out}: --into writes into an existing folder of your project; it is not one")
+    previous = _listed(out / into_manifest(name)) | {into_manifest(name)}
+    taken = [f for f in files if (out / f).exists() and f not in previous]
+    if taken:
+        raise McugenError(f"{out}: {taken[0]!r} exists and mcugen did not write it there (its manifest "
+                          f"{into_manifest(name)} does not list it); nothing written")
+    return sorted(previous)
+
+
+def write_into(out: Path, files: dict[str, str], previous: list[str]) -> None:
+    """--into: write `files` into the project folder `out`, each to a temporary name first and
+    then renamed into place; remove what the previous manifest listed and this one does not."""
+    temps = []
+    try:
+        for name, text in files.items():
+            target = out / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.parent / f".{target.name}.mcugen-tmp-{os.getpid()}"
+            tmp.write_text(text, encoding="ascii")
+            temps.append((tmp, target))
+        for tmp, target in temps:
+            os.replace(tmp, target)
+        for stale in set(previous) - set(files):
+            (out / stale).unlink(missing_ok=True)
+    except OSError as exc:
+        raise McugenError(f"{out}: cannot write into the folder: {exc.strerror or exc}") from None
+    finally:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+
+
+def _listed(path: Path) -> set[str]:
+    try:
+        files = json.loads(path.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    # a hostile manifest must not name files outside the folder
+    return {f for f in files if isinstance(f, str) and not f.startswith(("/", "\\")) and ".." not in f.split("/")}
 
 
 def manifest(model_path: str, compiled, name: str, files: dict[str, str], summary: dict) -> str:
