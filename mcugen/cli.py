@@ -20,6 +20,7 @@ import numpy as np
 from mcugen import __version__, output, pipeline, precision, report
 from mcugen.backend import codegen
 from mcugen.errors import McugenError
+from mcugen.ops.base import OPTIMIZE_CHOICES
 from mcugen.report import picture
 from mcugen.target import targets, toolchain
 from mcugen.verify import HostRunner, TargetRunner, text, verify
@@ -45,7 +46,7 @@ def _say(kind: str, text: str) -> None:
 def _build(args, quantized=True, ram_limit=None, warn=True):
     compiled = pipeline.build(args.model, args.calib, args.calib_percentile, quantized=quantized, ram_limit=ram_limit,
                               input_shape=parse_shape(args.input_shape), precision=args.precision,
-                              stream=not args.no_stream)
+                              stream=not args.no_stream, optimize=args.optimize)
     for note in compiled.notes:
         _say("note", note)
     for warning in compiled.warnings if warn else ():
@@ -79,8 +80,8 @@ def cmd_compile(args) -> int:
     out = Path(args.output)
     output.check_output_folder(out)  # before the work, so a refusal is quick
     compiled = _build(args, ram_limit=args.ram_limit)
-    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name)
-    summary = report.summary(compiled.graph, compiled.plan)
+    files = codegen.generate(compiled.graph, compiled.plan, name, Path(args.model).name, compiled.optimize)
+    summary = report.summary(compiled.graph, compiled.plan, compiled.optimize)
     files[output.MANIFEST] = output.manifest(args.model, compiled, name, files, summary)
     output.write_folder(out, files)
     print(f"wrote {out}/: {', '.join(sorted(files))}")
@@ -99,7 +100,7 @@ def cmd_report(args) -> int:
     # Quantized for the accumulators' headroom; sizes do not depend on the calibration, so
     # the synthetic one is used without a warning when no --calib is given.
     compiled = _build(args, ram_limit=args.ram_limit, warn=False)
-    summary = report.summary(compiled.graph, compiled.plan)
+    summary = report.summary(compiled.graph, compiled.plan, compiled.optimize)
     summary["calibration"] = output.calibration_name(compiled)
     for path, render in ((args.html, picture.html), (args.plot, picture.svg)):
         if path:
@@ -123,7 +124,7 @@ def cmd_verify(args) -> int:
     g = compiled.graph
     if args.samples * g.tensors[g.input].size * compiled.plan.elem_bytes > MAX_SAMPLE_BYTES:
         raise McugenError(f"--samples {args.samples:,} would need more than {MAX_SAMPLE_BYTES >> 20} MiB of inputs")
-    summary = report.summary(compiled.graph, compiled.plan)
+    summary = report.summary(compiled.graph, compiled.plan, compiled.optimize)
     check = verify if compiled.precision.quantized else verify_float
     result = check(args.model, compiled, name, args.samples, runner, summary["weights_bytes"], summary["macs"],
                    args.seed)
@@ -166,7 +167,7 @@ def cmd_bench(args) -> int:
     runner = _runner(args)
     name = _name(args)
     compiled = _build(args, ram_limit=args.ram_limit)
-    summary = report.summary(compiled.graph, compiled.plan)
+    summary = report.summary(compiled.graph, compiled.plan, compiled.optimize)
     macs = [layer["macs"] for layer in summary["layers"]]
     result = bench.bench(args.model, compiled, name, target, runner.cross, macs, args.seed)
     print(json.dumps(result.to_dict(), indent=2) if args.json else bench.format_text(result))
@@ -197,6 +198,10 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--ram-limit", metavar="BYTES",
                        help="fail (exit 2) when the arena needs more, naming the layer that sets the peak; "
                             "accepts 37500, 64K, 0.5M (K = 1024 bytes, M = 1024 K)")
+        p.add_argument("--optimize", choices=list(OPTIMIZE_CHOICES), default=OPTIMIZE_CHOICES[0],
+                       help="speed (default): the pointwise convs' weights pre-expanded to int16 in the order "
+                            "the kernel reads them (about twice their flash, fewer cycles); size: int8 weights "
+                            "(docs/cortex-m.md)")
         p.add_argument("--no-stream", action="store_true",
                        help="run every layer whole: no pointwise conv streamed row by row into the depthwise "
                             "conv after it (by default, int8 only, where that lowers the peak; a row window "

@@ -11,11 +11,13 @@ KIND = "pointwise_conv"
 CHANNEL_AXIS = 0  # weight [O, I]
 TAKES_ACTIVATION = True
 RESHAPE_READ = "last_axis"
+OPTIMIZE = True  # arrays, c_fields and cost take optimize= ("speed": the wide layout; "size": int8)
 
 
 POINTWISE = ("mcugen_pointwise_dims_t", "dims", ("pixels", "in_c", "out_c"))
+POINTWISE_S8 = ("mcugen_pointwise_dims_t", "dims", ("pixels", "in_c", "out_c", "wide"))
 C_KERNELS = {
-    "s8": common.CKernel("mcugen_pointwise_conv_s8", (POINTWISE, common.REQUANT),
+    "s8": common.CKernel("mcugen_pointwise_conv_s8", (POINTWISE_S8, common.REQUANT),
                          ("&dims", "&q", *common.WEIGHTED, "scratch32"), wrapped=True),
     "f32": common.CKernel("mcugen_pointwise_conv_f32", (POINTWISE, common.ACT), ("&dims", "&act", *common.WEIGHTED)),
 }
@@ -44,13 +46,35 @@ def quantize(node, qin, qout):
     return common.quantize_weighted(node, qin, qout, channel_axis=0)
 
 
-def arrays(node):
-    return common.weighted_arrays(node)
+SPEED, SIZE = "speed", "size"
 
 
-def c_fields(node, in_shape, out_shape):
+def wide_weights(w: np.ndarray) -> np.ndarray:
+    """The speed layout of int8 weights [O, I] (mcugen_pointwise_conv_s8.c): int32 words of
+    two int16 lanes, lo + hi * 2^16, in the order the kernel's SMLADs consume them. Input
+    channels in groups of 4, each group two lane pairs, channels (0, 2) then (1, 3) (SXTB16
+    and SXTB16 ROR 8 of a word of input); output channels in blocks of two, the block's
+    words for pair k at [2k] (its first channel) and [2k + 1]. Missing channels are zeros."""
+    out_c, in_c = w.shape
+    groups, blocks = -(-in_c // 4), -(-out_c // 2)
+    padded = np.zeros((2 * blocks, 4 * groups), dtype=np.int64)
+    padded[:out_c, :in_c] = w
+    lanes = padded.reshape(blocks, 2, groups, 2, 2)  # [block, oc, group, lane (ch +0/+2), pair (ch +0/+1)]
+    lo, hi = lanes[:, :, :, 0, :], lanes[:, :, :, 1, :]  # [block, oc, group, pair]
+    words = (lo & 0xFFFF) | (hi << 16)  # hi's sign carries into the top: the int32 value lo + hi * 2^16
+    return words.transpose(0, 2, 3, 1).reshape(-1).astype(np.int32)  # [block, group, pair, oc]
+
+
+def arrays(node, optimize=SPEED):
+    found = common.weighted_arrays(node)
+    if optimize == SPEED:  # the same arrays, the weights in the wide layout
+        found[0] = ("weight", "int32_t", wide_weights(node.params["weight"]))
+    return found
+
+
+def c_fields(node, in_shape, out_shape, optimize=SPEED):
     return dict(pixels=int(np.prod(in_shape[1:-1])), in_c=in_shape[-1], out_c=out_shape[-1],
-                fast=common.fast_requant(node))
+                fast=common.fast_requant(node), wide=int(optimize == SPEED))
 
 
 PIXELS_AT_ONCE = 4  # the DSP kernel's group; the plain kernel's one pixel at a time stays inside it
@@ -63,13 +87,17 @@ def access(node, in_shape, out_shape):
 
 
 def scratch(node, in_shape, out_shape):
-    """The DSP kernel's four pixels of input, as int16: 2 bytes per channel in whole groups of 4."""
-    return PIXELS_AT_ONCE * 2 * (in_shape[-1] // 4 * 4)
+    """The DSP kernels' four pixels of input, as int16: 2 bytes per channel, in groups of 4
+    (the speed layout's kernel pads a last partial group with zeros; the int8 one leaves it
+    to its one-pixel path)."""
+    return PIXELS_AT_ONCE * 2 * (-(-in_shape[-1] // 4) * 4)
 
 
-def cost(node, in_shape, out_shape):
+def cost(node, in_shape, out_shape, optimize=SPEED):
     w = node.attrs["weight"]
-    return common.Cost(int(np.prod(out_shape)) * w.shape[1], common.weighted_flash(w.size, w.shape[0]))
+    out_c, in_c = w.shape
+    stored = 4 * (-(-out_c // 2) * 2) * (-(-in_c // 4) * 2) if optimize == SPEED else w.size  # as arrays() keeps them
+    return common.Cost(int(np.prod(out_shape)) * in_c, common.weighted_flash(stored, out_c))
 
 
 def error_bound(graph, node, e_in):
