@@ -31,7 +31,7 @@ from mcugen import __version__, ops, planner
 from mcugen.backend import float32
 from mcugen.errors import McugenError
 from mcugen.ir import Graph
-from mcugen.ops.base import OPTIMIZE_CHOICES, CKernel
+from mcugen.ops.base import OPTIMIZE_CHOICES, ByCore, CKernel
 from mcugen.planner import Plan
 from mcugen.precision import INT8, Precision
 
@@ -78,6 +78,7 @@ class CArray:
     ctype: str
     symbol: str
     data: np.ndarray
+    plain: np.ndarray | None = None  # ops.base.ByCore: the plain cores' order of the same values
 
     @property
     def count(self) -> int:
@@ -89,11 +90,20 @@ class CArray:
 
     @property
     def values(self) -> str:
-        if self.data.dtype == np.float32:
-            flat = float32.c_floats(self.data)
-        else:
-            flat = [str(v) for v in self.data.reshape(-1).tolist()]
-        return "\n".join("    " + ", ".join(flat[i:i + 16]) + "," for i in range(0, len(flat), 16))
+        return _c_values(self.data)
+
+    @property
+    def plain_values(self) -> str | None:
+        """The initializer for cores without the DSP kernels, when it differs (ops.base.ByCore)."""
+        return None if self.plain is None else _c_values(self.plain)
+
+
+def _c_values(data: np.ndarray) -> str:
+    if data.dtype == np.float32:
+        flat = float32.c_floats(data)
+    else:
+        flat = [str(v) for v in data.reshape(-1).tolist()]
+    return "\n".join("    " + ", ".join(flat[i:i + 16]) + "," for i in range(0, len(flat), 16))
 
 
 @lru_cache(maxsize=1)
@@ -141,7 +151,12 @@ def layer_arrays(g: Graph, prefix: str, precision: Precision = INT8, optimize: s
         else:
             found = [(suffix, float32.c_type(data), data) for suffix, data in float32.arrays(node)]
         for suffix, ctype, data in found:
-            arrays.append(CArray(index, suffix, ctype, f"{prefix}_l{index}_{suffix}", np.asarray(data)))
+            symbol = f"{prefix}_l{index}_{suffix}"
+            if isinstance(data, ByCore):
+                assert data.dsp.shape == data.plain.shape, "a ByCore array keeps its size on every core"
+                arrays.append(CArray(index, suffix, ctype, symbol, np.asarray(data.dsp), np.asarray(data.plain)))
+            else:
+                arrays.append(CArray(index, suffix, ctype, symbol, np.asarray(data)))
     return arrays
 
 

@@ -66,6 +66,16 @@ class Access:
 
 
 @dataclass(frozen=True)
+class ByCore:
+    """A constant array stored in one order for the cores whose kernels use the DSP
+    instructions (`dsp`) and another for the rest (`plain`): the same C symbol and size,
+    the two initializers behind the kernels' own test (mcugen_common_s8.h, MCUGEN_DSP)."""
+
+    dsp: np.ndarray
+    plain: np.ndarray
+
+
+@dataclass(frozen=True)
 class Cost:
     macs: int
     flash_bytes: int  # constants the layer keeps in flash: weights, bias, multipliers, tables

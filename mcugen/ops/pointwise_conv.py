@@ -5,7 +5,7 @@ attrs: weight [O, I], bias [O], act. Any rank: the last axis is the channels.
 
 import numpy as np
 
-from mcugen.ops import common
+from mcugen.ops import base, common
 
 KIND = "pointwise_conv"
 CHANNEL_AXIS = 0  # weight [O, I]
@@ -50,8 +50,9 @@ SPEED, SIZE = "speed", "size"
 
 
 def wide_weights(w: np.ndarray) -> np.ndarray:
-    """The speed layout of int8 weights [O, I] (mcugen_pointwise_conv_s8.c): int32 words of
-    two int16 lanes, lo + hi * 2^16, in the order the kernel's SMLADs consume them. Input
+    """The speed layout of int8 weights [O, I] for the DSP kernel (mcugen_pointwise_conv_s8.c):
+    int32 words of two int16 halves (bits 0-15 and 16-31, as SMLAD reads them), in the
+    order its SMLADs consume them. Input
     channels in groups of 4, each group two lane pairs, channels (0, 2) then (1, 3) (SXTB16
     and SXTB16 ROR 8 of a word of input); output channels in blocks of two, the block's
     words for pair k at [2k] (its first channel) and [2k + 1]. Missing channels are zeros."""
@@ -61,14 +62,27 @@ def wide_weights(w: np.ndarray) -> np.ndarray:
     padded[:out_c, :in_c] = w
     lanes = padded.reshape(blocks, 2, groups, 2, 2)  # [block, oc, group, lane (ch +0/+2), pair (ch +0/+1)]
     lo, hi = lanes[:, :, :, 0, :], lanes[:, :, :, 1, :]  # [block, oc, group, pair]
-    words = (lo & 0xFFFF) | (hi << 16)  # hi's sign carries into the top: the int32 value lo + hi * 2^16
+    words = (lo & 0xFFFF) | (hi << 16)  # the two halves' bits (hi's sign fills the top of the int64)
     return words.transpose(0, 2, 3, 1).reshape(-1).astype(np.int32)  # [block, group, pair, oc]
+
+
+def paired_weights(w: np.ndarray) -> np.ndarray:
+    """The speed layout for cores without SIMD (mcugen_pointwise_conv_s8.c): one int32 word
+    per input channel and pair of output channels, w[2b][c] + w[2b + 1][c] * 2^16, words
+    [block][c]: one MUL of an input byte then gives both channels' products, in two lanes
+    (an odd last channel has zeros in its upper lane). As many words as wide_weights."""
+    out_c, in_c = w.shape
+    blocks, stored = -(-out_c // 2), -(-in_c // 4) * 4
+    padded = np.zeros((2 * blocks, stored), dtype=np.int64)
+    padded[:out_c, :in_c] = w
+    return (padded[0::2] + padded[1::2] * 65536).reshape(-1).astype(np.int32)
 
 
 def arrays(node, optimize=SPEED):
     found = common.weighted_arrays(node)
-    if optimize == SPEED:  # the same arrays, the weights in the wide layout
-        found[0] = ("weight", "int32_t", wide_weights(node.params["weight"]))
+    if optimize == SPEED:  # the same arrays, the weights pre-expanded in each kernel's order
+        w = node.params["weight"]
+        found[0] = ("weight", "int32_t", base.ByCore(dsp=wide_weights(w), plain=paired_weights(w)))
     return found
 
 

@@ -37,7 +37,7 @@ from helpers.kernels import (
 from mcugen import ops
 from mcugen.backend import codegen, float32
 from mcugen.ir import Node, QParams
-from mcugen.ops.base import OPTIMIZE_CHOICES
+from mcugen.ops.base import OPTIMIZE_CHOICES, ByCore
 from mcugen.precision import FLOAT32, INT8, Precision
 from mcugen.target.toolchain import CFLAGS
 
@@ -94,6 +94,10 @@ class Case:
 
 
 def _array(symbol: str, ctype: str, data) -> str:
+    if isinstance(data, ByCore):  # both orders, behind the kernels' own test, as weights.c.j2 writes them
+        a = codegen.CArray(0, "", ctype, symbol, data.dsp, data.plain)
+        return (f"static const {ctype} {symbol}[{a.count}] = {{\n#ifdef MCUGEN_DSP\n{a.values}\n#else\n"
+                f"{a.plain_values}\n#endif\n}};")
     a = codegen.CArray(0, "", ctype, symbol, np.asarray(data))
     return f"static const {ctype} {symbol}[{max(a.count, 1)}] = {{\n{a.values or '    0'}\n}};"
 

@@ -84,9 +84,8 @@ MCUGEN_INLINE void mcugen_pointwise_quad_s8(const mcugen_pointwise_dims_t *d, co
    a block's words for pair k at [2k] (channel 0) and [2k + 1] (channel 1). Missing
    channels (in_c not a multiple of 4, an odd out_c) are zero weights. */
 
-/* A word's two int16 lanes (the plain path's SMLAD). */
+/* A word's low int16 lane, sign-extended. */
 #define MCUGEN_LANE_LO(w) ((int32_t)(int16_t)((uint32_t)(w) & 0xFFFFu))
-#define MCUGEN_LANE_HI(w) ((w) >> 16)
 
 #ifdef MCUGEN_DSP
 /* mcugen_requant_fast_s8, with one SSAT for the clamp when the layer's bounds are int8's
@@ -186,34 +185,57 @@ MCUGEN_INLINE void mcugen_pointwise_wide_quad_s8(const mcugen_pointwise_dims_t *
     }
 }
 #else
-/* One pixel, two output channels at a time, on the speed layout: each word of weights
-   gives two int16 lanes; the input bytes are read directly (no scratch). */
-MCUGEN_INLINE void mcugen_pointwise_wide_pixel_s8(const mcugen_pointwise_dims_t *d, const mcugen_requant_t *q,
-                                                  const int8_t *x, const int32_t *weight, const int32_t *bias,
-                                                  int8_t *out)
+/* One pixel, two output channels per pass, on the plain cores' order of the speed layout
+   (ops/pointwise_conv.py paired_weights: a word w0 + w1 * 2^16 per input channel and pair
+   of output channels): one MUL of an input byte by a word gives both channels' products,
+   in two 16-bit lanes. Exact: |x| <= 128 and |w| <= 127 (quantize_weighted clips to
+   +-127), so a product's lanes are within +-16256, and two products' low lanes sum to
+   within +-32512 < 2^15, with no int32 overflow (2 * 128 * 127 * (2^16 + 1) < 2^31).
+   After every two, the low lane is read back as an int16 and the high lane is the rest,
+   shifted down. The input bytes are read directly (no scratch). */
+MCUGEN_INLINE void mcugen_pointwise_paired_quad_s8(const mcugen_pointwise_dims_t *d, const mcugen_requant_t *q,
+                                                   const int8_t *x, int32_t n, const int32_t *weight,
+                                                   const int32_t *bias, int8_t *out)
 {
     const mcugen_requant_t r = *q;  /* a local copy: stores to int8_t may alias *q, not r */
-    const int32_t in_c = d->in_c, out_c = d->out_c, full = in_c / 4, pairs = 2 * ((in_c + 3) / 4);
-    for (int32_t oc = 0; oc < out_c; oc += 2, weight += 2 * pairs) {
-        const int32_t *w = weight;
-        const int32_t two = oc + 1 < out_c;
-        int32_t a = bias[oc], b = two ? bias[oc + 1] : 0;
-        const int8_t *xg = x;
-        for (const int8_t *xend = x + 4 * full; xg < xend; xg += 4, w += 4) {
-            const int32_t x0 = xg[0], x1 = xg[1], x2 = xg[2], x3 = xg[3];
-            a += x0 * MCUGEN_LANE_LO(w[0]) + x2 * MCUGEN_LANE_HI(w[0]) + x1 * MCUGEN_LANE_LO(w[2])
-                 + x3 * MCUGEN_LANE_HI(w[2]);
-            b += x0 * MCUGEN_LANE_LO(w[1]) + x2 * MCUGEN_LANE_HI(w[1]) + x1 * MCUGEN_LANE_LO(w[3])
-                 + x3 * MCUGEN_LANE_HI(w[3]);
-        }
-        for (int32_t c = 4 * full; c < in_c; ++c) {  /* the partial group: channel c's lane */
-            const int32_t j = c - 4 * full, word = 2 * (j & 1), xc = x[c];
-            a += xc * (j < 2 ? MCUGEN_LANE_LO(w[word]) : MCUGEN_LANE_HI(w[word]));
-            b += xc * (j < 2 ? MCUGEN_LANE_LO(w[word + 1]) : MCUGEN_LANE_HI(w[word + 1]));
-        }
-        out[oc] = mcugen_requantize_s8(a, &r, oc);
-        if (two) {
-            out[oc + 1] = mcugen_requantize_s8(b, &r, oc + 1);
+    const int32_t in_c = d->in_c, out_c = d->out_c, stored = (in_c + 3) / 4 * 4;
+    for (int32_t oc = 0; oc < out_c; oc += 2, weight += stored) {
+        const int32_t two = oc + 1 < out_c;  /* a second real channel (else its lane is zeros) */
+        const int32_t sa = r.shift[oc], sb = r.shift[oc + two];  /* per channel, once for n pixels */
+        const int32_t ma = r.mult[oc], mb = r.mult[oc + two];
+        const int32_t ra = MCUGEN_REQUANT_ROUND(r.fast ? sa : -2), ea = MCUGEN_REQUANT_E1(r.fast ? sa : -2);
+        const int32_t rb = MCUGEN_REQUANT_ROUND(r.fast ? sb : -2), eb = MCUGEN_REQUANT_E1(r.fast ? sb : -2);
+        for (int32_t k = 0; k < n; ++k) {
+            const int8_t *xk = x + k * in_c;
+            int32_t a = bias[oc], b = two ? bias[oc + 1] : 0;
+            int32_t c = 0;
+            for (; c + 4 <= in_c; c += 4) {  /* two splits per pass: half the loop's overhead */
+                int32_t p = xk[c] * weight[c] + xk[c + 1] * weight[c + 1];
+                int32_t lo = MCUGEN_LANE_LO(p);
+                a += lo;
+                b += (p - lo) >> 16;
+                p = xk[c + 2] * weight[c + 2] + xk[c + 3] * weight[c + 3];
+                lo = MCUGEN_LANE_LO(p);
+                a += lo;
+                b += (p - lo) >> 16;
+            }
+            for (; c < in_c; ++c) {  /* the last 1 to 3 input channels */
+                const int32_t p = xk[c] * weight[c];
+                const int32_t lo = MCUGEN_LANE_LO(p);
+                a += lo;
+                b += (p - lo) >> 16;
+            }
+            if (r.fast) {
+                out[k * out_c + oc] = mcugen_requant_fast_s8(a, ma, ra, ea, r.output_zp, r.act_min, r.act_max);
+                if (two) {
+                    out[k * out_c + oc + 1] = mcugen_requant_fast_s8(b, mb, rb, eb, r.output_zp, r.act_min, r.act_max);
+                }
+            } else {
+                out[k * out_c + oc] = mcugen_requantize_s8(a, &r, oc);
+                if (two) {
+                    out[k * out_c + oc + 1] = mcugen_requantize_s8(b, &r, oc + 1);
+                }
+            }
         }
     }
 }
@@ -221,7 +243,8 @@ MCUGEN_INLINE void mcugen_pointwise_wide_pixel_s8(const mcugen_pointwise_dims_t 
 
 /* Pointwise convolution in groups of four pixels (the loop order ops/pointwise_conv.py
    declares: a group's outputs are written while its four pixels may still be read).
-   weight: int8 [out_c][in_c], or with dims->wide the speed layout above (int32 words).
+   weight: int8 [out_c][in_c], or with dims->wide the speed layout above (int32 words; on
+   cores without the DSP kernels, in the paired order their kernel reads).
    `scratch` is the DSP paths': four pixels of input as int16 (ops/pointwise_conv.py). */
 MCUGEN_SPECIALIZED void mcugen_pointwise_conv_s8(const mcugen_pointwise_dims_t *d, const mcugen_requant_t *q,
                                                  const int8_t *input, const void *weight, const int32_t *bias,
@@ -239,8 +262,11 @@ MCUGEN_SPECIALIZED void mcugen_pointwise_conv_s8(const mcugen_pointwise_dims_t *
         }
 #else
         (void)scratch;
-        for (; p < pixels; ++p, input += in_c, output += out_c) {
-            mcugen_pointwise_wide_pixel_s8(d, q, input, (const int32_t *)weight, bias, output);
+        for (; p + 4 <= pixels; p += 4, input += 4 * in_c, output += 4 * out_c) {
+            mcugen_pointwise_paired_quad_s8(d, q, input, 4, (const int32_t *)weight, bias, output);
+        }
+        if (p < pixels) {  /* the last 1 to 3 pixels */
+            mcugen_pointwise_paired_quad_s8(d, q, input, pixels - p, (const int32_t *)weight, bias, output);
         }
 #endif
         return;
