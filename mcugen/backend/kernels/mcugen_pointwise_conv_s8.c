@@ -185,10 +185,11 @@ MCUGEN_INLINE void mcugen_pointwise_wide_quad_s8(const mcugen_pointwise_dims_t *
     }
 }
 #else
-/* One pixel, two output channels per pass, on the plain cores' order of the speed layout
-   (ops/pointwise_conv.py paired_weights: a word w0 + w1 * 2^16 per input channel and pair
-   of output channels): one MUL of an input byte by a word gives both channels' products,
-   in two 16-bit lanes. Exact: |x| <= 128 and |w| <= 127 (quantize_weighted clips to
+/* Up to four pixels (n) by two output channels, a pixel at a time, on the plain cores'
+   order of the speed layout (ops/pointwise_conv.py paired_weights: a word w0 + w1 * 2^16
+   per input channel and pair of output channels); the pair's requantization constants
+   are read once for the n pixels. One MUL of an input byte by a word gives both
+   channels' products, in two 16-bit lanes. Exact: |x| <= 128 and |w| <= 127 (quantize_weighted clips to
    +-127), so a product's lanes are within +-16256, and two products' low lanes sum to
    within +-32512 < 2^15, with no int32 overflow (2 * 128 * 127 * (2^16 + 1) < 2^31).
    After every two, the low lane is read back as an int16 and the high lane is the rest,
