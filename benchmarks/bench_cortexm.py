@@ -36,10 +36,10 @@ REFERENCE = {
 }
 
 
-def run(label: str, core: str, cross: targets.CrossCompiler) -> dict:
+def run(label: str, core: str, cross: targets.CrossCompiler, optimize: str = "speed") -> dict:
     model, calib = EXAMPLES[label]
-    compiled = pipeline.build(model, calib)
-    macs = [layer["macs"] for layer in summarize(compiled.graph, compiled.plan)["layers"]]
+    compiled = pipeline.build(model, calib, optimize=optimize)
+    macs = [layer["macs"] for layer in summarize(compiled.graph, compiled.plan, compiled.optimize)["layers"]]
     start = time.perf_counter()
     result = bench.bench(str(model), compiled, label, targets.TARGETS[core], cross, macs)
     data = result.to_dict()
@@ -60,12 +60,13 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--cores", nargs="+", default=list(targets.TARGETS), choices=list(targets.TARGETS))
     ap.add_argument("--models", nargs="+", default=list(EXAMPLES), choices=list(EXAMPLES))
+    ap.add_argument("--optimize", choices=["speed", "size"], default="speed")
     args = ap.parse_args()
     cross = targets.find_cross()
     if cross.kind != "gcc":
         print("bench_cortexm: the figures are quoted with arm-none-eabi-gcc, which is not installed", file=sys.stderr)
         return 2
-    results = {label: {core: run(label, core, cross) for core in args.cores} for label in args.models}
+    results = {label: {core: run(label, core, cross, args.optimize) for core in args.cores} for label in args.models}
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

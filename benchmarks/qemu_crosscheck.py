@@ -69,7 +69,7 @@ def main() -> int:
     calib = args.calib or (DIGITS_CALIB if Path(args.model) == DIGITS else None)
     compiled = pipeline.build(args.model, calib)
     g, name = compiled.graph, codegen.default_name(args.model)
-    files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
+    files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.optimize)
     with tempfile.TemporaryDirectory() as tmp:
         build = targets.build_elf(files, name, target, targets.find_cross(), Path(tmp), trace=True)
         program = emulator.load(build.elf)

@@ -22,6 +22,7 @@ import numpy as np
 from mcugen import __version__, api, output, packages, precision, samples
 from mcugen.backend import codegen
 from mcugen.errors import LimitError, McugenError
+from mcugen.ops.base import OPTIMIZE_CHOICES
 from mcugen.planner import budget
 from mcugen.progress import Progress, wipe
 from mcugen.report import format_text as report_text
@@ -93,7 +94,7 @@ def _options(args) -> dict:
     """The options every command passes on to mcugen/api.py."""
     return dict(calib=args.calib, calib_percentile=args.calib_percentile, input_shape=parse_shape(args.input_shape),
                 precision=args.precision, ram_limit=args.ram_limit, flash_limit=args.flash_limit,
-                stream=not args.no_stream, preprocess=_preprocess(args), tell=_say)
+                stream=not args.no_stream, optimize=args.optimize, preprocess=_preprocess(args), tell=_say)
 
 
 def cmd_compile(args) -> int:
@@ -173,7 +174,7 @@ def cmd_bench(args) -> int:
     try:
         progress("importing, quantizing and planning the model")
         compiled = api.build(args.model, **{k: v for k, v in _options(args).items() if k != "flash_limit"})
-        summary = summarize(compiled.graph, compiled.plan)
+        summary = summarize(compiled.graph, compiled.plan, compiled.optimize)
         macs = [layer["macs"] for layer in summary["layers"]]
         progress(f"building for {target.name} and running one inference in the emulator")
         result = bench.bench(args.model, compiled, name, target, runner.cross, macs, args.seed)
@@ -215,6 +216,10 @@ def parser() -> argparse.ArgumentParser:
                        help="fail (exit 4) when the model needs more flash: its constants (compile, report, "
                             "verify; the generated code is not counted) or, for bench, the whole ELF's "
                             ".text + .rodata + .data; same units as --ram-limit")
+        p.add_argument("--optimize", choices=list(OPTIMIZE_CHOICES), default=OPTIMIZE_CHOICES[0],
+                       help="speed (default): the pointwise convs' weights pre-expanded to int16 in the order "
+                            "the kernel reads them (about twice their flash, fewer cycles); size: int8 weights "
+                            "(docs/cortex-m.md)")
         p.add_argument("--no-stream", action="store_true",
                        help="run every layer whole: no pointwise conv streamed row by row into the depthwise "
                             "conv after it (by default, int8 only, where that lowers the peak; a row window "

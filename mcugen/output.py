@@ -127,6 +127,7 @@ def manifest(model_path: str, compiled, name: str, files: dict[str, str], summar
         model=Path(model_path).name,
         model_sha256=hashlib.sha256(Path(model_path).read_bytes()).hexdigest(),
         precision=compiled.precision.name,
+        optimize=compiled.optimize,
         calibration=calibration_name(compiled),
         name=name,
         files=sorted(files),

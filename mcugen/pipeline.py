@@ -14,6 +14,7 @@ import numpy as np
 from mcugen import frontend, ops, passes, planner, samples
 from mcugen.errors import McugenError, quote
 from mcugen.ir import Graph
+from mcugen.ops.base import OPTIMIZE_CHOICES
 from mcugen.planner import Plan
 from mcugen.precision import INT8, Precision
 from mcugen.precision import get as get_precision
@@ -28,6 +29,7 @@ class Compiled:
     # None when only the float graph was asked for
     calibration: quantize.Calibration | None = None  # float32: the --calib samples, for verify's inputs
     precision: Precision = INT8
+    optimize: str = OPTIMIZE_CHOICES[0]  # --optimize: the weight layout emit and the report use
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -81,16 +83,20 @@ def front(model: str | Path, input_shape: tuple[int, ...] | None = None) -> tupl
 def build(model: str | Path, calib: str | Path | None = None, percentile: float = 100.0,
           quantized: bool = True, ram_limit: str | None = None,
           input_shape: tuple[int, ...] | None = None, precision: str | Precision = INT8,
-          stream: bool = True, preprocess: samples.Preprocess = samples.DEFAULT) -> Compiled:
+          stream: bool = True, optimize: str = OPTIMIZE_CHOICES[0],
+          preprocess: samples.Preprocess = samples.DEFAULT) -> Compiled:
     """quantized=False stops before calibration (report needs only shapes and the plan).
-    stream=False keeps every layer whole (planner.decide_streams)."""
+    stream=False keeps every layer whole (planner.decide_streams). optimize ("speed" or
+    "size") rides along in the result for emit and the report (ops.base.OPTIMIZE)."""
     precision = get_precision(precision)
+    if optimize not in OPTIMIZE_CHOICES:
+        raise McugenError(f"--optimize must be one of {', '.join(OPTIMIZE_CHOICES)}, got {optimize!r}")
     graph, notes = front(model, input_shape)
     if not precision.quantized and any(t.fixed is not None for t in graph.tensors.values()):
         raise McugenError(f"{graph.source}: the model is already quantized (QuantizeLinear/DequantizeLinear "
                           "pairs): compile it as int8; --precision float32 is for float models")
     plan = planner.plan(graph, precision, stream=stream)
-    result = Compiled(graph, plan, notes=notes, precision=precision)
+    result = Compiled(graph, plan, notes=notes, precision=precision, optimize=optimize)
     planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast
     if not quantized:
         return result

@@ -31,7 +31,7 @@ from mcugen import __version__, ops, planner
 from mcugen.backend import float32
 from mcugen.errors import McugenError
 from mcugen.ir import Graph
-from mcugen.ops.base import CKernel
+from mcugen.ops.base import OPTIMIZE_CHOICES, ByCore, CKernel
 from mcugen.planner import Plan
 from mcugen.precision import INT8, Precision
 
@@ -78,6 +78,7 @@ class CArray:
     ctype: str
     symbol: str
     data: np.ndarray
+    plain: np.ndarray | None = None  # ops.base.ByCore: the plain cores' order of the same values
 
     @property
     def count(self) -> int:
@@ -89,11 +90,20 @@ class CArray:
 
     @property
     def values(self) -> str:
-        if self.data.dtype == np.float32:
-            flat = float32.c_floats(self.data)
-        else:
-            flat = [str(v) for v in self.data.reshape(-1).tolist()]
-        return "\n".join("    " + ", ".join(flat[i:i + 16]) + "," for i in range(0, len(flat), 16))
+        return _c_values(self.data)
+
+    @property
+    def plain_values(self) -> str | None:
+        """The initializer for cores without the DSP kernels, when it differs (ops.base.ByCore)."""
+        return None if self.plain is None else _c_values(self.plain)
+
+
+def _c_values(data: np.ndarray) -> str:
+    if data.dtype == np.float32:
+        flat = float32.c_floats(data)
+    else:
+        flat = [str(v) for v in data.reshape(-1).tolist()]
+    return "\n".join("    " + ", ".join(flat[i:i + 16]) + "," for i in range(0, len(flat), 16))
 
 
 @lru_cache(maxsize=1)
@@ -127,15 +137,26 @@ def _cfloat(x: float) -> str:
     return f"{x:.9g}f" if ("." in f"{x:.9g}" or "e" in f"{x:.9g}") else f"{x:.9g}.0f"
 
 
-def layer_arrays(g: Graph, prefix: str, precision: Precision = INT8) -> list[CArray]:
+def optimize_kw(op, optimize: str) -> dict:
+    """The keyword an op's arrays, c_fields and cost take when its layout depends on --optimize."""
+    return dict(optimize=optimize) if op.OPTIMIZE else {}
+
+
+def layer_arrays(g: Graph, prefix: str, precision: Precision = INT8, optimize: str = OPTIMIZE_CHOICES[0]) -> list[CArray]:
     arrays = []
     for index, node in enumerate(g.nodes):
         if precision.quantized:
-            found = ops.get(node.op).arrays(node)
+            op = ops.get(node.op)
+            found = op.arrays(node, **optimize_kw(op, optimize))
         else:
             found = [(suffix, float32.c_type(data), data) for suffix, data in float32.arrays(node)]
         for suffix, ctype, data in found:
-            arrays.append(CArray(index, suffix, ctype, f"{prefix}_l{index}_{suffix}", np.asarray(data)))
+            symbol = f"{prefix}_l{index}_{suffix}"
+            if isinstance(data, ByCore):
+                assert data.dsp.shape == data.plain.shape, "a ByCore array keeps its size on every core"
+                arrays.append(CArray(index, suffix, ctype, symbol, np.asarray(data.dsp), np.asarray(data.plain)))
+            else:
+                arrays.append(CArray(index, suffix, ctype, symbol, np.asarray(data)))
     return arrays
 
 
@@ -221,13 +242,13 @@ def c_struct(ctype: str, symbol: str, fields) -> str:
 
 
 def layer_values(node, in_shapes, out_shape, precision: Precision, arrays: dict, io: dict,
-                 copy: bool = False) -> dict:
+                 copy: bool = False, optimize: str = OPTIMIZE_CHOICES[0]) -> dict:
     """What a layer's structs and call are made of, by name: the op's c_fields (with the
     padded copy's copy_fields when the plan has the layer copy its input), its parameters
     (int8: the quantized integers; float32: float32.layer_params, C literals), its arrays'
     symbols, and io: the C expressions of its input(s), output and scratch."""
     op = ops.get(node.op)
-    values = dict(op.c_fields(node, *in_shapes, out_shape))
+    values = dict(op.c_fields(node, *in_shapes, out_shape, **optimize_kw(op, optimize)))
     if copy:
         values.update(op.copy_fields(node, *in_shapes, out_shape))
     values.update(_params(node, precision))
@@ -272,7 +293,8 @@ def _params(node, precision: Precision) -> dict:
     return float32.layer_params(node)
 
 
-def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, prefix: str) -> list[dict]:
+def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, prefix: str,
+            optimize: str) -> list[dict]:
     layers = []
     for index, node in enumerate(g.nodes):
         in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
@@ -292,7 +314,8 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, pr
             window = ops.get(node.op).stream_window_bytes(node, in_shapes[0])
             io["pw_scratch"] = f"(int32_t *)(void *)({scratch} + {window})"
         values = layer_values(node, in_shapes, out_shape, precision,
-                              {a.suffix: a.symbol for a in arrays if a.layer == index}, io, index in plan.copies)
+                              {a.suffix: a.symbol for a in arrays if a.layer == index}, io, index in plan.copies,
+                              optimize)
         layers.append(dict(
             index=index,
             id=ident,
@@ -327,12 +350,13 @@ def _io(g: Graph, plan: Plan, name: str, prefix: str, file_type: str = "float32"
     return io
 
 
-def generate(g: Graph, plan: Plan, name: str, source: str) -> dict[str, str]:
-    """The generated files, {file name: text}: NAME.h, NAME.c, NAME_weights.c."""
+def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIMIZE_CHOICES[0]) -> dict[str, str]:
+    """The generated files, {file name: text}: NAME.h, NAME.c, NAME_weights.c. optimize: the
+    --optimize setting, which picks the weight layout of the ops that have two (base.OPTIMIZE)."""
     check_name(name)
     precision = plan.precision
     env = environment()
-    arrays = layer_arrays(g, name, precision)
+    arrays = layer_arrays(g, name, precision, optimize)
     kinds = sorted({node.op for node in g.nodes})
     kinds += sorted({ops.get(g.nodes[i + 1].op).STREAM_KERNEL for i in plan.streamed})  # after the kernels they call
     weights_size = sum(a.nbytes for a in arrays)
@@ -350,7 +374,7 @@ def generate(g: Graph, plan: Plan, name: str, source: str) -> dict[str, str]:
         input=_io(g, plan, g.input, name, g.input_type),
         output=_io(g, plan, g.output, name, g.output_type),
         library=library_text(library_files(kinds, precision)),
-        layers=_layers(g, plan, arrays, precision, name),
+        layers=_layers(g, plan, arrays, precision, name, optimize),
         arrays=arrays,
     )
     return {

@@ -35,6 +35,9 @@ Facts (module-level constants; defaults in FACTS below):
                       its kernel in the C library (mcugen/backend/kernels/)
     STREAM_KERNEL     the name of this layer's kernel with its producer streamed inside, and
     STREAM_C_KERNELS  that kernel's CKernel per precision suffix
+    OPTIMIZE          its arrays, c_fields and cost take optimize= ("speed" or "size", the
+                      --optimize option: a faster weight layout or the smallest one), which
+                      the emitter and the report pass them
 
 Optional hooks (defaults below): scratch, copy_candidate and copy_fields, float_access,
 float_arrays, float_fields, can_stream, stream_access, stream_scratch, stream_window_bytes.
@@ -60,6 +63,16 @@ class Access:
 
     first_read: np.ndarray
     step_bytes: int
+
+
+@dataclass(frozen=True)
+class ByCore:
+    """A constant array stored in one order for the cores whose kernels use the DSP
+    instructions (`dsp`) and another for the rest (`plain`): the same C symbol and size,
+    the two initializers behind the kernels' own test (mcugen_common_s8.h, MCUGEN_DSP)."""
+
+    dsp: np.ndarray
+    plain: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -97,7 +110,8 @@ REQUIRED = ("output_shape", "run_float", "output_qparams", "quantize", "run_int8
 RESHAPE_READS = ("image", "last_axis", "flat", None)
 
 FACTS = dict(CHANNEL_AXIS=None, TAKES_ACTIVATION=False, TAKES_PAD=False, RESHAPE_READ=None, STREAM_KERNEL=None,
-             STREAM_C_KERNELS={})
+             STREAM_C_KERNELS={}, OPTIMIZE=False)
+OPTIMIZE_CHOICES = ("speed", "size")  # --optimize; the first is the default
 
 
 def scratch(node, *shapes) -> int:

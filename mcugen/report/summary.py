@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 
 from mcugen import ops
-from mcugen.backend import float32
+from mcugen.backend import codegen, float32
 from mcugen.errors import escape
 from mcugen.ir import Graph
+from mcugen.ops.base import OPTIMIZE_CHOICES
 from mcugen.planner import Plan
 from mcugen.precision import PRECISIONS
 from mcugen.quant.quantize import onnx_input_shape
@@ -20,11 +21,12 @@ def _flash(node, cost, plan: Plan) -> int:
     return cost.flash_bytes if plan.precision.quantized else float32.flash_bytes(node)
 
 
-def layers(graph: Graph, plan: Plan) -> list[dict]:
+def layers(graph: Graph, plan: Plan, optimize: str = OPTIMIZE_CHOICES[0]) -> list[dict]:
     rows = []
     for index, node in enumerate(graph.nodes):
         in_shapes, out_shape = graph.in_shapes(node), graph.shape(node.output)
-        cost = ops.get(node.op).cost(node, *in_shapes, out_shape)
+        op = ops.get(node.op)
+        cost = op.cost(node, *in_shapes, out_shape, **codegen.optimize_kw(op, optimize))
         rows.append(dict(
             index=index,
             name=escape(node.name or "<unnamed>"),
@@ -74,11 +76,13 @@ def _io_type(file_type: str, plan: Plan) -> str:
     return file_type if file_type != "float32" else precision(plan)
 
 
-def summary(graph: Graph, plan: Plan) -> dict:
-    rows = layers(graph, plan)
+def summary(graph: Graph, plan: Plan, optimize: str = OPTIMIZE_CHOICES[0]) -> dict:
+    """optimize: the --optimize setting, which decides some layers' weight layout and so the flash."""
+    rows = layers(graph, plan, optimize)
     return dict(
         model=graph.source,
         precision=precision(plan),
+        optimize=optimize,
         arena_bytes=plan.arena_size,
         lower_bound_bytes=plan.lower_bound,
         weights_bytes=sum(r["weight_bytes"] for r in rows),

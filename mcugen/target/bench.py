@@ -100,7 +100,7 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
           macs_per_layer: list[int], seed: int = 0) -> BenchResult:
     g = compiled.graph
     x, sample = _sample(model_path, compiled, seed)
-    files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
+    files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.optimize)
     with tempfile.TemporaryDirectory(prefix="mcugen-bench-") as tmp:
         build = targets.build_elf(files, name, target, cross, Path(tmp), trace=True, precision=compiled.precision)
         program = emulator.load(build.elf)

@@ -106,7 +106,7 @@ def make_inputs(compiled: Compiled, count: int, seed: int = 0) -> tuple[np.ndarr
 def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = False,
           extra_flags: tuple[str, ...] = ()) -> bytes:
     """Generate, build and run the C on samples x; returns what the runner printed."""
-    files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source)
+    files = codegen.generate(compiled.graph, compiled.plan, name, compiled.float_graph.source, compiled.optimize)
     with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
         folder = Path(tmp)
         for fname, text in files.items():
@@ -156,7 +156,7 @@ class TargetRunner:
     def run(self, compiled: Compiled, name: str, x: np.ndarray, trace: bool = False) -> bytes:
         g = compiled.graph
         assert compiled.precision == self.precision, "the runner was set up for another precision"
-        files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source)
+        files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.optimize)
         with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
             build = targets.build_elf(files, name, self.target, self.cross, Path(tmp), trace, compiled.precision)
             program = emulator.load(build.elf)

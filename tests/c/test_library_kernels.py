@@ -5,6 +5,8 @@ portable C) and the Cortex-M0's requantization (MCUGEN_NO_LONG_MULTIPLY); float3
 tight tolerance of run_float. Many cases share one driver
 build (tests/helpers/kernel_driver.py): a few builds per kernel."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from helpers import COMPILERS, EMULATE_DSP, kernel_driver
@@ -29,6 +31,18 @@ NO_LONG_MULTIPLY = ("-DMCUGEN_NO_LONG_MULTIPLY",)
 @given(data=st.data())
 def test_int8_kernel(kind, data):
     cases = [kernel_driver.draw_int8(kind, data.draw) for _ in range(CASES)]
+    for flags in ((), EMULATE_DSP, NO_LONG_MULTIPLY):
+        kernel_driver.check(cases, CC, flags)
+
+
+@pytest.mark.parametrize("optimize", ["speed", "size"])
+@pytest.mark.parametrize("kind", ["pointwise_conv", kernel_driver.PAIR])
+@SETTINGS
+@given(data=st.data())
+def test_pointwise_in_both_weight_layouts(kind, optimize, data):
+    """--optimize speed (the wide int16 layout, its own DSP and plain kernels) and size (int8
+    weights), each on the plain, the DSP and the M0 paths, whatever the random draw picked."""
+    cases = [dataclasses.replace(kernel_driver.draw_int8(kind, data.draw), optimize=optimize) for _ in range(CASES)]
     for flags in ((), EMULATE_DSP, NO_LONG_MULTIPLY):
         kernel_driver.check(cases, CC, flags)
 

@@ -37,6 +37,7 @@ from helpers.kernels import (
 from mcugen import ops
 from mcugen.backend import codegen, float32
 from mcugen.ir import Node, QParams
+from mcugen.ops.base import OPTIMIZE_CHOICES, ByCore
 from mcugen.precision import FLOAT32, INT8, Precision
 from mcugen.target.toolchain import CFLAGS
 
@@ -51,6 +52,7 @@ class Case:
     inputs: list                # arrays (int8, or float32) with a leading batch, one per input of the op
     precision: Precision = INT8
     copy: bool = False          # a depthwise conv that copies its input first (as planner.decide_copies may)
+    optimize: str = "speed"     # --optimize: the pointwise conv's weight layout (ops.base.OPTIMIZE)
 
     @property
     def node(self) -> Node:
@@ -92,6 +94,10 @@ class Case:
 
 
 def _array(symbol: str, ctype: str, data) -> str:
+    if isinstance(data, ByCore):  # both orders, behind the kernels' own test, as weights.c.j2 writes them
+        a = codegen.CArray(0, "", ctype, symbol, data.dsp, data.plain)
+        return (f"static const {ctype} {symbol}[{a.count}] = {{\n#ifdef MCUGEN_DSP\n{a.values}\n#else\n"
+                f"{a.plain_values}\n#endif\n}};")
     a = codegen.CArray(0, "", ctype, symbol, np.asarray(data))
     return f"static const {ctype} {symbol}[{max(a.count, 1)}] = {{\n{a.values or '    0'}\n}};"
 
@@ -112,15 +118,17 @@ def _scratch_bytes(case: Case, in_shapes, out_shape) -> int:
                                                             if case.copy else 0)
 
 
-def _layer(node, in_shapes, out_shape, precision, ident, io, kind=None, copy=False) -> tuple[list, codegen.LayerCode]:
+def _layer(node, in_shapes, out_shape, precision, ident, io, kind=None, copy=False,
+           optimize="speed") -> tuple[list, codegen.LayerCode]:
     """The node's arrays (C definitions) and its LayerCode, named after ident."""
     if precision.quantized:
-        found = ops.get(node.op).arrays(node)
+        op = ops.get(node.op)
+        found = op.arrays(node, **codegen.optimize_kw(op, optimize))
     else:
         found = [(suffix, float32.c_type(data), data) for suffix, data in float32.arrays(node)]
     arrays = [_array(f"{ident}_{suffix}", ctype, data) for suffix, ctype, data in found]
     values = codegen.layer_values(node, in_shapes, out_shape, precision,
-                                  {suffix: f"{ident}_{suffix}" for suffix, _, _ in found}, io, copy)
+                                  {suffix: f"{ident}_{suffix}" for suffix, _, _ in found}, io, copy, optimize)
     return arrays, codegen.layer_code(kind or node.op, precision, ident, values)
 
 
@@ -145,12 +153,14 @@ def case_source(case: Case, i: int) -> tuple[str, int]:
     if case.kind == PAIR:  # as codegen._layers: the producer's values, its scratch after the window
         pw, dw = case.nodes
         mid = ops.get(pw.op).output_shape(pw, in_shapes[0])
-        arrays, producer = _layer(pw, in_shapes, mid, case.precision, f"{ident}_pw", dict(io, output="NULL"))
+        arrays, producer = _layer(pw, in_shapes, mid, case.precision, f"{ident}_pw", dict(io, output="NULL"),
+                                  optimize=case.optimize)
         lines += arrays + producer.structs
         io.update({f"pw_{k}": v for k, v in producer.values.items()})
         io["pw_scratch"] = f"(int32_t *)(void *)({scratch} + {ops.depthwise_conv.stream_window_bytes(dw, mid)})"
         in_shapes = [mid]
-    arrays, code = _layer(case.node, in_shapes, out_shape, case.precision, ident, io, case.kind, case.copy)
+    arrays, code = _layer(case.node, in_shapes, out_shape, case.precision, ident, io, case.kind, case.copy,
+                          case.optimize)
     lines += arrays + code.structs
     lines += [f"static void {ident}_run(void)", "{", f"    for (int32_t n = 0; n < {case.batch}; ++n) {{",
               f"        {code.call};", "    }", "}", ""]
@@ -280,7 +290,7 @@ def draw_int8(kind: str, draw) -> Case:
         shape = _image(draw, max_c=24)
         cout = draw(st.integers(1, 24))
         node = _weighted_int8(draw, rng, kind, {}, (cout, shape[-1]), cout)
-        return Case(kind, [node], [_int8(rng, shape)])
+        return Case(kind, [node], [_int8(rng, shape)], optimize=draw(st.sampled_from(OPTIMIZE_CHOICES)))
     if kind == PAIR:
         attrs, (h, w) = _depthwise_window(draw)
         attrs["dilations"] = (1, 1)  # can_stream
@@ -288,7 +298,8 @@ def draw_int8(kind: str, draw) -> Case:
         calibrated = draw(st.booleans())  # both layers, or the depthwise sees saturated rows
         pw = _weighted_int8(draw, rng, "pointwise_conv", {}, (mid, cin), mid, calibrated)
         dw = _weighted_int8(draw, rng, "depthwise_conv", attrs, (*attrs["kernel"], mid), mid, calibrated)
-        return Case(kind, [pw, dw], [_int8(rng, (1, max(h, attrs["kernel"][0]), max(w, attrs["kernel"][1]), cin))])
+        return Case(kind, [pw, dw], [_int8(rng, (1, max(h, attrs["kernel"][0]), max(w, attrs["kernel"][1]), cin))],
+                    optimize=draw(st.sampled_from(OPTIMIZE_CHOICES)))
     if kind == "fully_connected":
         shape = draw(st.sampled_from([(1, 1, 1, 40), (1, 3, 2, 5), (1, 17)]))
         cout = draw(st.integers(1, 12))

@@ -53,9 +53,12 @@ typedef struct {
     int32_t pad_top, pad_left;
 } mcugen_conv_dims_t;
 
-/* A pointwise (1x1) convolution: `pixels` pixels of in_c channels in, of out_c out. */
+/* A pointwise (1x1) convolution: `pixels` pixels of in_c channels in, of out_c out.
+   wide (int8 only): the weights are in the speed layout of mcugen_pointwise_conv_s8.c
+   (int32 words of two int16), not int8 [out_c][in_c]. */
 typedef struct {
     int32_t pixels, in_c, out_c;
+    int32_t wide;
 } mcugen_pointwise_dims_t;
 
 /* A fully connected layer: the input read flat (NHWC order). */

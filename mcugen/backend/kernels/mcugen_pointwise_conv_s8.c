@@ -77,24 +77,210 @@ MCUGEN_INLINE void mcugen_pointwise_quad_s8(const mcugen_pointwise_dims_t *d, co
 }
 #endif
 
+/* ---- the speed layout (dims->wide; ops/pointwise_conv.py wide_weights) ----------------
+   The weights as int32 words of two int16 lanes, the order SMLAD consumes them: input
+   channels in groups of 4, each group two pairs of lanes (channels 0,2 then 1,3: what
+   SXTB16 and SXTB16 ROR 8 give of a word of input); output channels in blocks of two,
+   a block's words for pair k at [2k] (channel 0) and [2k + 1] (channel 1). Missing
+   channels (in_c not a multiple of 4, an odd out_c) are zero weights. */
+
+/* A word's low int16 lane, sign-extended. */
+#define MCUGEN_LANE_LO(w) ((int32_t)(int16_t)((uint32_t)(w) & 0xFFFFu))
+
+#ifdef MCUGEN_DSP
+/* mcugen_requant_fast_s8, with one SSAT for the clamp when the layer's bounds are int8's
+   own (no fused activation, or one the output range already holds, as a calibrated ReLU6
+   often is): two compares and conditional moves fewer per output. */
+#if defined(__ARM_FEATURE_SAT) && defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(__clang__)
+/* gcc's own builtin: its arm_acle.h __ssat trips -Wsign-conversion inside the macro */
+#define MCUGEN_SAT_S8(v) ((int32_t)__builtin_arm_ssat((v), 8))
+#elif defined(__ARM_FEATURE_SAT) && defined(__ARM_FEATURE_DSP)
+#define MCUGEN_SAT_S8(v) ((int32_t)__ssat((v), 8))
+#else
+#define MCUGEN_SAT_S8(v) ((v) < -128 ? -128 : (v) > 127 ? 127 : (v))
+#endif
+MCUGEN_INLINE int8_t mcugen_pointwise_requant_s8(int32_t acc, int32_t mult, int32_t round, int32_t e1, int32_t zp,
+                                                 int32_t lo, int32_t hi)
+{
+    const int32_t v = ((mcugen_high_word_fast(acc, mult) + round) >> e1) + zp;
+    if (lo == -128 && hi == 127) {
+        return (int8_t)MCUGEN_SAT_S8(v);
+    }
+    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* Four pixels (n of them real: the rest read as zeros, their outputs not written) by two
+   output channels at a time. The pixels' channels are sign-extended once into scratch, in
+   the weights' lane order, four words per pair (pixels 0..3), so one word of weights per
+   channel and one word per pixel feed eight SMLADs, eight accumulators in registers. */
+MCUGEN_INLINE void mcugen_pointwise_wide_quad_s8(const mcugen_pointwise_dims_t *d, const mcugen_requant_t *q,
+                                                 const int8_t *x, int32_t n, const int32_t *weight,
+                                                 const int32_t *bias, int8_t *out, int32_t *scratch)
+{
+    const int32_t in_c = d->in_c, out_c = d->out_c, groups = (in_c + 3) / 4, pairs = 2 * groups;
+    const int32_t zp = q->output_zp, lo = q->act_min, hi = q->act_max;
+    int32_t *sp = scratch;
+    for (int32_t g = 0; g < groups; ++g, sp += 8) {
+        for (int32_t k = 0; k < 4; ++k) {
+            int32_t v = 0;
+            if (k < n && 4 * g + 4 <= in_c) {
+                v = mcugen_read_s8x4(x + k * in_c + 4 * g);
+            } else if (k < n) {  /* the last, partial group: missing channels read as zeros */
+                uint32_t u = 0;
+                for (int32_t c = 4 * g; c < in_c; ++c) {
+                    u |= (uint32_t)(uint8_t)x[k * in_c + c] << (8 * (c - 4 * g));
+                }
+                v = (int32_t)u;
+            }
+            sp[k] = mcugen_sxtb16(v);
+            sp[4 + k] = mcugen_sxtb16_ror8(v);
+        }
+    }
+    for (int32_t oc = 0; oc < out_c; oc += 2, weight += 2 * pairs) {
+        const int32_t *w = weight, *s = scratch;
+        const int32_t two = oc + 1 < out_c;  /* a second real channel */
+        int32_t a0 = bias[oc], a1 = a0, a2 = a0, a3 = a0;
+        int32_t b0 = two ? bias[oc + 1] : 0, b1 = b0, b2 = b0, b3 = b0;
+        /* one group (two pairs) per pass: pairs is even, and the loop's overhead halves */
+        for (const int32_t *end = w + 2 * pairs; w < end; w += 4, s += 8) {
+            a0 = mcugen_smlad(s[0], w[0], a0);
+            b0 = mcugen_smlad(s[0], w[1], b0);
+            a1 = mcugen_smlad(s[1], w[0], a1);
+            b1 = mcugen_smlad(s[1], w[1], b1);
+            a2 = mcugen_smlad(s[2], w[0], a2);
+            b2 = mcugen_smlad(s[2], w[1], b2);
+            a3 = mcugen_smlad(s[3], w[0], a3);
+            b3 = mcugen_smlad(s[3], w[1], b3);
+            a0 = mcugen_smlad(s[4], w[2], a0);
+            b0 = mcugen_smlad(s[4], w[3], b0);
+            a1 = mcugen_smlad(s[5], w[2], a1);
+            b1 = mcugen_smlad(s[5], w[3], b1);
+            a2 = mcugen_smlad(s[6], w[2], a2);
+            b2 = mcugen_smlad(s[6], w[3], b2);
+            a3 = mcugen_smlad(s[7], w[2], a3);
+            b3 = mcugen_smlad(s[7], w[3], b3);
+        }
+        if (q->fast) {  /* one multiplier and shift per channel, four outputs each */
+            const int32_t ma = q->mult[oc], ra = MCUGEN_REQUANT_ROUND(q->shift[oc]), ea = MCUGEN_REQUANT_E1(q->shift[oc]);
+            out[oc] = mcugen_pointwise_requant_s8(a0, ma, ra, ea, zp, lo, hi);
+            if (n > 1) out[out_c + oc] = mcugen_pointwise_requant_s8(a1, ma, ra, ea, zp, lo, hi);
+            if (n > 2) out[2 * out_c + oc] = mcugen_pointwise_requant_s8(a2, ma, ra, ea, zp, lo, hi);
+            if (n > 3) out[3 * out_c + oc] = mcugen_pointwise_requant_s8(a3, ma, ra, ea, zp, lo, hi);
+            if (two) {
+                const int32_t mb = q->mult[oc + 1], rb = MCUGEN_REQUANT_ROUND(q->shift[oc + 1]);
+                const int32_t eb = MCUGEN_REQUANT_E1(q->shift[oc + 1]);
+                out[oc + 1] = mcugen_pointwise_requant_s8(b0, mb, rb, eb, zp, lo, hi);
+                if (n > 1) out[out_c + oc + 1] = mcugen_pointwise_requant_s8(b1, mb, rb, eb, zp, lo, hi);
+                if (n > 2) out[2 * out_c + oc + 1] = mcugen_pointwise_requant_s8(b2, mb, rb, eb, zp, lo, hi);
+                if (n > 3) out[3 * out_c + oc + 1] = mcugen_pointwise_requant_s8(b3, mb, rb, eb, zp, lo, hi);
+            }
+        } else {
+            const int32_t acc[2][4] = {{a0, a1, a2, a3}, {b0, b1, b2, b3}};
+            for (int32_t j = 0; j < 1 + two; ++j) {
+                for (int32_t k = 0; k < n; ++k) {
+                    out[k * out_c + oc + j] = mcugen_requantize_s8(acc[j][k], q, oc + j);
+                }
+            }
+        }
+    }
+}
+#else
+/* Up to four pixels (n) by two output channels, a pixel at a time, on the plain cores'
+   order of the speed layout (ops/pointwise_conv.py paired_weights: a word w0 + w1 * 2^16
+   per input channel and pair of output channels); the pair's requantization constants
+   are read once for the n pixels. One MUL of an input byte by a word gives both
+   channels' products, in two 16-bit lanes. Exact: |x| <= 128 and |w| <= 127 (quantize_weighted clips to
+   +-127), so a product's lanes are within +-16256, and two products' low lanes sum to
+   within +-32512 < 2^15, with no int32 overflow (2 * 128 * 127 * (2^16 + 1) < 2^31).
+   After every two, the low lane is read back as an int16 and the high lane is the rest,
+   shifted down. The input bytes are read directly (no scratch). */
+MCUGEN_INLINE void mcugen_pointwise_paired_quad_s8(const mcugen_pointwise_dims_t *d, const mcugen_requant_t *q,
+                                                   const int8_t *x, int32_t n, const int32_t *weight,
+                                                   const int32_t *bias, int8_t *out)
+{
+    const mcugen_requant_t r = *q;  /* a local copy: stores to int8_t may alias *q, not r */
+    const int32_t in_c = d->in_c, out_c = d->out_c, stored = (in_c + 3) / 4 * 4;
+    for (int32_t oc = 0; oc < out_c; oc += 2, weight += stored) {
+        const int32_t two = oc + 1 < out_c;  /* a second real channel (else its lane is zeros) */
+        const int32_t sa = r.shift[oc], sb = r.shift[oc + two];  /* per channel, once for n pixels */
+        const int32_t ma = r.mult[oc], mb = r.mult[oc + two];
+        const int32_t ra = MCUGEN_REQUANT_ROUND(r.fast ? sa : -2), ea = MCUGEN_REQUANT_E1(r.fast ? sa : -2);
+        const int32_t rb = MCUGEN_REQUANT_ROUND(r.fast ? sb : -2), eb = MCUGEN_REQUANT_E1(r.fast ? sb : -2);
+        for (int32_t k = 0; k < n; ++k) {
+            const int8_t *xk = x + k * in_c;
+            int32_t a = bias[oc], b = two ? bias[oc + 1] : 0;
+            int32_t c = 0;
+            for (; c + 4 <= in_c; c += 4) {  /* two splits per pass: half the loop's overhead */
+                int32_t p = xk[c] * weight[c] + xk[c + 1] * weight[c + 1];
+                int32_t lo = MCUGEN_LANE_LO(p);
+                a += lo;
+                b += (p - lo) >> 16;
+                p = xk[c + 2] * weight[c + 2] + xk[c + 3] * weight[c + 3];
+                lo = MCUGEN_LANE_LO(p);
+                a += lo;
+                b += (p - lo) >> 16;
+            }
+            for (; c < in_c; ++c) {  /* the last 1 to 3 input channels */
+                const int32_t p = xk[c] * weight[c];
+                const int32_t lo = MCUGEN_LANE_LO(p);
+                a += lo;
+                b += (p - lo) >> 16;
+            }
+            if (r.fast) {
+                out[k * out_c + oc] = mcugen_requant_fast_s8(a, ma, ra, ea, r.output_zp, r.act_min, r.act_max);
+                if (two) {
+                    out[k * out_c + oc + 1] = mcugen_requant_fast_s8(b, mb, rb, eb, r.output_zp, r.act_min, r.act_max);
+                }
+            } else {
+                out[k * out_c + oc] = mcugen_requantize_s8(a, &r, oc);
+                if (two) {
+                    out[k * out_c + oc + 1] = mcugen_requantize_s8(b, &r, oc + 1);
+                }
+            }
+        }
+    }
+}
+#endif
+
 /* Pointwise convolution in groups of four pixels (the loop order ops/pointwise_conv.py
    declares: a group's outputs are written while its four pixels may still be read).
-   `scratch` is the DSP path's: four pixels of input as int16 (ops/pointwise_conv.py). */
+   weight: int8 [out_c][in_c], or with dims->wide the speed layout above (int32 words; on
+   cores without the DSP kernels, in the paired order their kernel reads).
+   `scratch` is the DSP paths': four pixels of input as int16 (ops/pointwise_conv.py). */
 MCUGEN_SPECIALIZED void mcugen_pointwise_conv_s8(const mcugen_pointwise_dims_t *d, const mcugen_requant_t *q,
-                                                 const int8_t *input, const int8_t *weight, const int32_t *bias,
+                                                 const int8_t *input, const void *weight, const int32_t *bias,
                                                  int8_t *output, int32_t *scratch)
 {
     const int32_t pixels = d->pixels, in_c = d->in_c, out_c = d->out_c;
     int32_t p = 0;
+    if (d->wide) {
+#ifdef MCUGEN_DSP
+        for (; p + 4 <= pixels; p += 4, input += 4 * in_c, output += 4 * out_c) {
+            mcugen_pointwise_wide_quad_s8(d, q, input, 4, (const int32_t *)weight, bias, output, scratch);
+        }
+        if (p < pixels) {  /* the last 1 to 3 pixels */
+            mcugen_pointwise_wide_quad_s8(d, q, input, pixels - p, (const int32_t *)weight, bias, output, scratch);
+        }
+#else
+        (void)scratch;
+        for (; p + 4 <= pixels; p += 4, input += 4 * in_c, output += 4 * out_c) {
+            mcugen_pointwise_paired_quad_s8(d, q, input, 4, (const int32_t *)weight, bias, output);
+        }
+        if (p < pixels) {  /* the last 1 to 3 pixels */
+            mcugen_pointwise_paired_quad_s8(d, q, input, pixels - p, (const int32_t *)weight, bias, output);
+        }
+#endif
+        return;
+    }
 #ifdef MCUGEN_DSP
     for (; q->fast && in_c % 4 == 0 && p + 4 <= pixels; p += 4, input += 4 * in_c, output += 4 * out_c) {
-        mcugen_pointwise_quad_s8(d, q, input, weight, bias, output, scratch);
+        mcugen_pointwise_quad_s8(d, q, input, (const int8_t *)weight, bias, output, scratch);
     }
 #else
     (void)scratch;
 #endif
     for (; p < pixels; ++p, input += in_c, output += out_c) {
-        mcugen_pointwise_pixel_s8(d, q, input, weight, bias, output);
+        mcugen_pointwise_pixel_s8(d, q, input, (const int8_t *)weight, bias, output);
     }
 }
 
