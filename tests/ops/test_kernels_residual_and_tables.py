@@ -91,10 +91,14 @@ def test_lut(data):
     # Each output is the float function of the dequantized input, rounded: within half a step
     # unless the int8 range or the clamp cut it. A TFLite kernel's table (one op: a lone
     # HardSwish, a Clip(0, inf) as RELU) rounds as TFLite does: within 3/4 of a step
-    # (requantization rounds twice; 0.75 is the most measured over thousands of parameters).
+    # (requantization rounds twice; 0.75 is the most measured over thousands of parameters),
+    # and HardSwish, which works in int16 on the input at s_in / 128, loses more where the
+    # output's step is much finer than the input's: measured on 20,000 random parameter sets,
+    # at most 0.5 + 0.0113 s_in / s_out steps (1.25 at s_in / s_out = 108); bounded by 1/64.
     want = ops.lut.run_float(node, qin.scale * (x.astype(float) - qin.zero_point)) / qout.scale + qout.zero_point
     inside = (want > -127.5) & (want < 126.5)
-    rounding = 0.5 if tflite_tables.table(steps, qin, qout) is None else 0.75
+    tflite = max(0.75, 0.5 + qin.scale / qout.scale / 64)
+    rounding = 0.5 if tflite_tables.table(steps, qin, qout) is None else tflite
     assert np.all(np.abs(got - want)[inside] <= rounding + 1e-6)
 
 
