@@ -15,6 +15,7 @@ over these functions.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +134,7 @@ def compile(model, output_dir, *, name: str | None = None, calib=None, calib_per
         source = Path(m.path).name if isinstance(model, (str, Path)) else f"{name}.onnx"
         folder = packages.c_folder(package)
         files = {folder + f: text for f, text in codegen.generate(compiled.graph, compiled.plan, name, source,
-                                                                       compiled.optimize).items()}
+                                                                       compiled.optimize, _sha256(m.path)).items()}
         files.update(packages.glue(package, name, sorted(files), not compiled.precision.quantized))
         manifest_name = output.into_manifest(name) if into else output.MANIFEST
         previous = output.check_into_folder(out, name, sorted(files)) if into else []
@@ -235,6 +236,10 @@ def gate(result, min_accuracy, min_cosine, eval_source) -> str | None:  # noqa: 
     if not cosine >= min_cosine:  # NaN fails too
         return f"cosine similarity with the float model {cosine:.6f} is below --min-cosine {min_cosine}"
     return None
+
+
+def _sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _limit_text(limit) -> str | None:

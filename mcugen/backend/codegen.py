@@ -19,6 +19,7 @@ precisions) emit only the model's data, the per-layer structs and wrappers, and 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -280,11 +281,11 @@ def layer_code(kind: str, precision: Precision, ident: str, values: dict) -> Lay
 # ---------------------------------------------------------------------------- the model
 
 
-def address(plan: Plan, tensor: str, prefix: str) -> str:
+def address(plan: Plan, tensor: str) -> str:
     """A tensor's place in the arena, as a C pointer expression of the element type."""
-    if plan.precision.quantized:
-        return f"{prefix}_arena.bytes + {plan.offsets[tensor]}"
-    return f"{prefix}_arena.values + {plan.offsets[tensor] // plan.elem_bytes}"  # offsets are multiples of 4
+    # `arena` is the run's arena base in every generated function (NAME_run_with's argument),
+    # of the element type: int8_t, or float (the planner's offsets are multiples of 4).
+    return f"arena + {plan.offsets[tensor] // plan.elem_bytes}"
 
 
 def _params(node, precision: Precision) -> dict:
@@ -301,9 +302,9 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, pr
         streamed = index in plan.streamed
         # A streamed layer's output never exists whole: the arena has no place for it.
         hidden = g.nodes[index - 1].output if index - 1 in plan.streamed else None
-        inputs = ["NULL" if name == hidden else address(plan, name, prefix) for name in node.inputs]
-        output = "NULL" if streamed else address(plan, node.output, prefix)
-        scratch = _scratch(g, plan, index, prefix)
+        inputs = ["NULL" if name == hidden else address(plan, name) for name in node.inputs]
+        output = "NULL" if streamed else address(plan, node.output)
+        scratch = _scratch(g, plan, index)
         io = dict(input=inputs[0], output=output, scratch=scratch,
                   scratch16=_cast(scratch, "int16_t"), scratch32=_cast(scratch, "int32_t"))
         io.update({f"input{i}": name for i, name in enumerate(inputs[1:], 1)})
@@ -329,10 +330,24 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, pr
     return layers
 
 
-def _scratch(g: Graph, plan: Plan, index: int, prefix: str) -> str:
+def _build_id(arrays: list[CArray], plan: Plan) -> str:
+    """What NAME.c and NAME_weights.c must agree on, hashed: every constant and the arena's
+    layout (16 hex digits in a symbol name, for the link-time check)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(f"{a.symbol}:{a.ctype}:".encode() + np.ascontiguousarray(a.data).tobytes())
+        if a.plain is not None:
+            h.update(np.ascontiguousarray(a.plain).tobytes())
+    h.update(repr(sorted(plan.offsets.items())).encode() + str(plan.arena_size).encode())
+    return h.hexdigest()[:16]
+
+
+def _scratch(g: Graph, plan: Plan, index: int) -> str:
     """The C expression of a layer's planned scratch buffer (word aligned, int8_t *), or NULL."""
     name = planner.scratch_name(g, index)
-    return f"{prefix}_arena.bytes + {plan.offsets[name]}" if name in plan.offsets else "NULL"
+    if name not in plan.offsets:
+        return "NULL"
+    return f"arena + {plan.offsets[name]}" if plan.precision.quantized else f"(int8_t *)(void *)arena + {plan.offsets[name]}"
 
 
 def _cast(pointer: str, ctype: str) -> str:
@@ -343,14 +358,15 @@ def _io(g: Graph, plan: Plan, name: str, prefix: str, file_type: str = "float32"
     t = g.tensors[name]
     dims = list(zip(("HEIGHT", "WIDTH", "CHANNELS"), t.shape[1:])) if len(t.shape) == 4 else []
     unsigned = file_type == "uint8"  # the int8 tensor with its top bit flipped: q_u8 = q + 128
-    io = dict(size=t.size, dims=dims, offset=plan.offsets[name], address=address(plan, name, prefix),
+    io = dict(size=t.size, dims=dims, offset=plan.offsets[name], address=address(plan, name),
               c_type="uint8_t" if unsigned else plan.precision.c_type, unsigned=unsigned)
     if t.q is not None:  # int8; float32 tensors have no quantization
         io.update(scale=_cfloat(t.q.scale), zero_point=t.q.zero_point + (128 if unsigned else 0))
     return io
 
 
-def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIMIZE_CHOICES[0]) -> dict[str, str]:
+def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIMIZE_CHOICES[0],
+             model_sha256: str = "") -> dict[str, str]:
     """The generated files, {file name: text}: NAME.h, NAME.c, NAME_weights.c. optimize: the
     --optimize setting, which picks the weight layout of the ops that have two (base.OPTIMIZE)."""
     check_name(name)
@@ -376,6 +392,8 @@ def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIM
         library=library_text(library_files(kinds, precision)),
         layers=_layers(g, plan, arrays, precision, name, optimize),
         arrays=arrays,
+        model_sha256=model_sha256,
+        build_id=_build_id(arrays, plan),
     )
     return {
         f"{name}.h": env.get_template("model.h.j2").render(context),

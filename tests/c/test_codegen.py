@@ -41,8 +41,9 @@ def test_no_float_no_malloc_in_the_inference_code(generated):
 
 def test_weights_are_const(generated):
     weights = (generated / "vww_weights.c").read_text()
-    definitions = re.findall(r"^(?:const )?\w+ vww_l\d+_\w+\[\d+\] = \{", weights, flags=re.M)
-    assert definitions and all(d.startswith("const ") for d in definitions)
+    definitions = re.findall(r"^VWW_WEIGHTS_ATTR (?:const )?\w+ vww_l\d+_\w+\[\d+\] VWW_WEIGHTS_ALIGN = \{", weights,
+                             flags=re.M)
+    assert definitions and all(d.startswith("VWW_WEIGHTS_ATTR const ") for d in definitions)
 
 
 @pytest.mark.skipif(not COMPILERS, reason="no C compiler")
@@ -130,3 +131,82 @@ def test_default_name_is_a_c_identifier():
     assert codegen.default_name("models/VWW-v1.0.onnx") == "vww_v1_0"
     assert codegen.default_name("3d.onnx") == "model_3d"
     assert codegen.default_name("int.onnx") == "model_int"
+
+
+CALLER_OWNED = """#include <stdio.h>
+#include <string.h>
+#include "digits.h"
+/* two arenas of the caller's, in sections of its choosing */
+static __attribute__((section(".bss.arena_a"), aligned(DIGITS_ARENA_ALIGN))) int8_t a[DIGITS_ARENA_SIZE];
+static __attribute__((section(".bss.arena_b"), aligned(DIGITS_ARENA_ALIGN))) int8_t b[DIGITS_ARENA_SIZE];
+int main(void)
+{
+    int i;
+    for (i = 0; i < DIGITS_INPUT_SIZE; i++) {
+        digits_input_in(a)[i] = (int8_t)(i % 13 - 6);
+        digits_input_in(b)[i] = (int8_t)(i % 7 - 100);
+    }
+    digits_run_with(b);  /* b first, then a: neither run may disturb the other's arena */
+    digits_run_with(a);
+    for (i = 0; i < DIGITS_OUTPUT_SIZE; i++) printf("%d ", digits_output_in(a)[i]);
+    printf("| ");
+    for (i = 0; i < DIGITS_OUTPUT_SIZE; i++) printf("%d ", digits_output_in(b)[i]);
+    printf("| %s\\n", DIGITS_MCUGEN_VERSION);
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_memory_the_caller_owns(tmp_path):
+    """NAME_run_with on two arenas of the caller's, without the built-in one
+    (-DDIGITS_NO_STATIC_ARENA), weights placed by DIGITS_WEIGHTS_ATTR: each output is the
+    reference's for its own input."""
+    import numpy as np
+
+    from mcugen import reference
+
+    c = pipeline.build(DIGITS)
+    for fname, text in codegen.generate(c.graph, c.plan, "digits", DIGITS.name).items():
+        (tmp_path / fname).write_text(text)
+    (tmp_path / "main.c").write_text(CALLER_OWNED)
+    flags = [*CFLAGS, "-DDIGITS_NO_STATIC_ARENA", "-DDIGITS_WEIGHTS_ATTR=__attribute__((section(\".rodata.model\")))"]
+    proc = subprocess.run([COMPILERS[0], *flags, "-I", str(tmp_path), str(tmp_path / "main.c"), str(tmp_path / "digits.c"),
+                           str(tmp_path / "digits_weights.c"), "-o", str(tmp_path / "app")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = subprocess.run([str(tmp_path / "app")], capture_output=True, text=True, check=True).stdout
+    got_a, got_b, version = text.split("|")
+    shape = c.graph.shape(c.graph.input)[1:]
+    n = c.graph.tensors[c.graph.input].size
+    for got, x in ((got_a, np.arange(n) % 13 - 6), (got_b, np.arange(n) % 7 - 100)):
+        want = reference.run_int8(c.graph, x.astype(np.int8).reshape(1, *shape)).reshape(-1)
+        assert [int(v) for v in got.split()] == want.tolist()
+    assert version.strip() == __import__("mcugen").__version__
+    static = (tmp_path / "digits.c").read_text()
+    assert "static DIGITS_ARENA_ATTR union" in static and "#ifndef DIGITS_NO_STATIC_ARENA" in static
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_a_weights_file_of_another_compile_does_not_link(tmp_path):
+    """digits.c of one compile with digits_weights.c of another (other calibration, so other
+    multipliers): the link fails on the missing build symbol instead of running wrong."""
+    import numpy as np
+
+    from mcugen.quant import quantize
+
+    one = pipeline.build(DIGITS)
+    other = pipeline.build(DIGITS, np.full((4, *quantize.onnx_input_shape(one.graph)), 0.25, np.float32))
+    for folder, c in (("one", one), ("other", other)):
+        (tmp_path / folder).mkdir()
+        for fname, text in codegen.generate(c.graph, c.plan, "digits", DIGITS.name).items():
+            (tmp_path / folder / fname).write_text(text)
+    (tmp_path / "main.c").write_text('#include "digits.h"\nint main(void) { digits_run(); return 0; }\n')
+
+    def link(weights_from):
+        return subprocess.run([COMPILERS[0], *CFLAGS, "-I", str(tmp_path / "one"), str(tmp_path / "main.c"),
+                               str(tmp_path / "one" / "digits.c"), str(tmp_path / weights_from / "digits_weights.c"),
+                               "-o", str(tmp_path / "app")], capture_output=True, text=True)
+
+    assert link("one").returncode == 0
+    mixed = link("other")
+    assert mixed.returncode != 0 and "digits_build_" in mixed.stderr
