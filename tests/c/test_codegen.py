@@ -210,3 +210,24 @@ def test_a_weights_file_of_another_compile_does_not_link(tmp_path):
     assert link("one").returncode == 0
     mixed = link("other")
     assert mixed.returncode != 0 and "digits_build_" in mixed.stderr
+
+
+@pytest.mark.skipif(not COMPILERS, reason="no C compiler")
+def test_cpp17_firmware_uses_the_header(generated, tmp_path):
+    """A C++17 firmware includes NAME.h (extern "C", no casts: -Wold-style-cast clean) and
+    links the C objects built as C99; docs/c-api.md says why the .c files stay C."""
+    require("g++")
+    cpp = tmp_path / "main.cpp"
+    cpp.write_text('#include "digits.h"\n#include <cstdint>\n'
+                   "int main() { digits_value_t *in = digits_input(); in[0] = 3; digits_run();\n"
+                   "  return digits_output() != nullptr ? 0 : 1; }\n")
+    objects = []
+    for f in ("digits.c", "digits_weights.c"):
+        obj = tmp_path / f"{f}.o"
+        subprocess.run([COMPILERS[0], *CFLAGS, "-c", str(generated / f), "-o", str(obj)], check=True)
+        objects.append(str(obj))
+    proc = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wold-style-cast",
+                           "-I", str(generated), str(cpp), *objects, "-o", str(tmp_path / "app")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert subprocess.run([str(tmp_path / "app")]).returncode == 0
