@@ -44,6 +44,14 @@ typedef struct {
 #define MCUGEN_DSP 1
 static inline int32_t mcugen_sxtb16(int32_t x) { return __sxtb16(x); }
 static inline int32_t mcugen_smlad(int32_t a, int32_t b, int32_t acc) { return __smlad(a, b, acc); }
+static inline int32_t mcugen_smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
+static inline int32_t mcugen_smlatt(int32_t a, int32_t b, int32_t acc) { return __smlatt(a, b, acc); }
+/* gcc 12's arm_acle.h __ssat assigns the builtin's unsigned result to an int32_t inside
+   the macro, which -Wsign-conversion reports here */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+static inline int32_t mcugen_ssat8(int32_t x) { return __ssat(x, 8); }
+#pragma GCC diagnostic pop
 #elif defined(MCUGEN_EMULATE_DSP)
 /* The same instructions in portable C, so that hosts run and test the DSP kernels. */
 #define MCUGEN_DSP 1
@@ -60,6 +68,17 @@ static inline int32_t mcugen_smlad(int32_t a, int32_t b, int32_t acc)
     const int32_t b_lo = (int16_t)((uint32_t)b & 0xFFFFu), b_hi = (int16_t)((uint32_t)b >> 16);
     return acc + a_lo * b_lo + a_hi * b_hi;
 }
+/* SMLABB and SMLATT: acc + the product of the bottom (top) halves, as int16. */
+static inline int32_t mcugen_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    return acc + (int16_t)((uint32_t)a & 0xFFFFu) * (int16_t)((uint32_t)b & 0xFFFFu);
+}
+static inline int32_t mcugen_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    return acc + (int16_t)((uint32_t)a >> 16) * (int16_t)((uint32_t)b >> 16);
+}
+/* SSAT #8: x clamped to [-128, 127]. */
+static inline int32_t mcugen_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
 #endif
 
 #ifdef MCUGEN_DSP
