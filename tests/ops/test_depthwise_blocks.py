@@ -1,6 +1,7 @@
 """The depthwise kernel's DSP path (mcugen_depthwise_conv_s8.c): four channels at a time,
 weights stored as int16 in blocks of four (ops/depthwise_conv.py, block_weights), the odd
-channels' sums scaled by 256, and its shorter form of the fast requantization."""
+channels' sums scaled by 256, border pixels on the same path; the shorter form of the fast
+requantization (mcugen_common_s8.h) it and the conv kernel use."""
 
 import subprocess
 
@@ -33,28 +34,29 @@ REQUANT_MAIN = r"""
 #include <stdio.h>
 
 #include "mcugen_common_s8.h"
-#include "mcugen_depthwise_conv_s8.c"
 
 int main(void)
 {
     long acc, mult, shift, zp, lo, hi;
     while (scanf("%ld %ld %ld %ld %ld %ld", &acc, &mult, &shift, &zp, &lo, &hi) == 6) {
-        printf("%d\n", mcugen_dw_requant_s8((int32_t)acc, (int32_t)mult, (int32_t)shift, (int32_t)zp, (int32_t)lo,
-                                            (int32_t)hi));
+        printf("%d\n", mcugen_requant_short_s8((int32_t)acc, (int32_t)mult, (int32_t)shift, (int32_t)zp, (int32_t)lo,
+                                               (int32_t)hi));
     }
     return 0;
 }
 """
 
 
-@pytest.mark.parametrize("variant", [(), ("-DMCUGEN_NO_LONG_MULTIPLY",)], ids=["long-multiply", "cortex-m0-form"])
+@pytest.mark.parametrize("variant", [("-DMCUGEN_EMULATE_DSP",), (), ("-DMCUGEN_NO_LONG_MULTIPLY",)],
+                         ids=["dsp", "plain", "cortex-m0-form"])
 def test_short_fast_requantization_matches_numpy_at_the_extremes(tmp_path, variant):
     """((h >> (e-2)) + 1) >> 1 and SSAT, against mcugen.fixedpoint wherever the layer's
-    fast flag allows it (shift <= -2, multiplier above 2^30), int32 corners included."""
+    fast flag allows it (shift <= -2, multiplier above 2^30), int32 corners included: with
+    SSAT (the DSP build), plain, and with the Cortex-M0's high word."""
     src = tmp_path / "dw_requant.c"
     src.write_text(REQUANT_MAIN)
     binary = tmp_path / "dw_requant"
-    base = [CC, "-std=c99", "-O2", "-DMCUGEN_EMULATE_DSP", *variant, "-I", str(KERNELS), str(src), "-o", str(binary)]
+    base = [CC, "-std=c99", "-O2", *variant, "-I", str(KERNELS), str(src), "-o", str(binary)]
     if subprocess.run(base[:1] + ["-fsanitize=undefined", "-fno-sanitize-recover"] + base[1:]).returncode:
         subprocess.run(base, check=True)
     rng = np.random.default_rng(11)
@@ -79,7 +81,8 @@ def test_short_fast_requantization_matches_numpy_at_the_extremes(tmp_path, varia
 def test_blocks_and_the_remainder_bit_exact_at_the_largest_products(channels, strides, dsp):
     """Inputs and weights at -128/-127 and 127 (the largest products, so the 256-scaled
     sums of the odd channels are at their largest), a fast layer on the unrolled path
-    and its borders, every block and the channels past the last whole block."""
+    and on the border path (a map too large for the padded copy), every block and the
+    channels past the last whole block."""
     rng = np.random.default_rng(channels * 10 + strides[0])
     weight = rng.choice(np.array([-127, 127], np.int8), size=(3, 3, channels))
     weight[:, :, 0] = 127  # one channel all one sign: its sum is the largest
@@ -88,10 +91,34 @@ def test_blocks_and_the_remainder_bit_exact_at_the_largest_products(channels, st
     node.params = dict(weight=weight, bias=rng.integers(-3000, 3000, channels).astype(np.int32),
                        mult=rng.integers(2**30 + 1, 2**31 - 1, channels).astype(np.int32),
                        shift=np.full(channels, -10, np.int32), input_zp=-128, output_zp=-3, act_min=-128, act_max=127)
-    in_shape = (1, 7, 9, channels)
-    graph = one_layer_graph(node, in_shape, ops.depthwise_conv.output_shape(node, in_shape))
+    in_shape = (1, 13 * strides[0], 14 * strides[1], channels)
+    out_shape = ops.depthwise_conv.output_shape(node, in_shape)
+    assert ops.depthwise_conv.copy_candidate(node, in_shape, out_shape) == 0  # too large: borders on their path
+    graph = one_layer_graph(node, in_shape, out_shape)
     x = rng.choice(np.array([-128, 127], np.int8), size=(3, *in_shape[1:]))
     x[0] = 127
     want = ops.depthwise_conv.run_int8(node, x)
     assert len(np.unique(want)) > 8  # not all saturated: the sums show in the bytes
+    np.testing.assert_array_equal(run_graph_c(graph, x, CC, dsp=dsp), want)
+
+
+@pytest.mark.parametrize("out_c", [7, 8])
+@pytest.mark.parametrize("dsp", [False, True], ids=["plain", "dsp"])
+def test_conv_channel_groups_and_gathers_bit_exact(out_c, dsp):
+    """The conv kernel's groups of four output channels, the pair and the single one after
+    them (7 = 4 + 2 + 1), windows gathered unchecked inside and checked at the borders
+    (padding on all sides), a fast layer with a clamp (the short requantization's folded
+    tests), against the reference."""
+    rng = np.random.default_rng(out_c)
+    weight = rng.integers(-127, 128, size=(out_c, 3, 3, 3)).astype(np.int8)
+    node = Node("c", "conv", [], [], dict(kernel=(3, 3), strides=(2, 2), dilations=(1, 1), pads=(1, 1, 1, 1),
+                                          weight=weight.astype(float)))
+    node.params = dict(weight=weight, bias=rng.integers(-5000, 5000, out_c).astype(np.int32),
+                       mult=rng.integers(2**30 + 1, 2**31 - 1, out_c).astype(np.int32),
+                       shift=np.full(out_c, -9, np.int32), input_zp=-7, output_zp=5, act_min=-100, act_max=90)
+    in_shape = (1, 9, 8, 3)
+    graph = one_layer_graph(node, in_shape, ops.conv.output_shape(node, in_shape))
+    x = rng.integers(-128, 128, size=(3, *in_shape[1:]), dtype=np.int8)
+    want = ops.conv.run_int8(node, x)
+    assert {-100, 90} <= set(np.unique(want).tolist()) and len(np.unique(want)) > 20  # clamped and not
     np.testing.assert_array_equal(run_graph_c(graph, x, CC, dsp=dsp), want)

@@ -181,6 +181,30 @@ static inline int8_t mcugen_requant_fast_s8(int32_t acc, int32_t mult, int32_t r
     return (int8_t)v;
 }
 
+/* mcugen_requant_fast_s8's value, shorter: for e = -shift >= 2,
+   (h + 2^(e-2)) >> (e-1) == ((h >> (e-2)) + 1) >> 1 (floor division nests), so no rounding
+   constant is built per channel; with the DSP instructions SSAT clamps to int8, and the
+   activation's clamp, when there is one, follows (lo and hi are a layer's constants, so the
+   tests fold away). Only where the layer's fast flag holds. */
+static inline int8_t mcugen_requant_short_s8(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
+                                             int32_t hi)
+{
+    int32_t v = (((mcugen_high_word_fast(acc, mult) >> (-2 - shift)) + 1) >> 1) + zp;
+#ifdef MCUGEN_DSP
+    v = mcugen_ssat8(v);
+    if (lo > -128) {
+        v = v < lo ? lo : v;
+    }
+    if (hi < 127) {
+        v = v > hi ? hi : v;
+    }
+#else
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+#endif
+    return (int8_t)v;
+}
+
 /* A channel's fast constants from its TFLite shift (<= -2). */
 #define MCUGEN_REQUANT_ROUND(shift) ((int32_t)1 << (-(shift) - 2))
 #define MCUGEN_REQUANT_E1(shift) (-(shift) - 1)
