@@ -105,8 +105,8 @@ def test_blocks_and_the_remainder_bit_exact_at_the_largest_products(channels, st
 @pytest.mark.parametrize("out_c", [7, 8, 15])
 @pytest.mark.parametrize("dsp", [False, True], ids=["plain", "dsp"])
 def test_conv_channel_groups_and_gathers_bit_exact(out_c, dsp):
-    """The conv kernel's groups of eight and four output channels, the pair and the single
-    one after them (15 = 8 + 4 + 2 + 1), windows gathered unchecked inside and checked at the borders
+    """The conv kernel's groups of four output channels, the pair and the single one after
+    them (7 = 4 + 2 + 1, 15 = 3 * 4 + 2 + 1), windows gathered unchecked inside and checked at the borders
     (padding on all sides), a fast layer with a clamp (the short requantization's folded
     tests), against the reference."""
     rng = np.random.default_rng(out_c)

@@ -21,8 +21,7 @@ MCUGEN_INLINE int8_t mcugen_conv_requant_s8(int32_t acc, const mcugen_requant_t 
    into the bias, so they must be added), and an even count (a trailing 0); windows inside
    the input are gathered without bounds checks. The weights were stored the same way at
    compile time, as int16 [O][taps rounded up to even], so a dot product takes two MACs per
-   SMLAD, eight output channels per pass over `col` (each word of it loaded once for eight),
-   then four, two, one. */
+   SMLAD, four output channels per pass over `col` (each word of it loaded once for four). */
 MCUGEN_SPECIALIZED void mcugen_conv_s8(const mcugen_conv_dims_t *d, const mcugen_requant_t *q, const int8_t *input,
                                        const int16_t *weight, const int32_t *bias, int8_t *output, int16_t *col)
 {
@@ -67,30 +66,6 @@ MCUGEN_SPECIALIZED void mcugen_conv_s8(const mcugen_conv_dims_t *d, const mcugen
             }
             int32_t oc = 0;
 #ifdef MCUGEN_DSP
-            for (; oc + 8 <= out_c; oc += 8) {
-                const int16_t *w0 = weight + oc * 2 * pairs;
-                int32_t a0 = bias[oc], a1 = bias[oc + 1], a2 = bias[oc + 2], a3 = bias[oc + 3];
-                int32_t a4 = bias[oc + 4], a5 = bias[oc + 5], a6 = bias[oc + 6], a7 = bias[oc + 7];
-                for (int32_t p = 0; p < pairs; ++p) {
-                    const int32_t x2 = mcugen_read_s16x2(col + 2 * p);
-                    a0 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * p), a0);
-                    a1 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * (p + pairs)), a1);
-                    a2 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * (p + 2 * pairs)), a2);
-                    a3 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * (p + 3 * pairs)), a3);
-                    a4 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * (p + 4 * pairs)), a4);
-                    a5 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * (p + 5 * pairs)), a5);
-                    a6 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * (p + 6 * pairs)), a6);
-                    a7 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * (p + 7 * pairs)), a7);
-                }
-                output[oc] = mcugen_conv_requant_s8(a0, &r, oc);
-                output[oc + 1] = mcugen_conv_requant_s8(a1, &r, oc + 1);
-                output[oc + 2] = mcugen_conv_requant_s8(a2, &r, oc + 2);
-                output[oc + 3] = mcugen_conv_requant_s8(a3, &r, oc + 3);
-                output[oc + 4] = mcugen_conv_requant_s8(a4, &r, oc + 4);
-                output[oc + 5] = mcugen_conv_requant_s8(a5, &r, oc + 5);
-                output[oc + 6] = mcugen_conv_requant_s8(a6, &r, oc + 6);
-                output[oc + 7] = mcugen_conv_requant_s8(a7, &r, oc + 7);
-            }
             for (; oc + 4 <= out_c; oc += 4) {
                 const int16_t *w0 = weight + oc * 2 * pairs, *w1 = w0 + 2 * pairs, *w2 = w1 + 2 * pairs;
                 const int16_t *w3 = w2 + 2 * pairs;
