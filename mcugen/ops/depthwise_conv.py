@@ -55,9 +55,21 @@ def quantize(node, qin, qout):
 
 
 def arrays(node):
-    """The C keeps weights as [C][KH][KW]: a channel's taps are consecutive for the kernel."""
-    arrays = common.weighted_arrays(node)
-    return [(name, ctype, data.transpose(2, 0, 1) if name == "weight" else data) for name, ctype, data in arrays]
+    """The C keeps weights as int16 [C/4 blocks][KH*KW taps][4], each block's channels in
+    the order c, c+2, c+1, c+3, zero past C: the DSP kernel reads a tap of four channels as
+    two int16 pairs, (c, c+2) and (c+1, c+3), the halves SXTB16 and a mask split a word of
+    input into (mcugen_depthwise_conv_s8.c, MCUGEN_DW_W)."""
+    return [(name, "int16_t", block_weights(data)) if name == "weight" else (name, ctype, data)
+            for name, ctype, data in common.weighted_arrays(node)]
+
+
+def block_weights(weight: np.ndarray) -> np.ndarray:
+    """[KH, KW, C] int8 -> int16 [ceil(C/4), KH*KW, 4] in channel order 0, 2, 1, 3."""
+    kh, kw, c = weight.shape
+    blocks = -(-c // 4)
+    padded = np.zeros((kh * kw, blocks * 4), np.int16)
+    padded[:, :c] = weight.reshape(kh * kw, c)
+    return padded.reshape(kh * kw, blocks, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
 
 
 PADDED_COPY_PIXELS = 12 * 12  # at or below this many outputs, borders are a third or more
@@ -166,7 +178,8 @@ def stream_scratch(node, producer, src_shape, mid_shape, out_shape):
 
 def cost(node, in_shape, out_shape):
     w = node.attrs["weight"]
-    return common.Cost(int(np.prod(out_shape)) * w.shape[0] * w.shape[1], common.weighted_flash(w.size, w.shape[2]))
+    stored = 2 * w.shape[0] * w.shape[1] * -(-w.shape[2] // 4) * 4  # int16, in blocks of four (arrays)
+    return common.Cost(int(np.prod(out_shape)) * w.shape[0] * w.shape[1], stored + 12 * w.shape[2])
 
 
 def error_bound(graph, node, e_in):

@@ -44,6 +44,14 @@ typedef struct {
 #define MCUGEN_DSP 1
 static inline int32_t mcugen_sxtb16(int32_t x) { return __sxtb16(x); }
 static inline int32_t mcugen_smlad(int32_t a, int32_t b, int32_t acc) { return __smlad(a, b, acc); }
+static inline int32_t mcugen_smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
+static inline int32_t mcugen_smlatt(int32_t a, int32_t b, int32_t acc) { return __smlatt(a, b, acc); }
+/* gcc 12's arm_acle.h __ssat assigns the builtin's unsigned result to an int32_t inside
+   the macro, which -Wsign-conversion reports here */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+static inline int32_t mcugen_ssat8(int32_t x) { return __ssat(x, 8); }
+#pragma GCC diagnostic pop
 #elif defined(MCUGEN_EMULATE_DSP)
 /* The same instructions in portable C, so that hosts run and test the DSP kernels. */
 #define MCUGEN_DSP 1
@@ -60,6 +68,17 @@ static inline int32_t mcugen_smlad(int32_t a, int32_t b, int32_t acc)
     const int32_t b_lo = (int16_t)((uint32_t)b & 0xFFFFu), b_hi = (int16_t)((uint32_t)b >> 16);
     return acc + a_lo * b_lo + a_hi * b_hi;
 }
+/* SMLABB and SMLATT: acc + the product of the bottom (top) halves, as int16. */
+static inline int32_t mcugen_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    return acc + (int16_t)((uint32_t)a & 0xFFFFu) * (int16_t)((uint32_t)b & 0xFFFFu);
+}
+static inline int32_t mcugen_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    return acc + (int16_t)((uint32_t)a >> 16) * (int16_t)((uint32_t)b >> 16);
+}
+/* SSAT #8: x clamped to [-128, 127]. */
+static inline int32_t mcugen_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
 #endif
 
 #ifdef MCUGEN_DSP
@@ -159,6 +178,30 @@ static inline int8_t mcugen_requant_fast_s8(int32_t acc, int32_t mult, int32_t r
     int32_t v = ((mcugen_high_word_fast(acc, mult) + round) >> e1) + zp;
     v = v < lo ? lo : v;
     v = v > hi ? hi : v;
+    return (int8_t)v;
+}
+
+/* mcugen_requant_fast_s8's value, shorter: for e = -shift >= 2,
+   (h + 2^(e-2)) >> (e-1) == ((h >> (e-2)) + 1) >> 1 (floor division nests), so no rounding
+   constant is built per channel; with the DSP instructions SSAT clamps to int8, and the
+   activation's clamp, when there is one, follows (lo and hi are a layer's constants, so the
+   tests fold away). Only where the layer's fast flag holds. */
+static inline int8_t mcugen_requant_short_s8(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
+                                             int32_t hi)
+{
+    int32_t v = (((mcugen_high_word_fast(acc, mult) >> (-2 - shift)) + 1) >> 1) + zp;
+#ifdef MCUGEN_DSP
+    v = mcugen_ssat8(v);
+    if (lo > -128) {
+        v = v < lo ? lo : v;
+    }
+    if (hi < 127) {
+        v = v > hi ? hi : v;
+    }
+#else
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+#endif
     return (int8_t)v;
 }
 

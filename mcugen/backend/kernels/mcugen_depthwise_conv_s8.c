@@ -6,48 +6,167 @@
 #ifndef MCUGEN_DEPTHWISE_CONV_S8_DEFINED
 #define MCUGEN_DEPTHWISE_CONV_S8_DEFINED
 
+/* Weights are int16, [C/4 blocks][KH*KW taps][4], each block's four channels c..c+3 in
+   the order c, c+2, c+1, c+3 (zero past C: ops/depthwise_conv.py, arrays): the DSP path
+   reads a tap's weights of a block as two int16 pairs, (c, c+2) and (c+1, c+3), which is
+   how SXTB16 and a mask split four channels of input. The index of tap t of channel c: */
+#define MCUGEN_DW_W(c, t, taps) ((((c) >> 2) * (taps) + (t)) * 4 + (((c) & 1) << 1) + (((c) >> 1) & 1))
+
 /* One output pixel of any depthwise window: the general case, and every border pixel.
-   Weights are [C][KH][KW]. Padded taps hold the input zero point (folded into the bias,
-   so they must be added). */
+   Padded taps hold the input zero point (folded into the bias, so they must be added). */
 static void mcugen_depthwise_pixel_s8(const mcugen_conv_dims_t *d, const mcugen_requant_t *r, const int8_t *input,
-                                      const int8_t *weight, const int32_t *bias, int8_t *output,
+                                      const int16_t *weight, const int32_t *bias, int8_t *output,
                                       int32_t oy, int32_t ox)
 {
-    const int8_t *w = weight;
+    const int32_t taps = d->kernel_h * d->kernel_w;
     for (int32_t c = 0; c < d->out_c; ++c) {
+        const int16_t *k = weight + MCUGEN_DW_W(c, 0, taps);  /* the next tap 4 further */
         int32_t acc = bias[c];
         for (int32_t ky = 0; ky < d->kernel_h; ++ky) {
             const int32_t iy = oy * d->stride_h - d->pad_top + ky * d->dilation_h;
-            for (int32_t kx = 0; kx < d->kernel_w; ++kx, ++w) {
+            for (int32_t kx = 0; kx < d->kernel_w; ++kx, k += 4) {
                 const int32_t ix = ox * d->stride_w - d->pad_left + kx * d->dilation_w;
                 const int32_t x = (iy < 0 || iy >= d->in_h || ix < 0 || ix >= d->in_w)
                                       ? r->input_zp
                                       : input[(iy * d->in_w + ix) * d->in_c + c];
-                acc += x * *w;
+                acc += x * *k;
             }
         }
         output[c] = mcugen_requantize_s8(acc, r, c);
     }
 }
 
+#ifdef MCUGEN_DSP
+/* One tap of two channels of a block of four: one word of input (the tap's channels
+   c..c+3) and one of weights, an int16 pair. SPLIT takes the pair's two channels out of
+   the word: SXTB16 gives channels c and c+2 as int16 pairs; the mask 0xFF00FF00 gives c+1
+   and c+3 as int16 pairs times 256 (one instruction instead of a rotate and a second
+   SXTB16: their sums are 256 times the real ones, exactly, as nine products of int8 stay
+   far below 2^23). SMLABB/SMLATT add each product to its own channel's sum: a depthwise
+   sum never mixes channels. Two passes over the window, one per pair, keep few values
+   live (gcc's scheduler spills when all four sums are built at once). */
+#define MCUGEN_DW_SPLIT_EVEN(v) mcugen_sxtb16(v)
+#define MCUGEN_DW_SPLIT_ODD(v) ((int32_t)((uint32_t)(v) & 0xFF00FF00u))
+#define MCUGEN_DW_TAP2(split, xp, wp, s0, s1)                                            \
+    do {                                                                                 \
+        const int32_t x_ = split(mcugen_read_s8x4(xp)), w_ = mcugen_read_s16x2(wp);      \
+        s0 = mcugen_smlabb(x_, w_, s0);                                                  \
+        s1 = mcugen_smlatt(x_, w_, s1);                                                  \
+    } while (0)
+#define MCUGEN_DW_WINDOW2(split, k, s0, s1)                                              \
+    do {                                                                                 \
+        MCUGEN_DW_TAP2(split, x + c, (k), s0, s1);                                       \
+        MCUGEN_DW_TAP2(split, x + c1 + c, (k) + 4, s0, s1);                              \
+        MCUGEN_DW_TAP2(split, x + c2 + c, (k) + 8, s0, s1);                              \
+        MCUGEN_DW_TAP2(split, x1 + c, (k) + 12, s0, s1);                                 \
+        MCUGEN_DW_TAP2(split, x1 + c1 + c, (k) + 16, s0, s1);                            \
+        MCUGEN_DW_TAP2(split, x1 + c2 + c, (k) + 20, s0, s1);                            \
+        MCUGEN_DW_TAP2(split, x2 + c, (k) + 24, s0, s1);                                 \
+        MCUGEN_DW_TAP2(split, x2 + c1 + c, (k) + 28, s0, s1);                            \
+        MCUGEN_DW_TAP2(split, x2 + c2 + c, (k) + 32, s0, s1);                            \
+    } while (0)
+#endif
+
 /* One output pixel of a 3x3, dilation-1 window inside the input: no bounds to check, the
-   nine taps unrolled; x points at the window's top-left input pixel, a channel's nine
-   weights are consecutive. Only for layers whose requantization is fast. */
+   nine taps unrolled; x points at the window's top-left input pixel. With the DSP
+   instructions, four channels at a time. Only for layers whose requantization is fast. */
 MCUGEN_INLINE void mcugen_depthwise_3x3_inside_s8(int32_t channels, int32_t row, const mcugen_requant_t *r,
-                                                  const int8_t *x, const int8_t *w, const int32_t *bias,
+                                                  const int8_t *x, const int16_t *w, const int32_t *bias,
                                                   int8_t *output)
 {
     const int32_t c1 = channels, c2 = 2 * channels;
     const int32_t zp = r->output_zp, lo = r->act_min, hi = r->act_max;
     const int32_t *mult = r->mult, *shift = r->shift;
     const int8_t *x1 = x + row, *x2 = x + 2 * row;
-    for (int32_t c = 0; c < channels; ++c, ++x, ++x1, ++x2, w += 9) {
+    int32_t c = 0;
+#ifdef MCUGEN_DSP
+    const int32_t whole = channels - channels % 4;  /* the channels of whole blocks */
+    for (; c < whole; c += 4) {
+        const int16_t *k = w + c * 9;
+        int32_t a0 = bias[c], a2 = bias[c + 2], o1 = 0, o3 = 0;
+        MCUGEN_DW_WINDOW2(MCUGEN_DW_SPLIT_EVEN, k, a0, a2);
+        output[c] = mcugen_requant_short_s8(a0, mult[c], shift[c], zp, lo, hi);
+        output[c + 2] = mcugen_requant_short_s8(a2, mult[c + 2], shift[c + 2], zp, lo, hi);
+        MCUGEN_DW_WINDOW2(MCUGEN_DW_SPLIT_ODD, k + 2, o1, o3);
+        output[c + 1] = mcugen_requant_short_s8(bias[c + 1] + (o1 >> 8), mult[c + 1], shift[c + 1], zp, lo, hi);
+        output[c + 3] = mcugen_requant_short_s8(bias[c + 3] + (o3 >> 8), mult[c + 3], shift[c + 3], zp, lo, hi);
+    }
+#endif
+    for (; c < channels; ++c) {
+        const int16_t *k = w + MCUGEN_DW_W(c, 0, 9);  /* tap t at k[4 t] */
         int32_t acc = bias[c];
-        acc += x[0] * w[0] + x[c1] * w[1] + x[c2] * w[2];
-        acc += x1[0] * w[3] + x1[c1] * w[4] + x1[c2] * w[5];
-        acc += x2[0] * w[6] + x2[c1] * w[7] + x2[c2] * w[8];
-        output[c] = mcugen_requant_fast_s8(acc, mult[c], MCUGEN_REQUANT_ROUND(shift[c]), MCUGEN_REQUANT_E1(shift[c]),
-                                           zp, lo, hi);
+        acc += x[c] * k[0] + x[c1 + c] * k[4] + x[c2 + c] * k[8];
+        acc += x1[c] * k[12] + x1[c1 + c] * k[16] + x1[c2 + c] * k[20];
+        acc += x2[c] * k[24] + x2[c1 + c] * k[28] + x2[c2 + c] * k[32];
+        output[c] = mcugen_requant_short_s8(acc, mult[c], shift[c], zp, lo, hi);
+    }
+}
+
+#ifdef MCUGEN_DSP
+/* A tap of a border window: the input's word, or, where the tap lies outside the input,
+   the zero point's (the padded value) in all four bytes. */
+#define MCUGEN_DW_BORDER_TAP2(split, t, s0, s1)                                          \
+    do {                                                                                 \
+        const int32_t xw_ = (inside >> (t)) & 1u ? mcugen_read_s8x4(input + base + tap[t] + c) : zp4; \
+        const int32_t x_ = split(xw_), w_ = mcugen_read_s16x2(k + 4 * (t));              \
+        s0 = mcugen_smlabb(x_, w_, s0);                                                  \
+        s1 = mcugen_smlatt(x_, w_, s1);                                                  \
+    } while (0)
+#define MCUGEN_DW_BORDER_WINDOW2(split, s0, s1)                                          \
+    do {                                                                                 \
+        MCUGEN_DW_BORDER_TAP2(split, 0, s0, s1);                                         \
+        MCUGEN_DW_BORDER_TAP2(split, 1, s0, s1);                                         \
+        MCUGEN_DW_BORDER_TAP2(split, 2, s0, s1);                                         \
+        MCUGEN_DW_BORDER_TAP2(split, 3, s0, s1);                                         \
+        MCUGEN_DW_BORDER_TAP2(split, 4, s0, s1);                                         \
+        MCUGEN_DW_BORDER_TAP2(split, 5, s0, s1);                                         \
+        MCUGEN_DW_BORDER_TAP2(split, 6, s0, s1);                                         \
+        MCUGEN_DW_BORDER_TAP2(split, 7, s0, s1);                                         \
+        MCUGEN_DW_BORDER_TAP2(split, 8, s0, s1);                                         \
+    } while (0)
+#endif
+
+/* One output pixel of a 3x3, dilation-1 window that reaches past the input (a border
+   pixel) of a fast layer: which taps lie inside is found once for all channels; with the
+   DSP instructions four channels at a time as inside, each tap outside reading the zero point.
+   Shared by the layers (not specialized): borders are a small share of the pixels. */
+static void mcugen_depthwise_3x3_border_s8(const mcugen_conv_dims_t *d, const mcugen_requant_t *r,
+                                           const int8_t *input, const int16_t *w, const int32_t *bias,
+                                           int8_t *output, int32_t oy, int32_t ox)
+{
+    const int32_t channels = d->out_c, zp = r->output_zp, lo = r->act_min, hi = r->act_max;
+    const int32_t row = d->in_w * d->in_c, iy0 = oy * d->stride_h - d->pad_top, ix0 = ox * d->stride_w - d->pad_left;
+    const int32_t base = (iy0 * d->in_w + ix0) * d->in_c;  /* the window's top left, maybe outside */
+    const int32_t tap[9] = {0, d->in_c, 2 * d->in_c, row, row + d->in_c, row + 2 * d->in_c,
+                            2 * row, 2 * row + d->in_c, 2 * row + 2 * d->in_c};
+    uint32_t inside = 0;  /* bit t: tap t lies inside the input, at input + base + tap[t] */
+    for (int32_t t = 0; t < 9; ++t) {
+        const int32_t iy = iy0 + t / 3, ix = ix0 + t % 3;
+        inside |= (uint32_t)(iy >= 0 && iy < d->in_h && ix >= 0 && ix < d->in_w) << t;
+    }
+    int32_t c = 0;
+#ifdef MCUGEN_DSP
+    const int32_t zp4 = (int32_t)(((uint32_t)r->input_zp & 0xFFu) * 0x01010101u);
+    const int32_t whole = channels - channels % 4;  /* the channels of whole blocks */
+    for (; c < whole; c += 4) {
+        const int16_t *k = w + c * 9;
+        int32_t a0 = bias[c], a2 = bias[c + 2], o1 = 0, o3 = 0;
+        MCUGEN_DW_BORDER_WINDOW2(MCUGEN_DW_SPLIT_EVEN, a0, a2);
+        k += 2;
+        MCUGEN_DW_BORDER_WINDOW2(MCUGEN_DW_SPLIT_ODD, o1, o3);
+        output[c] = mcugen_requant_short_s8(a0, r->mult[c], r->shift[c], zp, lo, hi);
+        output[c + 1] = mcugen_requant_short_s8(bias[c + 1] + (o1 >> 8), r->mult[c + 1], r->shift[c + 1], zp, lo, hi);
+        output[c + 2] = mcugen_requant_short_s8(a2, r->mult[c + 2], r->shift[c + 2], zp, lo, hi);
+        output[c + 3] = mcugen_requant_short_s8(bias[c + 3] + (o3 >> 8), r->mult[c + 3], r->shift[c + 3], zp, lo, hi);
+    }
+#endif
+    for (; c < channels; ++c) {
+        const int16_t *k = w + MCUGEN_DW_W(c, 0, 9);
+        int32_t acc = bias[c];
+        for (int32_t t = 0; t < 9; ++t) {
+            acc += ((inside >> t) & 1u ? input[base + tap[t] + c] : r->input_zp) * k[4 * t];
+        }
+        output[c] = mcugen_requant_short_s8(acc, r->mult[c], r->shift[c], zp, lo, hi);
     }
 }
 
@@ -77,12 +196,13 @@ static void mcugen_depthwise_pad_copy_s8(const mcugen_conv_dims_t *d, int32_t ro
    On small maps (copy not NULL, copy->padded_h > 0) the input is first copied into a
    zero-point-padded scratch buffer, so that every window is inside. */
 MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, const mcugen_requant_t *q,
-                                                 const int8_t *input, const int8_t *weight, const int32_t *bias,
+                                                 const int8_t *input, const int16_t *weight, const int32_t *bias,
                                                  int8_t *output, const mcugen_padded_copy_t *copy, int8_t *scratch)
 {
     const mcugen_requant_t r = *q;  /* a local copy: stores to int8_t may alias *q, not r */
     mcugen_conv_dims_t dims = *d;
-    if (copy != NULL && copy->padded_h > 0) {
+    const int32_t copied = copy != NULL && copy->padded_h > 0;  /* a layer's constant */
+    if (copied) {
         mcugen_depthwise_pad_copy_s8(d, copy->padded_h, copy->padded_w, (int8_t)r.input_zp, input, scratch);
         input = scratch;
         dims.in_h = copy->padded_h;
@@ -90,19 +210,24 @@ MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, co
         dims.pad_top = 0;
         dims.pad_left = 0;
     }
-    d = &dims;
-    const int32_t c = d->out_c, row = d->in_w * d->in_c;
-    const int32_t unrolled = r.fast && d->kernel_h == 3 && d->kernel_w == 3 && d->dilation_h == 1 &&
-                             d->dilation_w == 1;
-    for (int32_t oy = 0; oy < d->out_h; ++oy) {
-        const int32_t iy = oy * d->stride_h - d->pad_top;
-        const int32_t rows_inside = unrolled && iy >= 0 && iy + 2 < d->in_h;
-        for (int32_t ox = 0; ox < d->out_w; ++ox, output += c) {
-            const int32_t ix = ox * d->stride_w - d->pad_left;
-            if (rows_inside && ix >= 0 && ix + 2 < d->in_w) {
+    /* The general paths get q and d: had they &r, or the loop read *d after calling them,
+       the values could no longer be folded into the unrolled path. */
+    const int32_t c = dims.out_c, row = dims.in_w * dims.in_c, in_h = dims.in_h, in_w = dims.in_w;
+    const int32_t out_h = dims.out_h, out_w = dims.out_w, sh = dims.stride_h, sw = dims.stride_w;
+    const int32_t pt = dims.pad_top, pl = dims.pad_left;
+    const int32_t unrolled = r.fast && dims.kernel_h == 3 && dims.kernel_w == 3 && dims.dilation_h == 1 &&
+                             dims.dilation_w == 1;
+    for (int32_t oy = 0; oy < out_h; ++oy) {
+        const int32_t iy = oy * sh - pt;
+        const int32_t rows_inside = unrolled && iy >= 0 && iy + 2 < in_h;
+        for (int32_t ox = 0; ox < out_w; ++ox, output += c) {
+            const int32_t ix = ox * sw - pl;
+            if ((copied && unrolled) || (rows_inside && ix >= 0 && ix + 2 < in_w)) {  /* inside */
                 mcugen_depthwise_3x3_inside_s8(c, row, &r, input + iy * row + ix * c, weight, bias, output);
+            } else if (unrolled) {
+                mcugen_depthwise_3x3_border_s8(&dims, q, input, weight, bias, output, oy, ox);
             } else {
-                mcugen_depthwise_pixel_s8(d, &r, input, weight, bias, output, oy, ox);
+                mcugen_depthwise_pixel_s8(&dims, q, input, weight, bias, output, oy, ox);
             }
         }
     }

@@ -16,7 +16,7 @@ MCUGEN_SPECIALIZED void mcugen_pointwise_conv_s8(const mcugen_pointwise_dims_t *
 #endif
 #ifndef MCUGEN_DEPTHWISE_CONV_S8_DEFINED
 MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, const mcugen_requant_t *q,
-                                                 const int8_t *input, const int8_t *weight, const int32_t *bias,
+                                                 const int8_t *input, const int16_t *weight, const int32_t *bias,
                                                  int8_t *output, const mcugen_padded_copy_t *copy, int8_t *scratch);
 #endif
 
@@ -30,7 +30,7 @@ MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, co
 MCUGEN_SPECIALIZED void mcugen_pointwise_depthwise_s8(const mcugen_pointwise_dims_t *pd, const mcugen_requant_t *pq,
                                                       const void *pw_weight, const int32_t *pw_bias,
                                                       const mcugen_conv_dims_t *dd, const mcugen_requant_t *dq,
-                                                      const int8_t *dw_weight, const int32_t *dw_bias,
+                                                      const int16_t *dw_weight, const int32_t *dw_bias,
                                                       const int8_t *input, int8_t *output, int8_t *window,
                                                       int32_t *pw_scratch)
 {
