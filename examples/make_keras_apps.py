@@ -30,7 +30,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from make_tflite_examples import to_tflite_int8  # noqa: E402  (examples/ is the script's folder)
 from tensorflow import keras  # noqa: E402
 
 OPSET = 13
@@ -59,22 +59,6 @@ def randomize_batchnorm(model, rng):
                                rng.normal(0, 0.3, n).astype(np.float32), rng.uniform(0.3, 2.0, n).astype(np.float32)])
 
 
-def to_tflite_int8(model, lo, hi, rng):
-    calib = rng.uniform(lo, hi, (64, SIZE, SIZE, 3)).astype(np.float32)
-
-    def representative_dataset():
-        for x in calib:
-            yield [x[None]]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
-
-
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/keras_apps")
     out.mkdir(parents=True, exist_ok=True)
@@ -83,7 +67,8 @@ def main():
     for name, model, (lo, hi) in models():
         randomize_batchnorm(model, rng)
         tflite_path = out / f"{name}_int8.tflite"
-        tflite_path.write_bytes(to_tflite_int8(model, lo, hi, rng))
+        calib = rng.uniform(lo, hi, (64, SIZE, SIZE, 3)).astype(np.float32)
+        tflite_path.write_bytes(to_tflite_int8(model, calib))  # the same converter settings as the examples
         onnx_path = out / f"{name}_int8_tflite.onnx"
         subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--tflite", str(tflite_path), "--opset",
                         str(OPSET), "--output", str(onnx_path)], check=True, capture_output=True)

@@ -2,6 +2,7 @@
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, settings
@@ -126,3 +127,19 @@ def unclamped(node, magnitudes: bool = False):
     node.attrs = {k: np.abs(v) if magnitudes and k in ("weight", "bias") else v
                   for k, v in node.attrs.items() if k != "act"}
     return node
+
+
+def build_requant_check(source_text: str, folder, variant) -> Path:
+    """A C test program of the requantization helpers (the kernel headers on the include path),
+    built with UBSan where the compiler has it (any overflow then fails the run), else plain."""
+    import subprocess
+
+    from helpers import KERNELS
+
+    src = Path(folder) / "requant_check.c"
+    src.write_text(source_text)
+    binary = Path(folder) / "requant_check"
+    base = [CC, "-std=c99", "-O2", *variant, "-I", str(KERNELS), str(src), "-o", str(binary)]
+    if subprocess.run(base[:1] + ["-fsanitize=undefined", "-fno-sanitize-recover"] + base[1:]).returncode:
+        subprocess.run(base, check=True)
+    return binary

@@ -7,7 +7,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from helpers import COMPILERS, KERNELS, one_layer_graph, run_graph_c
+from helpers import COMPILERS, one_layer_graph, run_graph_c
+from helpers.kernels import build_requant_check
 
 from mcugen import ops
 from mcugen.fixedpoint import requantize
@@ -53,12 +54,7 @@ def test_short_fast_requantization_matches_numpy_at_the_extremes(tmp_path, varia
     """((h >> (e-2)) + 1) >> 1 and SSAT, against mcugen.fixedpoint wherever the layer's
     fast flag allows it (shift <= -2, multiplier above 2^30), int32 corners included: with
     SSAT (the DSP build), plain, and with the Cortex-M0's high word."""
-    src = tmp_path / "dw_requant.c"
-    src.write_text(REQUANT_MAIN)
-    binary = tmp_path / "dw_requant"
-    base = [CC, "-std=c99", "-O2", *variant, "-I", str(KERNELS), str(src), "-o", str(binary)]
-    if subprocess.run(base[:1] + ["-fsanitize=undefined", "-fno-sanitize-recover"] + base[1:]).returncode:
-        subprocess.run(base, check=True)
+    binary = build_requant_check(REQUANT_MAIN, tmp_path, variant)
     rng = np.random.default_rng(11)
     n = 50_000
     corners = np.array([-2**31, 2**31 - 1, -1, 0, 1, 2**30, -2**30])

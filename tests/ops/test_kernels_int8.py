@@ -8,7 +8,18 @@ points, narrow activation clamps, padding wider than the kernel reach, dilation.
 import numpy as np
 import pytest
 from helpers import COMPILERS, QIN, run_graph_c
-from helpers.kernels import CC, SETTINGS, check, int8_weights, pool_window, requant_params, resize, resize_attrs, window
+from helpers.kernels import (
+    CC,
+    SETTINGS,
+    build_requant_check,
+    check,
+    int8_weights,
+    pool_window,
+    requant_params,
+    resize,
+    resize_attrs,
+    window,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -228,16 +239,9 @@ def test_fixed_point_helpers_match_numpy_at_the_extremes(tmp_path, variant):
     overflow, no disagreement."""
     import subprocess
 
-    from helpers import KERNELS
-
     from mcugen.fixedpoint import div_trunc, requantize, rounding_div
 
-    src = tmp_path / "helpers.c"
-    src.write_text(HELPERS_MAIN)
-    binary = tmp_path / "helpers"
-    base = [CC, "-std=c99", "-O2", *variant, "-I", str(KERNELS), str(src), "-o", str(binary)]
-    if subprocess.run(base[:1] + ["-fsanitize=undefined", "-fno-sanitize-recover"] + base[1:]).returncode:
-        subprocess.run(base, check=True)
+    binary = build_requant_check(HELPERS_MAIN, tmp_path, variant)
     rng = np.random.default_rng(3)
     n = 50_000
     corners = np.array([-2**31, 2**31 - 1, -1, 0, 1, 2**30, -2**30])
