@@ -338,7 +338,8 @@ def _build_id(arrays: list[CArray], plan: Plan) -> str:
         h.update(f"{a.symbol}:{a.ctype}:".encode() + np.ascontiguousarray(a.data).tobytes())
         if a.plain is not None:
             h.update(np.ascontiguousarray(a.plain).tobytes())
-    h.update(repr(sorted(plan.offsets.items())).encode() + str(plan.arena_size).encode())
+    # the offsets, not the tensors' names: a .tflite and its ONNX export name them differently
+    h.update(repr(sorted(plan.offsets.values())).encode() + str(plan.arena_size).encode())
     return h.hexdigest()[:16]
 
 

@@ -169,7 +169,7 @@ def memory(build: targets.Build, program: emulator.Program, name: str, measured_
     s = {k: program.sections.get(k, (0, 0))[1] for k in (".text", ".rodata", ".ARM.exidx", ".data", ".bss")}
     text = s[".text"] + s[".ARM.exidx"]
     flash = dict(text=text, rodata=s[".rodata"], data=s[".data"], total=text + s[".rodata"] + s[".data"],
-                 model_only=model_flash(build.model_objects))
+                 model_only=model_flash(build.model_objects, program))
     frames = stack_usage(build.stack_usage_files)
     chain, static = deepest_chain(program, frames, "Reset_Handler")
     ram = dict(data=s[".data"], bss=s[".bss"], stack=static, total=s[".data"] + s[".bss"] + static,
@@ -177,17 +177,24 @@ def memory(build: targets.Build, program: emulator.Program, name: str, measured_
     return flash, ram
 
 
-def model_flash(objects: list[Path]) -> int:
-    """.text + .rodata + .data of the generated C alone (its object files), without the runner."""
+def model_flash(objects: list[Path], program: emulator.Program) -> int:
+    """Flash of the generated C alone, without the runner: the sizes of the functions and
+    constants its object files define that the link kept (the layers exist twice, for
+    NAME_run and NAME_run_with, and --gc-sections drops the copy the runner does not call)."""
     from elftools.elf.elffile import ELFFile
 
-    total = 0
+    names = set()
     for path in objects:
         with open(path, "rb") as f:
-            for section in ELFFile(f).iter_sections():
-                if re.match(r"\.(text|rodata|data)(\.|$)", section.name) and section["sh_flags"] & 2:
-                    total += section["sh_size"]
-    return total
+            elf = ELFFile(f)
+            symtab = elf.get_section_by_name(".symtab")
+            for sym in symtab.iter_symbols() if symtab is not None else ():
+                if sym["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT") and sym["st_size"] > 0 and \
+                        isinstance(sym["st_shndx"], int) and \
+                        re.match(r"\.(text|rodata|data)(\.|$)", elf.get_section(sym["st_shndx"]).name):
+                    names.add(sym.name)
+    return sum(size for name, (address, size) in program.symbols.items()
+               if name in names and program.flash_base <= address < program.ram_base)
 
 
 def stack_usage(files: list[Path]) -> dict[str, int]:

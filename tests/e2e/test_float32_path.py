@@ -124,8 +124,9 @@ def test_float_c_has_no_malloc_and_const_float_weights(generated):
     for word in ("malloc", "free(", "stdio", "double"):
         assert word not in code, word
     weights = (generated / "dig_weights.c").read_text()
-    definitions = re.findall(r"^(?:const )?\w+ dig_l\d+_\w+\[\d+\] = \{", weights, flags=re.M)
-    assert definitions and all(d.startswith("const float ") for d in definitions)
+    definitions = re.findall(r"^DIG_WEIGHTS_ATTR (?:const )?\w+ dig_l\d+_\w+\[\d+\] DIG_WEIGHTS_ALIGN = \{", weights,
+                             flags=re.M)
+    assert definitions and all(d.startswith("DIG_WEIGHTS_ATTR const float ") for d in definitions)
     # Every constant is a float literal (f suffix): no double arithmetic sneaks in.
     literals = re.findall(r"[-+]?\d[\d.e+-]*f?\b", weights.split("= {", 1)[1].split("};")[0])
     assert literals and all(t.endswith("f") for t in literals)
