@@ -170,12 +170,7 @@ def labelled_set(source, compiled: pipeline.Compiled, preprocess: data.Preproces
     g = compiled.graph
     spec = quantize.input_spec(g)
     if isinstance(source, (tuple, list)) and len(source) == 2:
-        x = data.from_array(np.asarray(source[0]), "eval x", spec, preprocess)
-        y = np.asarray(source[1])
-        if y.dtype.kind not in "iu" or y.shape != (len(x),) or (len(y) and y.min() < 0):
-            raise McugenError(f"eval y: one non-negative integer label per sample ({len(x)}) expected, "
-                              f"not shape {tuple(y.shape)} of {y.dtype}")
-        labelled = data.Labelled(x, y.astype(np.int64), [str(c) for c in range(int(y.max()) + 1)], "eval arrays")
+        labelled = data.from_arrays(source[0], source[1], "eval arrays", spec, preprocess)
     else:
         labelled = data.read_labelled(Path(source), spec, preprocess)
     labelled.x = quantize.as_real(labelled.x, g, f"{labelled.source}: x")

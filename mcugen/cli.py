@@ -84,6 +84,7 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
 
 
 def _name(args) -> str:
+    """bench's C prefix (compile and verify leave it to mcugen/api.py, which does the same)."""
     return codegen.check_name(args.name) if args.name else codegen.default_name(args.model)
 
 
@@ -99,9 +100,7 @@ def _options(args) -> dict:
 
 def cmd_compile(args) -> int:
     out = Path(args.output)
-    if not args.into:
-        output.check_output_folder(out)  # before the work, so a refusal is quick
-    built = api.compile(args.model, out, name=_name(args), package=args.package or [], into=args.into,
+    built = api.compile(args.model, out, name=args.name, package=args.package or [], into=args.into,
                         **_options(args))
     print(f"wrote {out}/: {', '.join(built.files)}")
     print(f"{len(built.summary['layers'])} layers, {built.macs:,} MACs, arena "
@@ -136,7 +135,7 @@ def cmd_verify(args) -> int:
     progress = Progress.for_command(args.json)
     try:
         result = api.verify(args.model, samples=args.samples, seed=args.seed, target=args.target, cc=args.cc,
-                            name=_name(args), eval=args.eval, min_accuracy=args.min_accuracy,
+                            name=args.name, eval=args.eval, min_accuracy=args.min_accuracy,
                             min_cosine=args.min_cosine, sanitize=getattr(args, "sanitize", False),
                             progress=progress, **_options(args))
     finally:

@@ -159,12 +159,19 @@ def read_labelled(path: Path, spec: InputShape, pre: Preprocess) -> Labelled:
     if "x" not in arrays or "y" not in arrays:
         raise McugenError(f"{path}: an evaluation .npz needs arrays 'x' (samples) and 'y' (labels); it holds "
                           f"{sorted(arrays)}")
-    x, y = from_array(arrays["x"], f"{path}: array 'x'", spec, pre), arrays["y"]
+    return from_arrays(arrays["x"], arrays["y"], str(path), spec, pre)
+
+
+def from_arrays(x: np.ndarray, y: np.ndarray, source: str, spec: InputShape, pre: Preprocess) -> Labelled:
+    """An evaluation set from arrays: samples as from_array takes them, one label each;
+    the classes are named by their indices."""
+    x = from_array(np.asarray(x), f"{source}: array 'x'", spec, pre)
+    y = np.asarray(y)
     if y.dtype.kind not in "iu" or y.shape != (len(x),) or (len(y) and y.min() < 0):
-        raise McugenError(f"{path}: array 'y' must hold one non-negative integer label per sample "
+        raise McugenError(f"{source}: array 'y' must hold one non-negative integer label per sample "
                           f"({len(x)}); it has shape {tuple(y.shape)} and dtype {y.dtype}")
     count = int(y.max()) + 1 if len(y) else 0
-    return Labelled(x, y.astype(np.int64), [str(i) for i in range(count)], str(path))
+    return Labelled(x, y.astype(np.int64), [str(i) for i in range(count)], source)
 
 
 def _image_files(folder: Path) -> list[Path]:
