@@ -42,6 +42,7 @@ from pathlib import Path
 from mcugen.backend import codegen
 from mcugen.errors import McugenError
 from mcugen.precision import INT8, Precision
+from mcugen.target import toolchain
 from mcugen.target.toolchain import WARNINGS, BuildError
 
 HOST = "host"
@@ -228,7 +229,7 @@ def build_elf(files: dict[str, str], name: str, target: Target, cross: CrossComp
     (folder / "startup.c").write_text(target_file("startup.c"))
     (folder / "link.ld").write_text(linker_script(target))
     model = [folder / f"{name}.c", folder / f"{name}_weights.c"]
-    defines = [f"-D{name.upper()}_TRACE"] if trace else []
+    defines = [f"-D{d}" for d in toolchain.runner_defines(name, trace)]
     objects = [_compile(cross, target, src, defines, precision)
                for src in [*model, folder / "runner.c", folder / "startup.c"]]
     elf = folder / f"{name}.elf"

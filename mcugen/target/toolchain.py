@@ -45,6 +45,12 @@ def _works(cc: str) -> str:
     return cc
 
 
+def runner_defines(name: str, trace: bool = False) -> tuple[str, ...]:
+    """What verify's own builds define: NAME_run is what they call, so the NAME_run_with
+    copy of every layer is left out (it halves the compile time; tests/c runs run_with)."""
+    return (f"{name.upper()}_NO_RUN_WITH", *((f"{name.upper()}_TRACE",) if trace else ()))
+
+
 def build(sources: list[Path], output: Path, cc: str, defines: tuple[str, ...] = (),
           flags: list[str] | None = None, libs: tuple[str, ...] = ()) -> None:
     cmd = [cc, *(flags or CFLAGS), *(f"-D{d}" for d in defines), "-I", str(sources[0].parent),

@@ -114,7 +114,7 @@ def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = F
         (folder / "runner.c").write_text(codegen.runner_source(name))
         sources = [folder / f"{name}.c", folder / f"{name}_weights.c", folder / "runner.c"]
         binary = folder / "runner"
-        toolchain.build(sources, binary, cc, defines=(f"{name.upper()}_TRACE",) if trace else (),
+        toolchain.build(sources, binary, cc, defines=toolchain.runner_defines(name, trace),
                         flags=[*toolchain.CFLAGS, *extra_flags], libs=compiled.precision.libs)
         return toolchain.run(binary, np.ascontiguousarray(x).tobytes())
 

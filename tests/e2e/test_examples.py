@@ -61,3 +61,58 @@ def test_digits_int8_accuracy_within_one_point_of_float(model):
                                              for i in range(0, len(x), 60)]).argmax(axis=1) == labels)
     assert float_accuracy > 0.95  # the trained model is a real classifier
     assert abs(int8_accuracy - float_accuracy) <= 0.01, (int8_accuracy, float_accuracy)
+
+
+RUN_BOTH = """#include <stdio.h>
+#include <string.h>
+#include "m.h"
+static int8_t own[M_ARENA_SIZE] __attribute__((aligned(M_ARENA_ALIGN)));
+int main(void)
+{
+    int s, i, differ = 0;
+    for (s = 0; s < 3; s++) {
+        for (i = 0; i < M_INPUT_SIZE; i++) {
+            m_input()[i] = m_input_in(own)[i] = (int8_t)((i * (s + 3)) % 251 - 125);
+        }
+        m_run();
+        m_run_with(own);
+        differ += memcmp(m_output(), m_output_in(own), M_OUTPUT_SIZE) != 0;
+        for (i = 0; i < M_OUTPUT_SIZE; i++) printf("%d ", m_output()[i]);
+    }
+    printf("| %d\\n", differ);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("model", [VWW, DIGITS_V3], ids=lambda p: p.stem)
+def test_run_with_gives_run_s_bytes(model, tmp_path):
+    """verify's builds leave out the NAME_run_with copy of the layers (-DNAME_NO_RUN_WITH);
+    here both copies run side by side on whole examples (a streamed pair in VWW; residual
+    adds, squeeze-excite and tables in digits v3): the caller-arena copy gives NAME_run's
+    bytes, which are the reference's."""
+    from mcugen import reference
+    from mcugen.backend import codegen
+    from mcugen.target.toolchain import CFLAGS
+
+    c = pipeline.build(model)
+    for fname, text in codegen.generate(c.graph, c.plan, "m", model.name).items():
+        (tmp_path / fname).write_text(text)
+    (tmp_path / "main.c").write_text(RUN_BOTH)
+    sources = [str(tmp_path / f) for f in ("main.c", "m.c", "m_weights.c")]
+    subprocess.run([COMPILERS[0], *CFLAGS, "-I", str(tmp_path), *sources, "-o", str(tmp_path / "both")], check=True)
+    outputs, differ = subprocess.run([str(tmp_path / "both")], capture_output=True, text=True,
+                                     check=True).stdout.split("|")
+    assert int(differ) == 0
+    n = c.graph.tensors[c.graph.input].size
+    x = np.stack([((np.arange(n) * (s + 3)) % 251 - 125) for s in range(3)]).astype(np.int8)
+    want = reference.run_int8(c.graph, x.reshape(3, *c.graph.shape(c.graph.input)[1:])).reshape(-1)
+    assert [int(v) for v in outputs.split()] == want.tolist()
+    # Without the second copy there is no m_run_with to link against, and asking for
+    # neither copy is an error, not a model that cannot run.
+    one = subprocess.run([COMPILERS[0], *CFLAGS, "-DM_NO_RUN_WITH", "-I", str(tmp_path), *sources, "-o",
+                          str(tmp_path / "one")], capture_output=True, text=True)
+    assert one.returncode != 0 and "m_run_with" in one.stderr
+    neither = subprocess.run([COMPILERS[0], *CFLAGS, "-DM_NO_RUN_WITH", "-DM_NO_STATIC_ARENA", "-c",
+                              str(tmp_path / "m.c"), "-o", str(tmp_path / "m.o")], capture_output=True, text=True)
+    assert neither.returncode != 0 and "no way to run the model" in neither.stderr
