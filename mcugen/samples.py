@@ -156,10 +156,12 @@ def read_labelled(path: Path, spec: InputShape, pre: Preprocess) -> Labelled:
             raise McugenError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class subfolders")
         return Labelled(_load(files, spec, pre), np.array(labels, dtype=np.int64), classes, str(path))
     arrays = read_arrays(path, "evaluation")
-    if "x" not in arrays or "y" not in arrays:
-        raise McugenError(f"{path}: an evaluation .npz needs arrays 'x' (samples) and 'y' (labels); it holds "
-                          f"{sorted(arrays)}")
-    return from_arrays(arrays["x"], arrays["y"], str(path), spec, pre)
+    # x and y as Keras names them; input and labels as the examples' held-out sets do.
+    x, y = (next((arrays[k] for k in keys if k in arrays), None) for keys in (("x", "input"), ("y", "labels")))
+    if x is None or y is None:
+        raise McugenError(f"{path}: an evaluation .npz needs arrays 'x' (samples) and 'y' (labels), or 'input' "
+                          f"and 'labels'; it holds {sorted(arrays)}")
+    return from_arrays(x, y, str(path), spec, pre)
 
 
 def from_arrays(x: np.ndarray, y: np.ndarray, source: str, spec: InputShape, pre: Preprocess) -> Labelled:

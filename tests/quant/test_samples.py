@@ -123,3 +123,24 @@ def test_eval_on_a_class_folder_and_on_its_npz_agree_and_gate(tmp_path):
     assert code == 4 and "below --min-accuracy 1.01" in json.loads(out)["error"]
     code, _, err = mcugen(*base, "--min-accuracy", "0.5")
     assert code == 2 and "--min-accuracy needs --eval" in err
+
+
+def test_an_eval_npz_names_its_arrays_x_y_or_input_labels(tmp_path):
+    """Keras' x and y, or input and labels as the shipped held-out sets name them: the same
+    set either way; anything else is named in one line."""
+    from pathlib import Path
+
+    from mcugen.samples import DEFAULT, InputShape, read_labelled
+
+    spec = InputShape((1, 8, 8), "NCHW", True)
+    x = np.random.default_rng(0).random((5, 1, 8, 8)).astype(np.float32)
+    y = np.array([0, 2, 1, 2, 0])
+    np.savez(tmp_path / "xy.npz", x=x, y=y)
+    np.savez(tmp_path / "named.npz", input=x, labels=y)
+    np.savez(tmp_path / "other.npz", images=x, y=y)
+    for name in ("xy.npz", "named.npz"):
+        got = read_labelled(tmp_path / name, spec, DEFAULT)
+        np.testing.assert_array_equal(got.x, x)
+        np.testing.assert_array_equal(got.y, y)
+    with pytest.raises(McugenError, match=r"other.npz: an evaluation .npz needs arrays 'x'.*holds \['images', 'y'\]"):
+        read_labelled(Path(tmp_path / "other.npz"), spec, DEFAULT)

@@ -341,3 +341,29 @@ def test_help_lists_bench_and_the_target_options():
             assert option in out, (command, option)
         for core in CORES:
             assert core in out, (command, core)
+
+
+@needs_target
+def test_the_ci_recipe_in_the_docs_gates_on_ram_flash_and_accuracy(tmp_path):
+    """docs/cli.md's "In CI" block, run as it is (mcugen being this interpreter's), from a
+    folder holding the examples it names: it passes; with a gate the model misses, exit 4."""
+    import re
+
+    block = re.search(r"## In CI\n.*?```sh\n(.*?)```", (ROOT / "docs" / "cli.md").read_text(), re.S).group(1)
+    (tmp_path / "examples").mkdir()
+    for name in re.findall(r"examples/(\S+)", block):
+        shutil.copy(EXAMPLES / name, tmp_path / "examples" / name)
+    prelude = f'mcugen() {{ "{sys.executable}" -m mcugen "$@"; }}\n'
+
+    def job(script):
+        return subprocess.run(["bash", "-c", prelude + script], cwd=tmp_path, capture_output=True, text=True)
+
+    ok = job(block)
+    assert ok.returncode == 0, ok.stderr
+    verified = json.loads((tmp_path / "build" / "verify.json").read_text())
+    assert verified["bit_exact"] and verified["accuracy"]["int8"] >= 0.95
+    assert json.loads((tmp_path / "build" / "bench.json").read_text())["ram"]["total"] <= 8 * 1024
+    assert "--min-accuracy 0.95" in block and "--ram-limit 8K" in block
+    for strict in (block.replace("--min-accuracy 0.95", "--min-accuracy 0.999"),
+                   block.replace("--ram-limit 8K --flash-limit 32K", "--ram-limit 2K --flash-limit 32K")):
+        assert job(strict).returncode == 4
