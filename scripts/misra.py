@@ -55,13 +55,14 @@ MODELS = [
 WEIGHTS = ("digs", "digf")
 
 # The configurations the C is built in: any C99 compiler with no target macros (the plain
-# kernels), a DSP core under gcc (M4, M7, M33: SXTB16/SMLAD) and ARMv6-M under gcc (M0/M0+,
-# no long multiply). The host test configurations (MCUGEN_EMULATE_DSP,
-# MCUGEN_NO_LONG_MULTIPLY on x86, MCUGEN_EXTERN_KERNELS, NAME_TRACE) are not checked.
+# kernels), a DSP core under gcc (M4, M7, M33: SXTB16/SMLAD, SSAT) and ARMv6-M under gcc
+# (M0/M0+, no long multiply), with the macros arm-none-eabi-gcc defines for them. The host
+# test configurations (MCUGEN_EMULATE_DSP, MCUGEN_NO_LONG_MULTIPLY on x86,
+# MCUGEN_EXTERN_KERNELS, NAME_TRACE) are not checked.
 C99 = ["-D__STDC_VERSION__=199901L"]
 CONFIGS = {
     "plain": C99,
-    "dsp": C99 + ["-D__GNUC__=12", "-D__ARM_FEATURE_DSP=1", "-D__ARM_FEATURE_SIMD32=1"],
+    "dsp": C99 + ["-D__GNUC__=12", "-D__ARM_FEATURE_DSP=1", "-D__ARM_FEATURE_SIMD32=1", "-D__ARM_FEATURE_SAT=1"],
     "armv6m": C99 + ["-D__GNUC__=12", "-D__ARM_ARCH_6M__=1"],
 }
 
