@@ -285,7 +285,12 @@ def address(plan: Plan, tensor: str) -> str:
     """A tensor's place in the arena, as a C pointer expression of the element type."""
     # `arena` is the run's arena base in every generated function (NAME_run_with's argument),
     # of the element type: int8_t, or float (the planner's offsets are multiples of 4).
-    return f"arena + {plan.offsets[tensor] // plan.elem_bytes}"
+    return _plus("arena", plan.offsets[tensor] // plan.elem_bytes)
+
+
+def _plus(pointer: str, offset: int) -> str:
+    """pointer + offset as C, without a `+ 0` (an operation without effect: MISRA C rule 2.2)."""
+    return f"{pointer} + {offset}" if offset else pointer
 
 
 def _params(node, precision: Precision) -> dict:
@@ -313,7 +318,7 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, pr
         if hidden:  # the producer runs inside this layer: its values, and its scratch after the window
             io.update({f"pw_{k}": v for k, v in layers[-1]["code"].values.items()})
             window = ops.get(node.op).stream_window_bytes(node, in_shapes[0])
-            io["pw_scratch"] = f"(int32_t *)(void *)({scratch} + {window})"
+            io["pw_scratch"] = f"(int32_t *)(void *)({_plus(scratch, window)})"
         values = layer_values(node, in_shapes, out_shape, precision,
                               {a.suffix: a.symbol for a in arrays if a.layer == index}, io, index in plan.copies,
                               optimize)
@@ -348,7 +353,8 @@ def _scratch(g: Graph, plan: Plan, index: int) -> str:
     name = planner.scratch_name(g, index)
     if name not in plan.offsets:
         return "NULL"
-    return f"arena + {plan.offsets[name]}" if plan.precision.quantized else f"(int8_t *)(void *)arena + {plan.offsets[name]}"
+    base = "arena" if plan.precision.quantized else "(int8_t *)(void *)arena"
+    return _plus(base, plan.offsets[name])
 
 
 def _cast(pointer: str, ctype: str) -> str:

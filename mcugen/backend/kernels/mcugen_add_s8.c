@@ -18,8 +18,8 @@ typedef struct {
 MCUGEN_KERNEL void mcugen_add_s8(const mcugen_add_s8_params_t *p, const int8_t *a, const int8_t *b, int8_t *output)
 {
     for (int32_t i = 0; i < p->size; ++i) {
-        const int32_t sa = mcugen_multiply_by_quantized_multiplier((a[i] - p->a_zp) * (1 << 20), p->a_mult, p->a_shift);
-        const int32_t sb = mcugen_multiply_by_quantized_multiplier((b[i] - p->b_zp) * (1 << 20), p->b_mult, p->b_shift);
+        const int32_t sa = mcugen_multiply_by_quantized_multiplier((a[i] - p->a_zp) * 0x100000, p->a_mult, p->a_shift);
+        const int32_t sb = mcugen_multiply_by_quantized_multiplier((b[i] - p->b_zp) * 0x100000, p->b_mult, p->b_shift);
         int32_t v = mcugen_multiply_by_quantized_multiplier(sa + sb, p->output_mult, p->output_shift);
         v = v < -256 ? -256 : v > 255 ? 255 : v;   /* as mcugen_requantize_s8: keeps + zp in range */
         output[i] = mcugen_clamp_s8(v + p->output_zp, p->act_min, p->act_max);

@@ -33,9 +33,11 @@ MCUGEN_KERNEL void mcugen_avg_pool_s8(const mcugen_conv_dims_t *d, const mcugen_
                         if (iy >= 0 && iy < d->in_h && ix >= 0 && ix < d->in_w) {
                             sum += input[(iy * d->in_w + ix) * d->in_c + c];
                             ++count;
-                        } else if (p->count_include_pad) {
+                        } else if (p->count_include_pad != 0) {
                             sum += p->input_zp;
                             ++count;
+                        } else {
+                            /* padding, not counted */
                         }
                     }
                 }

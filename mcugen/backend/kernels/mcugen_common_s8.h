@@ -86,14 +86,15 @@ static inline int32_t mcugen_ssat8(int32_t x) { return x < -128 ? -128 : x > 127
 static inline int32_t mcugen_sxtb16_ror8(int32_t x)
 {
     const uint32_t u = (uint32_t)x;
-    return mcugen_sxtb16((int32_t)((u >> 8) | (u << 24)));
+    const uint32_t rotated = (u >> 8) | (u << 24);  /* ROR #8 */
+    return mcugen_sxtb16((int32_t)rotated);
 }
 
 /* Two int16 from any address (an unaligned LDR on the M4/M7). */
 static inline int32_t mcugen_read_s16x2(const int16_t *p)
 {
     int32_t v;
-    memcpy(&v, p, sizeof v);
+    (void)memcpy(&v, p, sizeof v);
     return v;
 }
 
@@ -101,7 +102,7 @@ static inline int32_t mcugen_read_s16x2(const int16_t *p)
 static inline int32_t mcugen_read_s8x4(const int8_t *p)
 {
     int32_t v;
-    memcpy(&v, p, sizeof v);
+    (void)memcpy(&v, p, sizeof v);
     return v;
 }
 #endif
@@ -111,20 +112,24 @@ static inline int32_t mcugen_read_s8x4(const int8_t *p)
 static inline int32_t mcugen_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
     const int64_t ab = (int64_t)a * (int64_t)b;
-    const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    if (a == INT32_MIN && b == INT32_MIN) {
-        return INT32_MAX;
+    const int64_t nudge = (ab >= 0) ? INT64_C(0x40000000) : (INT64_C(1) - INT64_C(0x40000000));  /* +-2^30 */
+    int32_t high = INT32_MAX;
+    if ((a != INT32_MIN) || (b != INT32_MIN)) {
+        high = (int32_t)((ab + nudge) / INT64_C(2147483648));  /* / 2^31, truncating */
     }
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    return high;
 }
 
 /* gemmlowp RoundingDivideByPOT: x / 2^exponent, rounding half away from zero. */
 static inline int32_t mcugen_rounding_divide_by_pot(int32_t x, int32_t exponent)
 {
-    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
-    const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+    const uint64_t pot = (uint64_t)1u << (uint32_t)exponent;  /* exponent: 0 to 31 */
+    const uint32_t mask = (uint32_t)(pot - 1u);
+    const uint32_t half = mask >> 1;
+    const uint32_t low = (uint32_t)x & mask;
+    const int32_t remainder = (int32_t)low;
+    const int32_t threshold = (int32_t)half + ((x < 0) ? 1 : 0);
+    return (x >> exponent) + ((remainder > threshold) ? 1 : 0);
 }
 
 /* TFLite's MultiplyByQuantizedMultiplier; a left shift saturates instead of overflowing. */
@@ -132,10 +137,17 @@ static inline int32_t mcugen_multiply_by_quantized_multiplier(int32_t acc, int32
 {
     int32_t x = acc;
     if (shift > 0) {
-        const int64_t wide = (int64_t)acc * ((int64_t)1 << shift);
-        x = wide > INT32_MAX ? INT32_MAX : wide < INT32_MIN ? INT32_MIN : (int32_t)wide;
+        const uint64_t scale = (uint64_t)1u << (uint32_t)shift;  /* shift: 1 to 31 */
+        const int64_t wide = (int64_t)acc * (int64_t)scale;
+        if (wide > INT32_MAX) {
+            x = INT32_MAX;
+        } else if (wide < INT32_MIN) {
+            x = (int32_t)INT32_MIN;  /* INT32_MIN is (-INT32_MAX - 1) */
+        } else {
+            x = (int32_t)wide;
+        }
     }
-    return mcugen_rounding_divide_by_pot(mcugen_sat_rounding_doubling_high_mul(x, mult), shift > 0 ? 0 : -shift);
+    return mcugen_rounding_divide_by_pot(mcugen_sat_rounding_doubling_high_mul(x, mult), (shift > 0) ? 0 : -shift);
 }
 
 /* mcugen_requantize_s8 in six instructions on the M4 (AND, ASR, ORR, SMLAL, ADD, ASR), exactly
@@ -152,11 +164,12 @@ static inline int32_t mcugen_multiply_by_quantized_multiplier(int32_t acc, int32
 static inline int32_t mcugen_high_word_fast(int32_t acc, int32_t mult)
 {
     const int32_t ah = acc >> 16, mh = mult >> 16;
-    const int32_t al = (int32_t)((uint32_t)acc & 0xFFFFu), ml = (int32_t)((uint32_t)mult & 0xFFFFu);
+    const int32_t al = (int32_t)(uint16_t)acc, ml = (int32_t)(uint16_t)mult;  /* the low halves */
     const int32_t a = ah * ml, b = al * mh;
     const uint32_t low = (uint32_t)al * (uint32_t)ml;
-    const int32_t c = (int32_t)(low >> 16) + (acc < 0 ? -(1 << 14) : (1 << 14));
-    const int32_t carry = (int32_t)((uint32_t)a & 0xFFFFu) + (int32_t)((uint32_t)b & 0xFFFFu) + c;
+    const int32_t low_high = (int32_t)(uint16_t)(low >> 16);  /* (gcc keeps the M0 code of the unsigned form) */
+    const int32_t c = low_high + ((acc < 0) ? -0x4000 : 0x4000);  /* +-2^14 */
+    const int32_t carry = (int32_t)(uint16_t)a + (int32_t)(uint16_t)b + c;
     return ah * mh + (a >> 16) + (b >> 16) + (carry >> 16);
 }
 #else
@@ -205,8 +218,14 @@ static inline int8_t mcugen_requant_short_s8(int32_t acc, int32_t mult, int32_t 
     return (int8_t)v;
 }
 
-/* A channel's fast constants from its TFLite shift (<= -2). */
-#define MCUGEN_REQUANT_ROUND(shift) ((int32_t)1 << (-(shift) - 2))
+/* A channel's fast constants from its TFLite shift (<= -2): 2^(e-2) and e - 1 for e = -shift. */
+static inline int32_t mcugen_requant_round(int32_t shift)
+{
+    const int32_t bits = -shift - 2;  /* 0 to 29 */
+    const uint32_t round = 1u << (uint32_t)bits;
+    return (int32_t)round;
+}
+#define MCUGEN_REQUANT_ROUND(shift) mcugen_requant_round(shift)
 #define MCUGEN_REQUANT_E1(shift) (-(shift) - 1)
 
 static inline int8_t mcugen_requantize_fast_s8(int32_t acc, const mcugen_requant_t *q, int32_t channel)
@@ -219,7 +238,7 @@ static inline int8_t mcugen_requantize_fast_s8(int32_t acc, const mcugen_requant
 static inline int8_t mcugen_requantize_s8(int32_t acc, const mcugen_requant_t *q, int32_t channel)
 {
     int32_t v;
-    if (q->fast) {
+    if (q->fast != 0) {
         return mcugen_requantize_fast_s8(acc, q, channel);
     }
     v = mcugen_multiply_by_quantized_multiplier(acc, q->mult[channel], q->shift[channel]);

@@ -21,7 +21,7 @@ MCUGEN_KERNEL void mcugen_conv_f32(const mcugen_conv_dims_t *d, const mcugen_act
                     const int32_t iy = oy * d->stride_h - d->pad_top + ky * d->dilation_h;
                     for (int32_t kx = 0; kx < d->kernel_w; ++kx, w += d->in_c) {
                         const int32_t ix = ox * d->stride_w - d->pad_left + kx * d->dilation_w;
-                        if (mcugen_inside_f32(d, iy, ix)) {
+                        if (mcugen_inside_f32(d, iy, ix) != 0) {
                             const float *x = input + (iy * d->in_w + ix) * d->in_c;
                             for (int32_t ic = 0; ic < d->in_c; ++ic) {
                                 acc += x[ic] * w[ic];

@@ -8,7 +8,7 @@
 MCUGEN_INLINE int8_t mcugen_conv_requant_s8(int32_t acc, const mcugen_requant_t *r, int32_t oc)
 {
 #ifdef MCUGEN_DSP
-    return r->fast ? mcugen_requant_short_s8(acc, r->mult[oc], r->shift[oc], r->output_zp, r->act_min, r->act_max)
+    return (r->fast != 0) ? mcugen_requant_short_s8(acc, r->mult[oc], r->shift[oc], r->output_zp, r->act_min, r->act_max)
                    : mcugen_requantize_s8(acc, r, oc);
 #else
     return mcugen_requantize_s8(acc, r, oc);
@@ -30,11 +30,11 @@ MCUGEN_SPECIALIZED void mcugen_conv_s8(const mcugen_conv_dims_t *d, const mcugen
     const int32_t taps = d->kernel_h * d->kernel_w * in_c, pairs = (taps + 1) / 2;
     for (int32_t oy = 0; oy < d->out_h; ++oy) {
         const int32_t iy0 = oy * d->stride_h - d->pad_top;
-        const int32_t rows_inside = iy0 >= 0 && iy0 + (d->kernel_h - 1) * d->dilation_h < d->in_h;
-        for (int32_t ox = 0; ox < d->out_w; ++ox, output += out_c) {
+        const int32_t rows_inside = (int32_t)((iy0 >= 0) && (iy0 + (d->kernel_h - 1) * d->dilation_h < d->in_h));
+        for (int32_t ox = 0; ox < d->out_w; ++ox) {
             const int32_t ix0 = ox * d->stride_w - d->pad_left;
             int16_t *c = col;
-            if (rows_inside && ix0 >= 0 && ix0 + (d->kernel_w - 1) * d->dilation_w < d->in_w) {
+            if ((rows_inside != 0) && ix0 >= 0 && ix0 + (d->kernel_w - 1) * d->dilation_w < d->in_w) {
                 for (int32_t ky = 0; ky < d->kernel_h; ++ky) {
                     const int8_t *x = input + ((iy0 + ky * d->dilation_h) * d->in_w + ix0) * in_c;
                     for (int32_t kx = 0; kx < d->kernel_w; ++kx, x += d->dilation_w * in_c) {
@@ -61,7 +61,7 @@ MCUGEN_SPECIALIZED void mcugen_conv_s8(const mcugen_conv_dims_t *d, const mcugen
                     }
                 }
             }
-            if (taps % 2) {
+            if (taps % 2 != 0) {
                 *c = 0;
             }
             int32_t oc = 0;
@@ -102,6 +102,7 @@ MCUGEN_SPECIALIZED void mcugen_conv_s8(const mcugen_conv_dims_t *d, const mcugen
                 }
                 output[oc] = mcugen_conv_requant_s8(acc, &r, oc);
             }
+            output = output + out_c;
         }
     }
 }

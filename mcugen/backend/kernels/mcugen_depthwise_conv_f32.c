@@ -20,7 +20,7 @@ MCUGEN_KERNEL void mcugen_depthwise_conv_f32(const mcugen_conv_dims_t *d, const 
                     const int32_t iy = oy * d->stride_h - d->pad_top + ky * d->dilation_h;
                     for (int32_t kx = 0; kx < d->kernel_w; ++kx) {
                         const int32_t ix = ox * d->stride_w - d->pad_left + kx * d->dilation_w;
-                        if (mcugen_inside_f32(d, iy, ix)) {
+                        if (mcugen_inside_f32(d, iy, ix) != 0) {
                             acc += input[(iy * d->in_w + ix) * d->in_c + c] *
                                    weight[(ky * d->kernel_w + kx) * d->out_c + c];
                         }

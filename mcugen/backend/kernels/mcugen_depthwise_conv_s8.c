@@ -46,12 +46,17 @@ static void mcugen_depthwise_pixel_s8(const mcugen_conv_dims_t *d, const mcugen_
    sum never mixes channels. Two passes over the window, one per pair, keep few values
    live (gcc's scheduler spills when all four sums are built at once). */
 #define MCUGEN_DW_SPLIT_EVEN(v) mcugen_sxtb16(v)
-#define MCUGEN_DW_SPLIT_ODD(v) ((int32_t)((uint32_t)(v) & 0xFF00FF00u))
+#define MCUGEN_DW_SPLIT_ODD(v) mcugen_dw_split_odd(v)
+static inline int32_t mcugen_dw_split_odd(int32_t v)
+{
+    const uint32_t odd = (uint32_t)v & 0xFF00FF00u;  /* a variable, then the cast (MISRA C 10.8) */
+    return (int32_t)odd;
+}
 #define MCUGEN_DW_TAP2(split, xp, wp, s0, s1)                                            \
     do {                                                                                 \
-        const int32_t x_ = split(mcugen_read_s8x4(xp)), w_ = mcugen_read_s16x2(wp);      \
-        s0 = mcugen_smlabb(x_, w_, s0);                                                  \
-        s1 = mcugen_smlatt(x_, w_, s1);                                                  \
+        const int32_t x_ = split(mcugen_read_s8x4((xp))), w_ = mcugen_read_s16x2((wp));  \
+        (s0) = mcugen_smlabb(x_, w_, (s0));                                              \
+        (s1) = mcugen_smlatt(x_, w_, (s1));                                              \
     } while (0)
 #define MCUGEN_DW_WINDOW2(split, k, s0, s1)                                              \
     do {                                                                                 \
@@ -107,10 +112,10 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_inside_s8(int32_t channels, int32_t row,
    the zero point's (the padded value) in all four bytes. */
 #define MCUGEN_DW_BORDER_TAP2(split, t, s0, s1)                                          \
     do {                                                                                 \
-        const int32_t xw_ = (inside >> (t)) & 1u ? mcugen_read_s8x4(input + base + tap[t] + c) : zp4; \
+        const int32_t xw_ = (inside >> (t)) & 1u ? mcugen_read_s8x4(input + base + tap[(t)] + c) : zp4; \
         const int32_t x_ = split(xw_), w_ = mcugen_read_s16x2(k + 4 * (t));              \
-        s0 = mcugen_smlabb(x_, w_, s0);                                                  \
-        s1 = mcugen_smlatt(x_, w_, s1);                                                  \
+        (s0) = mcugen_smlabb(x_, w_, (s0));                                              \
+        (s1) = mcugen_smlatt(x_, w_, (s1));                                              \
     } while (0)
 #define MCUGEN_DW_BORDER_WINDOW2(split, s0, s1)                                          \
     do {                                                                                 \
@@ -146,7 +151,8 @@ static void mcugen_depthwise_3x3_border_s8(const mcugen_conv_dims_t *d, const mc
     }
     int32_t c = 0;
 #ifdef MCUGEN_DSP
-    const int32_t zp4 = (int32_t)(((uint32_t)r->input_zp & 0xFFu) * 0x01010101u);
+    const uint32_t zp_bytes = ((uint32_t)r->input_zp & 0xFFu) * 0x01010101u;  /* the zero point in each byte */
+    const int32_t zp4 = (int32_t)zp_bytes;
     const int32_t whole = channels - channels % 4;  /* the channels of whole blocks */
     for (; c < whole; c += 4) {
         const int16_t *k = w + c * 9;
@@ -181,12 +187,12 @@ static void mcugen_depthwise_pad_copy_s8(const mcugen_conv_dims_t *d, int32_t ro
         const int32_t left = d->pad_left < cols ? d->pad_left : cols;
         int32_t inside = (iy >= 0 && iy < d->in_h) ? d->in_w : 0;
         inside = inside < cols - left ? inside : cols - left;
-        memset(padded, zp, (size_t)(left * c));
+        (void)memset(padded, zp, (size_t)left * (size_t)c);
         if (inside > 0) {
-            memcpy(padded + left * c, input + iy * d->in_w * c, (size_t)(inside * c));
+            (void)memcpy(padded + left * c, input + iy * d->in_w * c, (size_t)inside * (size_t)c);
         }
-        memset(padded + (left + (inside > 0 ? inside : 0)) * c, zp,
-               (size_t)((cols - left - (inside > 0 ? inside : 0)) * c));
+        const int32_t right = cols - left - (inside > 0 ? inside : 0);  /* the pixels right of the input */
+        (void)memset(padded + (left + (inside > 0 ? inside : 0)) * c, zp, (size_t)right * (size_t)c);
     }
 }
 
@@ -201,8 +207,8 @@ MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, co
 {
     const mcugen_requant_t r = *q;  /* a local copy: stores to int8_t may alias *q, not r */
     mcugen_conv_dims_t dims = *d;
-    const int32_t copied = copy != NULL && copy->padded_h > 0;  /* a layer's constant */
-    if (copied) {
+    const int32_t copied = (int32_t)((copy != NULL) && (copy->padded_h > 0));  /* a layer's constant */
+    if (copied != 0) {
         mcugen_depthwise_pad_copy_s8(d, copy->padded_h, copy->padded_w, (int8_t)r.input_zp, input, scratch);
         input = scratch;
         dims.in_h = copy->padded_h;
@@ -215,16 +221,16 @@ MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, co
     const int32_t c = dims.out_c, row = dims.in_w * dims.in_c, in_h = dims.in_h, in_w = dims.in_w;
     const int32_t out_h = dims.out_h, out_w = dims.out_w, sh = dims.stride_h, sw = dims.stride_w;
     const int32_t pt = dims.pad_top, pl = dims.pad_left;
-    const int32_t unrolled = r.fast && dims.kernel_h == 3 && dims.kernel_w == 3 && dims.dilation_h == 1 &&
-                             dims.dilation_w == 1;
+    const int32_t unrolled = (int32_t)((r.fast != 0) && dims.kernel_h == 3 && dims.kernel_w == 3 && dims.dilation_h == 1 &&
+                              dims.dilation_w == 1);
     for (int32_t oy = 0; oy < out_h; ++oy) {
         const int32_t iy = oy * sh - pt;
-        const int32_t rows_inside = unrolled && iy >= 0 && iy + 2 < in_h;
+        const int32_t rows_inside = (int32_t)((unrolled != 0) && iy >= 0 && iy + 2 < in_h);
         for (int32_t ox = 0; ox < out_w; ++ox, output += c) {
             const int32_t ix = ox * sw - pl;
-            if ((copied && unrolled) || (rows_inside && ix >= 0 && ix + 2 < in_w)) {  /* inside */
+            if ((copied != 0 && unrolled != 0) || (rows_inside != 0 && ix >= 0 && ix + 2 < in_w)) {  /* inside */
                 mcugen_depthwise_3x3_inside_s8(c, row, &r, input + iy * row + ix * c, weight, bias, output);
-            } else if (unrolled) {
+            } else if (unrolled != 0) {
                 mcugen_depthwise_3x3_border_s8(&dims, q, input, weight, bias, output, oy, ox);
             } else {
                 mcugen_depthwise_pixel_s8(&dims, q, input, weight, bias, output, oy, ox);

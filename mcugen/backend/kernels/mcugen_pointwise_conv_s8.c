@@ -48,7 +48,7 @@ MCUGEN_INLINE void mcugen_pointwise_quad_s8(const mcugen_pointwise_dims_t *d, co
     const int32_t *mult = q->mult, *shift = q->shift;
     int32_t *sp = scratch;
     for (const int8_t *xg = x; xg < x + 4 * groups; xg += 4) {
-        for (const int8_t *xk = xg; xk < xg + 4 * in_c; xk += in_c) {
+        for (const int8_t *xk = xg; xk < xg + 4 * in_c; xk = xk + in_c) {
             const int32_t v = mcugen_read_s8x4(xk);
             *sp++ = mcugen_sxtb16(v);
             *sp++ = mcugen_sxtb16_ror8(v);
@@ -85,7 +85,7 @@ MCUGEN_INLINE void mcugen_pointwise_quad_s8(const mcugen_pointwise_dims_t *d, co
    channels (in_c not a multiple of 4, an odd out_c) are zero weights. */
 
 /* A word's low int16 lane, sign-extended. */
-#define MCUGEN_LANE_LO(w) ((int32_t)(int16_t)((uint32_t)(w) & 0xFFFFu))
+#define MCUGEN_LANE_LO(w) ((int32_t)(int16_t)(uint16_t)(w))
 
 #ifdef MCUGEN_DSP
 /* mcugen_requant_fast_s8, with one SSAT for the clamp when the layer's bounds are int8's
@@ -126,11 +126,14 @@ MCUGEN_INLINE void mcugen_pointwise_wide_quad_s8(const mcugen_pointwise_dims_t *
             if (k < n && 4 * g + 4 <= in_c) {
                 v = mcugen_read_s8x4(x + k * in_c + 4 * g);
             } else if (k < n) {  /* the last, partial group: missing channels read as zeros */
-                uint32_t u = 0;
+                uint32_t u = 0u;
                 for (int32_t c = 4 * g; c < in_c; ++c) {
-                    u |= (uint32_t)(uint8_t)x[k * in_c + c] << (8 * (c - 4 * g));
+                    const int32_t byte = c - 4 * g;  /* 0 to 2 */
+                    u |= (uint32_t)(uint8_t)x[k * in_c + c] << (8u * (uint32_t)byte);
                 }
                 v = (int32_t)u;
+            } else {
+                /* a missing pixel (k >= n): zeros */
             }
             sp[k] = mcugen_sxtb16(v);
             sp[4 + k] = mcugen_sxtb16_ror8(v);
@@ -138,9 +141,9 @@ MCUGEN_INLINE void mcugen_pointwise_wide_quad_s8(const mcugen_pointwise_dims_t *
     }
     for (int32_t oc = 0; oc < out_c; oc += 2, weight += 2 * pairs) {
         const int32_t *w = weight, *s = scratch;
-        const int32_t two = oc + 1 < out_c;  /* a second real channel */
+        const int32_t two = (int32_t)(oc + 1 < out_c);  /* a second real channel */
         int32_t a0 = bias[oc], a1 = a0, a2 = a0, a3 = a0;
-        int32_t b0 = two ? bias[oc + 1] : 0, b1 = b0, b2 = b0, b3 = b0;
+        int32_t b0 = (two != 0) ? bias[oc + 1] : 0, b1 = b0, b2 = b0, b3 = b0;
         /* one group (two pairs) per pass: pairs is even, and the loop's overhead halves */
         for (const int32_t *end = w + 2 * pairs; w < end; w += 4, s += 8) {
             a0 = mcugen_smlad(s[0], w[0], a0);
@@ -160,19 +163,31 @@ MCUGEN_INLINE void mcugen_pointwise_wide_quad_s8(const mcugen_pointwise_dims_t *
             a3 = mcugen_smlad(s[7], w[2], a3);
             b3 = mcugen_smlad(s[7], w[3], b3);
         }
-        if (q->fast) {  /* one multiplier and shift per channel, four outputs each */
+        if (q->fast != 0) {  /* one multiplier and shift per channel, four outputs each */
             const int32_t ma = q->mult[oc], ra = MCUGEN_REQUANT_ROUND(q->shift[oc]), ea = MCUGEN_REQUANT_E1(q->shift[oc]);
             out[oc] = mcugen_pointwise_requant_s8(a0, ma, ra, ea, zp, lo, hi);
-            if (n > 1) out[out_c + oc] = mcugen_pointwise_requant_s8(a1, ma, ra, ea, zp, lo, hi);
-            if (n > 2) out[2 * out_c + oc] = mcugen_pointwise_requant_s8(a2, ma, ra, ea, zp, lo, hi);
-            if (n > 3) out[3 * out_c + oc] = mcugen_pointwise_requant_s8(a3, ma, ra, ea, zp, lo, hi);
-            if (two) {
+            if (n > 1) {
+                out[out_c + oc] = mcugen_pointwise_requant_s8(a1, ma, ra, ea, zp, lo, hi);
+            }
+            if (n > 2) {
+                out[2 * out_c + oc] = mcugen_pointwise_requant_s8(a2, ma, ra, ea, zp, lo, hi);
+            }
+            if (n > 3) {
+                out[3 * out_c + oc] = mcugen_pointwise_requant_s8(a3, ma, ra, ea, zp, lo, hi);
+            }
+            if (two != 0) {
                 const int32_t mb = q->mult[oc + 1], rb = MCUGEN_REQUANT_ROUND(q->shift[oc + 1]);
                 const int32_t eb = MCUGEN_REQUANT_E1(q->shift[oc + 1]);
                 out[oc + 1] = mcugen_pointwise_requant_s8(b0, mb, rb, eb, zp, lo, hi);
-                if (n > 1) out[out_c + oc + 1] = mcugen_pointwise_requant_s8(b1, mb, rb, eb, zp, lo, hi);
-                if (n > 2) out[2 * out_c + oc + 1] = mcugen_pointwise_requant_s8(b2, mb, rb, eb, zp, lo, hi);
-                if (n > 3) out[3 * out_c + oc + 1] = mcugen_pointwise_requant_s8(b3, mb, rb, eb, zp, lo, hi);
+                if (n > 1) {
+                    out[out_c + oc + 1] = mcugen_pointwise_requant_s8(b1, mb, rb, eb, zp, lo, hi);
+                }
+                if (n > 2) {
+                    out[2 * out_c + oc + 1] = mcugen_pointwise_requant_s8(b2, mb, rb, eb, zp, lo, hi);
+                }
+                if (n > 3) {
+                    out[3 * out_c + oc + 1] = mcugen_pointwise_requant_s8(b3, mb, rb, eb, zp, lo, hi);
+                }
             }
         } else {
             const int32_t acc[2][4] = {{a0, a1, a2, a3}, {b0, b1, b2, b3}};
@@ -201,14 +216,14 @@ MCUGEN_INLINE void mcugen_pointwise_paired_quad_s8(const mcugen_pointwise_dims_t
     const mcugen_requant_t r = *q;  /* a local copy: stores to int8_t may alias *q, not r */
     const int32_t in_c = d->in_c, out_c = d->out_c, stored = (in_c + 3) / 4 * 4;
     for (int32_t oc = 0; oc < out_c; oc += 2, weight += stored) {
-        const int32_t two = oc + 1 < out_c;  /* a second real channel (else its lane is zeros) */
+        const int32_t two = (int32_t)(oc + 1 < out_c);  /* a second real channel (else its lane is zeros) */
         const int32_t sa = r.shift[oc], sb = r.shift[oc + two];  /* per channel, once for n pixels */
         const int32_t ma = r.mult[oc], mb = r.mult[oc + two];
-        const int32_t ra = MCUGEN_REQUANT_ROUND(r.fast ? sa : -2), ea = MCUGEN_REQUANT_E1(r.fast ? sa : -2);
-        const int32_t rb = MCUGEN_REQUANT_ROUND(r.fast ? sb : -2), eb = MCUGEN_REQUANT_E1(r.fast ? sb : -2);
+        const int32_t ra = MCUGEN_REQUANT_ROUND((r.fast != 0) ? sa : -2), ea = MCUGEN_REQUANT_E1((r.fast != 0) ? sa : -2);
+        const int32_t rb = MCUGEN_REQUANT_ROUND((r.fast != 0) ? sb : -2), eb = MCUGEN_REQUANT_E1((r.fast != 0) ? sb : -2);
         for (int32_t k = 0; k < n; ++k) {
             const int8_t *xk = x + k * in_c;
-            int32_t a = bias[oc], b = two ? bias[oc + 1] : 0;
+            int32_t a = bias[oc], b = (two != 0) ? bias[oc + 1] : 0;
             int32_t c = 0;
             for (; c + 4 <= in_c; c += 4) {  /* two splits per pass: half the loop's overhead */
                 int32_t p = xk[c] * weight[c] + xk[c + 1] * weight[c + 1];
@@ -226,14 +241,14 @@ MCUGEN_INLINE void mcugen_pointwise_paired_quad_s8(const mcugen_pointwise_dims_t
                 a += lo;
                 b += (p - lo) >> 16;
             }
-            if (r.fast) {
+            if (r.fast != 0) {
                 out[k * out_c + oc] = mcugen_requant_fast_s8(a, ma, ra, ea, r.output_zp, r.act_min, r.act_max);
-                if (two) {
+                if (two != 0) {
                     out[k * out_c + oc + 1] = mcugen_requant_fast_s8(b, mb, rb, eb, r.output_zp, r.act_min, r.act_max);
                 }
             } else {
                 out[k * out_c + oc] = mcugen_requantize_s8(a, &r, oc);
-                if (two) {
+                if (two != 0) {
                     out[k * out_c + oc + 1] = mcugen_requantize_s8(b, &r, oc + 1);
                 }
             }
@@ -253,18 +268,22 @@ MCUGEN_SPECIALIZED void mcugen_pointwise_conv_s8(const mcugen_pointwise_dims_t *
 {
     const int32_t pixels = d->pixels, in_c = d->in_c, out_c = d->out_c;
     int32_t p = 0;
-    if (d->wide) {
+    if (d->wide != 0) {
 #ifdef MCUGEN_DSP
-        for (; p + 4 <= pixels; p += 4, input += 4 * in_c, output += 4 * out_c) {
+        for (; p + 4 <= pixels; p += 4) {
             mcugen_pointwise_wide_quad_s8(d, q, input, 4, (const int32_t *)weight, bias, output, scratch);
+            input = input + 4 * in_c;
+            output = output + 4 * out_c;
         }
         if (p < pixels) {  /* the last 1 to 3 pixels */
             mcugen_pointwise_wide_quad_s8(d, q, input, pixels - p, (const int32_t *)weight, bias, output, scratch);
         }
 #else
         (void)scratch;
-        for (; p + 4 <= pixels; p += 4, input += 4 * in_c, output += 4 * out_c) {
+        for (; p + 4 <= pixels; p += 4) {
             mcugen_pointwise_paired_quad_s8(d, q, input, 4, (const int32_t *)weight, bias, output);
+            input = input + 4 * in_c;
+            output = output + 4 * out_c;
         }
         if (p < pixels) {  /* the last 1 to 3 pixels */
             mcugen_pointwise_paired_quad_s8(d, q, input, pixels - p, (const int32_t *)weight, bias, output);
@@ -273,14 +292,18 @@ MCUGEN_SPECIALIZED void mcugen_pointwise_conv_s8(const mcugen_pointwise_dims_t *
         return;
     }
 #ifdef MCUGEN_DSP
-    for (; q->fast && in_c % 4 == 0 && p + 4 <= pixels; p += 4, input += 4 * in_c, output += 4 * out_c) {
+    for (; (q->fast != 0) && (in_c % 4 == 0) && (p + 4 <= pixels); p += 4) {
         mcugen_pointwise_quad_s8(d, q, input, (const int8_t *)weight, bias, output, scratch);
+        input = input + 4 * in_c;
+        output = output + 4 * out_c;
     }
 #else
     (void)scratch;
 #endif
-    for (; p < pixels; ++p, input += in_c, output += out_c) {
+    for (; p < pixels; ++p) {
         mcugen_pointwise_pixel_s8(d, q, input, (const int8_t *)weight, bias, output);
+        input = input + in_c;
+        output = output + out_c;
     }
 }
 

@@ -46,7 +46,8 @@ MCUGEN_SPECIALIZED void mcugen_pointwise_depthwise_s8(const mcugen_pointwise_dim
         const int32_t last = want + dd->kernel_h - 1 < dd->in_h - 1 ? want + dd->kernel_h - 1 : dd->in_h - 1;
         if (first > top) {  /* rows above the window are no longer needed */
             const int32_t drop = first - top < rows ? first - top : rows;
-            memmove(window, window + drop * row_mid, (size_t)((rows - drop) * row_mid));
+            const int32_t kept = (rows - drop) * row_mid;
+            (void)memmove(window, window + drop * row_mid, (size_t)kept);
             rows -= drop;
             top = first;
         }

@@ -14,7 +14,7 @@ typedef struct {
 MCUGEN_KERNEL void mcugen_softmax_f32(const mcugen_softmax_f32_params_t *p, const float *input, float *output)
 {
     const int32_t rows = p->rows, classes = p->classes;
-    for (int32_t r = 0; r < rows; ++r, input += classes, output += classes) {
+    for (int32_t r = 0; r < rows; ++r) {
         float max = input[0];
         float sum = 0.0f;
         for (int32_t i = 1; i < classes; ++i) {
@@ -26,6 +26,8 @@ MCUGEN_KERNEL void mcugen_softmax_f32(const mcugen_softmax_f32_params_t *p, cons
         for (int32_t i = 0; i < classes; ++i) {
             output[i] = expf(input[i] - max) / sum;
         }
+        input = input + classes;
+        output = output + classes;
     }
 }
 

@@ -20,17 +20,20 @@ typedef struct {
 /* gemmlowp SaturatingRoundingMultiplyByPOT, exponent 1..30: x * 2^exponent, saturating. */
 static inline int32_t mcugen_saturating_left_shift(int32_t x, int32_t exponent)
 {
-    const int32_t threshold = (int32_t)(((uint32_t)1 << (31 - exponent)) - 1u);
+    const int32_t bits = 31 - exponent;
+    const uint32_t limit = (1u << (uint32_t)bits) - 1u;
+    const int32_t threshold = (int32_t)limit;
+    const uint32_t shifted = (uint32_t)x << (uint32_t)exponent;
     if (x > threshold) {
         return INT32_MAX;
     }
-    return x < -threshold ? INT32_MIN : (int32_t)((uint32_t)x << exponent);
+    return (x < -threshold) ? INT32_MIN : (int32_t)shifted;
 }
 
 /* gemmlowp exp(a) for a in [-1/4, 0), Q0.31: a Taylor expansion around -1/8. */
 static inline int32_t mcugen_exp_quarter(int32_t a)
 {
-    const int32_t x = a + (1 << 28);
+    const int32_t x = a + 0x10000000;  /* + 1/8 */
     const int32_t x2 = mcugen_sat_rounding_doubling_high_mul(x, x);
     const int32_t x3 = mcugen_sat_rounding_doubling_high_mul(x2, x);
     const int32_t x4_over_4 = mcugen_rounding_divide_by_pot(mcugen_sat_rounding_doubling_high_mul(x2, x2), 2);
@@ -44,14 +47,18 @@ static inline int32_t mcugen_exp_quarter(int32_t a)
 static inline int32_t mcugen_exp_on_negative_values(int32_t a)
 {
     static const int32_t factors[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
-    const int32_t quarter = 1 << 24;
-    const int32_t a_mod_quarter_minus_quarter = (a & (quarter - 1)) - quarter;
-    const int32_t remainder = a_mod_quarter_minus_quarter - a;
+    const int32_t quarter = 0x1000000;  /* 1/4 in Q5.26 */
+    const uint32_t a_mod_quarter = (uint32_t)a & 0x00FFFFFFu;  /* a & (quarter - 1), two's complement */
+    const int32_t a_mod_quarter_minus_quarter = (int32_t)a_mod_quarter - quarter;
+    const int32_t rest = a_mod_quarter_minus_quarter - a;  /* >= 0: the multiples of 1/4 */
+    const uint32_t remainder = (uint32_t)rest;
+    uint32_t bit = 0x1000000u;  /* 2^(24 + k) */
     int32_t result = mcugen_exp_quarter(mcugen_saturating_left_shift(a_mod_quarter_minus_quarter, 5));
     for (int32_t k = 0; k < 7; ++k) {
-        if (remainder & (1 << (24 + k))) {
+        if ((remainder & bit) != 0u) {
             result = mcugen_sat_rounding_doubling_high_mul(result, factors[k]);
         }
+        bit <<= 1u;
     }
     return a == 0 ? INT32_MAX : result;
 }
@@ -63,7 +70,7 @@ static inline int32_t mcugen_one_over_one_plus_x(int32_t a)
     const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
     int32_t x = 1515870810 + mcugen_sat_rounding_doubling_high_mul(half_denominator, -1010580540);
     for (int32_t i = 0; i < 3; ++i) {
-        const int32_t one_minus = (1 << 29) - mcugen_sat_rounding_doubling_high_mul(half_denominator, x);
+        const int32_t one_minus = 0x20000000 - mcugen_sat_rounding_doubling_high_mul(half_denominator, x);
         x += mcugen_saturating_left_shift(mcugen_sat_rounding_doubling_high_mul(x, one_minus), 2);
     }
     return mcugen_saturating_left_shift(x, 1);
@@ -94,7 +101,8 @@ MCUGEN_KERNEL void mcugen_softmax_s8(const mcugen_softmax_s8_params_t *p, const 
         int32_t max = input[0];
         uint32_t sum = 0;   /* Q12.19; saturated where TFLite's int32 sum would overflow (then every output is 0) */
         int32_t bits = 0;   /* the sum's significant bits: 20 to 31 (it holds exp(0) = 2^19) */
-        int32_t scale, exponent;
+        int32_t scale, exponent, headroom;
+        uint32_t normalized;
         for (int32_t i = 1; i < p->classes; ++i) {
             max = input[i] > max ? input[i] : max;
         }
@@ -102,13 +110,15 @@ MCUGEN_KERNEL void mcugen_softmax_s8(const mcugen_softmax_s8_params_t *p, const 
             sum += (uint32_t)mcugen_rounding_divide_by_pot(mcugen_softmax_exp(p, input[i] - max), 12);
             sum = sum > (uint32_t)INT32_MAX ? (uint32_t)INT32_MAX : sum;   /* each term is below 2^20 */
         }
-        while ((sum >> bits) != 0u) {
+        while ((sum >> (uint32_t)bits) != 0u) {
             ++bits;
         }
         /* The sum normalized to [1, 2) and its reciprocal; 2^exponent takes e / sum to 1/256
            (TFLite: headroom = 32 - bits, exponent = 12 - headroom + 31 - 8). Beyond 31 every
            output rounds to 0, where TFLite stops. */
-        scale = mcugen_one_over_one_plus_x((int32_t)((sum << (32 - bits)) - 0x80000000u));
+        headroom = 32 - bits;
+        normalized = (sum << (uint32_t)headroom) - 0x80000000u;
+        scale = mcugen_one_over_one_plus_x((int32_t)normalized);
         exponent = bits + 3;
         for (int32_t i = 0; i < p->classes; ++i) {
             const int32_t e = mcugen_softmax_exp(p, input[i] - max);   /* 0 below diff_min: output -128 */
