@@ -6,7 +6,9 @@ Builds one chain of VWW-shaped layers with random int8 parameters, runs it once 
 emulated core (mcugen bench's machinery: arm-none-eabi-gcc -O3, unicorn, exact counts)
 and prints executed instructions per layer and per MAC beside CMSIS-NN's figures from
 docs/cortex-m.md (arm-none-eabi-gcc 12.2 -O3, Cortex-M4). The chain's output is checked against
-the numpy reference, so a fast but wrong kernel shows up here too.
+the numpy reference, so a fast but wrong kernel shows up here too. The kernels that can
+also run back to front (the planner's choice where their output overlaps their input from
+above: ops' backward_access) are measured that way too, in the last column.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_overlap import build_chain  # noqa: E402
+from helpers.chains import build_chain, tightest_plan  # noqa: E402
 
 from mcugen import ops, planner  # noqa: E402
 from mcugen.pipeline import Compiled  # noqa: E402
@@ -45,8 +47,9 @@ def _follower(spec):
     return ("conv", 1, 1, 1, (0, 0, 0, 0), spec[-1])
 
 
-def measure(target_name: str, seed: int = 0) -> list[tuple[str, int, int]]:
-    """(label, MACs, instructions) per layer; each layer is its own one-layer model."""
+def measure(target_name: str, seed: int = 0) -> list[tuple[str, int, int, int | None]]:
+    """(label, MACs, instructions, instructions back to front or None) per layer; each layer
+    is its own one-layer model, at its tightest overlap."""
     target, cross = targets.get(target_name), targets.find_cross()
     rows = []
     for label, spec, shape, _, _ in LAYERS:
@@ -54,12 +57,16 @@ def measure(target_name: str, seed: int = 0) -> list[tuple[str, int, int]]:
         # The layer twice: two call sites keep the compiler from inlining the kernel with the
         # first layer's constants, as in a real network (only the first one is counted).
         graph = build_chain([spec, spec if spec[0] == "depthwise_conv" else _follower(spec)], shape, rng)
-        compiled = Compiled(graph, planner.plan(graph), graph=graph)
         node = graph.nodes[0]
         macs = ops.get(node.op).cost(node, graph.shape(node.input), graph.shape(node.output)).macs
-        result = bench.bench(label, compiled, "k", target, cross, [macs, 0], seed)
-        assert result.output_bit_exact, f"{label}: the C and the reference differ on {target_name}"
-        rows.append((label, macs, result.layers[0].instructions))
+        rule = planner.overlap_rules(graph).get((node.input, node.output))
+        counts = []
+        for backward in ([()] if getattr(rule, "above", None) is None else [(), (0,)]):
+            compiled = Compiled(graph, tightest_plan(graph, backward=frozenset(backward)), graph=graph)
+            result = bench.bench(label, compiled, "k", target, cross, [macs, 0], seed)
+            assert result.output_bit_exact, f"{label}: the C and the reference differ on {target_name}"
+            counts.append(result.layers[0].instructions)
+        rows.append((label, macs, counts[0], counts[1] if len(counts) > 1 else None))
     return rows
 
 
@@ -69,9 +76,11 @@ def main() -> None:
     args = parser.parse_args()
     for target_name in args.target or ["cortex-m4"]:
         print(f"== {target_name}")
-        print(f"{'layer':34s} {'MACs':>9} {'instr':>11} {'instr/MAC':>9} {'CMSIS-NN M4':>11} {'plain C M4':>10}")
-        for (label, macs, instructions), (_, _, _, cmsis, plain) in zip(measure(target_name), LAYERS):
-            print(f"{label:34s} {macs:9,} {instructions:11,} {instructions / macs:9.2f} {cmsis:11.1f} {plain:10.1f}")
+        print(f"{'layer':34s} {'MACs':>9} {'instr':>11} {'instr/MAC':>9} {'CMSIS-NN M4':>11} {'plain C M4':>10} "
+              f"{'backward':>11}")
+        for (label, macs, instructions, back), (_, _, _, cmsis, plain) in zip(measure(target_name), LAYERS):
+            print(f"{label:34s} {macs:9,} {instructions:11,} {instructions / macs:9.2f} {cmsis:11.1f} {plain:10.1f} "
+                  f"{'' if back is None else format(back, ','):>11}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,10 @@ Facts (module-level constants; defaults in FACTS below):
                       the emitter and the report pass them
 
 Optional hooks (defaults below): scratch, copy_candidate and copy_fields, float_access,
-float_arrays, float_fields, can_stream, stream_access, stream_scratch, stream_window_bytes.
+float_arrays, float_fields, can_stream, stream_access, stream_scratch, stream_window_bytes,
+and backward_access: the loop order of the int8 kernel run back to front (its dims'
+`backward` field set from the plan), counted from the tensors' ends; the planner may then
+place the output over the input from above (docs/memory.md).
 """
 
 from __future__ import annotations
@@ -147,12 +150,19 @@ def can_stream(node, producer, src_shape) -> bool:
     return False
 
 
+def backward_access(node, in_shape, out_shape):
+    """The loop order of the op's back-to-front kernel, as an Access counted from the
+    tensors' ends, or None: it has none (the planner overlaps its output from below only)."""
+    return None
+
+
 def _not_streaming(*args):
     raise AssertionError("stream hooks are called only for ops whose can_stream says yes")
 
 
 OPTIONAL = dict(scratch=scratch, copy_candidate=copy_candidate, copy_fields=copy_fields,
-                float_arrays=float_arrays, float_fields=float_fields, can_stream=can_stream, stream_access=_not_streaming,
+                float_arrays=float_arrays, float_fields=float_fields, can_stream=can_stream,
+                backward_access=backward_access, stream_access=_not_streaming,
                 stream_scratch=_not_streaming, stream_window_bytes=_not_streaming)
 
 

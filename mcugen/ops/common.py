@@ -53,6 +53,19 @@ def window_access(attrs, in_shape, out_shape) -> Access:
     return Access(((iy * in_shape[2] + ix) * in_shape[3]).ravel(), out_shape[3])
 
 
+def window_access_backward(attrs, in_shape, out_shape) -> Access:
+    """The same kernels run back to front (last output pixel first, all channels of a pixel
+    before the one before it), counted from the tensors' ends: a pixel reads no higher than
+    its window's bottom-right valid tap."""
+    (kh, kw), (sh, sw), (pt, pl) = attrs["kernel"], attrs["strides"], attrs["pads"][:2]
+    dh, dw = attrs.get("dilations", (1, 1))
+    oy, ox = np.meshgrid(np.arange(out_shape[1]), np.arange(out_shape[2]), indexing="ij")
+    iy = np.clip(oy * sh - pt + (kh - 1) * dh, 0, in_shape[1] - 1)
+    ix = np.clip(ox * sw - pl + (kw - 1) * dw, 0, in_shape[2] - 1)
+    end = ((iy * in_shape[2] + ix + 1) * in_shape[3]).ravel()  # one past the highest byte read
+    return Access((int(np.prod(in_shape[1:])) - end)[::-1], out_shape[3])
+
+
 def pad_nhwc(x: np.ndarray, pads, value) -> np.ndarray:
     t, l, b, r = pads
     return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)

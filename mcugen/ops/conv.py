@@ -15,8 +15,9 @@ TAKES_PAD = True
 RESHAPE_READ = "image"
 
 
+WINDOW_S8 = (*common.WINDOW[:2], (*common.WINDOW[2], "backward"))  # dims.backward: the plan's direction
 C_KERNELS = {
-    "s8": common.CKernel("mcugen_conv_s8", (common.WINDOW, common.REQUANT), ("&dims", "&q", *common.WEIGHTED, "scratch16"),
+    "s8": common.CKernel("mcugen_conv_s8", (WINDOW_S8, common.REQUANT), ("&dims", "&q", *common.WEIGHTED, "scratch16"),
                          wrapped=True),
     "f32": common.CKernel("mcugen_conv_f32", (common.WINDOW, common.ACT), ("&dims", "&act", *common.WEIGHTED)),
 }
@@ -81,6 +82,11 @@ def c_fields(node, in_shape, out_shape):
 
 def access(node, in_shape, out_shape):
     return common.window_access(node.attrs, as_image(in_shape), out_shape)
+
+
+def backward_access(node, in_shape, out_shape):
+    """dims.backward: the output pixels from the last to the first."""
+    return common.window_access_backward(node.attrs, as_image(in_shape), out_shape)
 
 
 def cost(node, in_shape, out_shape):

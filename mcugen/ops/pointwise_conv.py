@@ -15,7 +15,7 @@ OPTIMIZE = True  # arrays, c_fields and cost take optimize= ("speed": the wide l
 
 
 POINTWISE = ("mcugen_pointwise_dims_t", "dims", ("pixels", "in_c", "out_c"))
-POINTWISE_S8 = ("mcugen_pointwise_dims_t", "dims", ("pixels", "in_c", "out_c", "wide"))
+POINTWISE_S8 = ("mcugen_pointwise_dims_t", "dims", ("pixels", "in_c", "out_c", "wide", "backward"))
 C_KERNELS = {
     "s8": common.CKernel("mcugen_pointwise_conv_s8", (POINTWISE_S8, common.REQUANT),
                          ("&dims", "&q", *common.WEIGHTED, "scratch32"), wrapped=True),
@@ -98,6 +98,12 @@ def access(node, in_shape, out_shape):
     """Groups of four pixels: a group's outputs are written while its pixels may be read."""
     groups = -(-int(np.prod(in_shape[1:-1])) // PIXELS_AT_ONCE)
     return common.Access(np.arange(groups) * PIXELS_AT_ONCE * in_shape[-1], PIXELS_AT_ONCE * out_shape[-1])
+
+
+def backward_access(node, in_shape, out_shape):
+    """dims.backward: the same groups of four from the last pixel down (the first 1 to 3
+    pixels last): counted from the ends, the same steps as access."""
+    return access(node, in_shape, out_shape)
 
 
 def scratch(node, in_shape, out_shape):

@@ -8,7 +8,9 @@ The planner works in three layers, each usable alone:
 - decide.py: the choices (execution order, streams, copies), each returned as a value.
 
 plan() puts them together and returns a Plan; nothing is written into the graph. Streaming
-(int8 only, on unless stream=False) is kept only where it lowers the arena.
+(int8 only, on unless stream=False) is kept only where it lowers the arena. Which way each
+layer whose kernel can run either way does run (front to back, or back to front so that
+its output overlaps its input from above) follows from the offsets found: Plan.backward.
 """
 
 from __future__ import annotations
@@ -30,10 +32,13 @@ from mcugen.planner.execution import (  # noqa: F401
 from mcugen.planner.offsets import (  # noqa: F401
     ALIGN,
     Buffer,
+    Overlap,
     align,
     assign,
+    assign_directions,
     conflicts,
     lower_bound,
+    resolve,
     step_needs,
 )
 from mcugen.precision import INT8, Precision
@@ -46,13 +51,16 @@ class Plan:
     lower_bound: int  # the most bytes live at one step under the overlap rules
     peak_step: int  # the step that sets the lower bound
     buffers: list[Buffer]
-    overlaps: dict[tuple[str, str], int]  # (input, output) -> distance, the pairs that may share bytes
+    # (input, output) -> how the output overlaps the input, in the direction its kernel runs:
+    # an int, the distance below (front to back), or Overlap(above=...) (back to front)
+    overlaps: dict[tuple[str, str], int | Overlap]
     strategy: str
     baseline_bytes: int = 0  # TFLM's greedy-by-size with no overlap, for comparison
     candidates: dict[str, int] = field(default_factory=dict)  # arena size found by each strategy
     precision: Precision = INT8
     streamed: list[int] = field(default_factory=list)  # layers run inside the next one (decide_streams)
     copies: list[int] = field(default_factory=list)  # layers that copy their input first (decide_copies)
+    backward: list[int] = field(default_factory=list)  # layers run back to front (their output over their input from above)
 
     @property
     def elem_bytes(self) -> int:
@@ -83,9 +91,11 @@ def offsets_for(graph: Graph, ex: Execution, precision: Precision = INT8, baseli
     """The Plan of one execution. baseline: TFLM's greedy-by-size without overlap, kept from
     the layer-by-layer buffers for comparison."""
     bufs = buffers(graph, ex, precision)
-    rules = overlap_rules(graph, ex, precision)
-    found = assign(bufs, rules)
-    needs = step_needs(bufs, rules)
+    found = assign_directions(bufs, overlap_rules(graph, ex, precision))
+    rules = resolve(bufs, overlap_rules(graph, ex, precision), found.offsets)  # each pair as its kernel runs
+    needs = step_needs(bufs, rules)  # the bound of this execution, directions included
+    first = {b.name: b.first for b in bufs}
+    backward = sorted(first[dst] for (_, dst), rule in rules.items() if isinstance(rule, Overlap))
     return Plan(found.offsets, found.arena_size, max(needs), int(np.argmax(needs)), bufs, rules, found.strategy,
                 found.sizes["no_overlap"] if baseline is None else baseline, found.sizes, precision,
-                streamed=sorted(ex.streamed), copies=sorted(ex.copies))
+                streamed=sorted(ex.streamed), copies=sorted(ex.copies), backward=backward)

@@ -17,7 +17,7 @@ from mcugen.planner.execution import (
     overlap_rules,
     scratch_bytes,
 )
-from mcugen.planner.offsets import align, lower_bound, step_needs
+from mcugen.planner.offsets import align, lower_bound, shared_bytes, step_needs
 
 MAX_ORDERS = 2000  # execution orders tried when branches can run in several orders
 
@@ -99,7 +99,7 @@ def decide_copies(graph: Graph, streamed: frozenset[int] = frozenset()) -> froze
         src, dst = graph.tensors[node.input], graph.tensors[node.output]
         pair = src.size + dst.size
         if (src.name, dst.name) in rules:
-            pair = min(pair, max(src.size + rules[(src.name, dst.name)], dst.size))
+            pair = shared_bytes(src.size, dst.size, rules[(src.name, dst.name)])
         with_copy = needs[step] - pair - scratch_bytes(graph, node) + max(src.size, dst.size) + align(copy)
         if with_copy <= most:
             copies.add(step)

@@ -32,7 +32,7 @@ import numpy as np
 from mcugen import ops
 from mcugen.ir import Graph, Node
 from mcugen.ops.base import Access
-from mcugen.planner.offsets import Buffer, Rules, align
+from mcugen.planner.offsets import Buffer, Overlap, Rules, align
 from mcugen.precision import INT8, Precision
 
 
@@ -168,7 +168,22 @@ def overlap_rules(graph: Graph, ex: Execution = LAYER_BY_LAYER, precision: Preci
         if last_reader[src] != step or src == graph.output:
             continue
         eb = precision.elem_bytes
+        size = graph.tensors[dst].size * eb
         distance = safe_distance(scaled(layer_access(graph, ex, step, precision), eb))
-        if distance < graph.tensors[dst].size * eb:
+        back = backward_access(graph, ex, step, precision)
+        above = safe_distance(scaled(back, eb)) if back is not None else size
+        if above < size:  # the kernel can also run back to front, and that overlaps
+            rules[(src, dst)] = Overlap(distance if distance < size else None, above)
+        elif distance < size:
             rules[(src, dst)] = distance
     return rules
+
+
+def backward_access(graph: Graph, ex: Execution, step: int, precision: Precision) -> Access | None:
+    """The loop order of layer `step`'s back-to-front kernel, if it has one (its op's
+    backward_access hook, positions counted from the tensors' ends): int8 layers that run
+    whole, without a padded copy or a streamed producer."""
+    node = graph.nodes[step]
+    if precision.access_hook != "access" or step in ex.copies or ex.producer(graph, step) is not None:
+        return None
+    return ops.get(node.op).backward_access(node, graph.shape(node.input), graph.shape(node.output))

@@ -2,9 +2,12 @@
 
 A Buffer is a size and the steps it is live (first to last, inclusive). Two buffers live at
 the same step may not share a byte, except an (input, output) pair named in `rules`: there
-the output may start `distance` bytes below the input and run into it (the kernel reads
-every input byte before it overwrites it; mcugen/planner/execution.py derives the
-distances from each op's loop order). Offsets are multiples of ALIGN.
+the output may start `distance` bytes below the input and run into it (a kernel that runs
+front to back reads every input byte before it overwrites it), or, for a kernel that can
+also run back to front, end `above` bytes above the input's end and run into it from
+above (an Overlap with both distances). mcugen/planner/execution.py derives the distances
+from each op's loop orders; direction() tells which one a placement uses. Offsets are
+multiples of ALIGN.
 
 assign() tries first fit over several orderings (TFLM's greedy-by-size among them), an
 exact solver for chains (at most two buffers live at any step, as in MobileNet v1) and a
@@ -19,7 +22,24 @@ from dataclasses import dataclass
 import numpy as np
 
 ALIGN = 4
-Rules = dict[tuple[str, str], int]  # (input, output) -> how far below the input the output may start
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """How an output may overlap its input: start `below` bytes (or more) below the input's
+    start (the kernel runs front to back), or end `above` bytes (or more) above the input's
+    end (it runs back to front). None: the kernel has no such direction. A plain int in
+    the rules is Overlap(below=int)."""
+
+    below: int | None = None
+    above: int | None = None
+
+
+Rules = dict[tuple[str, str], "int | Overlap"]  # (input, output) -> how the output may overlap the input
+
+
+def overlap(rule) -> Overlap:
+    return rule if isinstance(rule, Overlap) else Overlap(below=rule)
 
 
 @dataclass(frozen=True)
@@ -51,10 +71,39 @@ def forbidden(a: Buffer, b: Buffer, rules) -> tuple[int, int] | None:
     if not a.overlaps_in_time(b):
         return None
     if (a.name, b.name) in rules:  # b is written while a is read
-        return -rules[(a.name, b.name)], a.size
+        return _gap(a.size, b.size, overlap(rules[(a.name, b.name)]))
     if (b.name, a.name) in rules:
-        return -b.size, rules[(b.name, a.name)]
+        gap = _gap(b.size, a.size, overlap(rules[(b.name, a.name)]))
+        return gap and (-gap[1], -gap[0])
     return -b.size, a.size
+
+
+def _gap(src: int, dst: int, rule: Overlap) -> tuple[int, int] | None:
+    """The forbidden open interval of offset(dst) - offset(src) for an overlapping pair: the
+    output below by at least `below`, or its end above the input's by at least `above`,
+    or apart. None when the two directions leave no offset forbidden."""
+    lo = -dst if rule.below is None else -rule.below
+    hi = src if rule.above is None else src - dst + rule.above
+    return (lo, hi) if lo < hi else None
+
+
+def direction(src: Buffer, dst: Buffer, offsets: dict[str, int], rule) -> str:
+    """Which way the kernel must run for this placement: "backward" only when the output
+    overlaps the input from above (front to back is the default, and the faster)."""
+    delta = offsets[dst.name] - offsets[src.name]
+    above = overlap(rule).above
+    if above is not None and -dst.size < delta < src.size and delta >= src.size - dst.size + above:
+        below = overlap(rule).below
+        if below is None or delta > -below:
+            return "backward"
+    return "forward"
+
+
+def shared_bytes(src: int, dst: int, rule) -> int:
+    """The fewest bytes an overlapped pair can take together, in the better direction."""
+    rule = overlap(rule)
+    spans = [max(src + d, dst) for d in (rule.below, rule.above) if d is not None]
+    return min([src + dst, *spans])
 
 
 def conflicts(bufs: list[Buffer], offsets: dict[str, int], rules=None) -> list[tuple[str, str]]:
@@ -73,9 +122,9 @@ def step_needs(bufs: list[Buffer], rules) -> list[int]:
     steps = max(b.last for b in bufs) + 1
     needs = [sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(steps)]
     sizes = {b.name: b for b in bufs}
-    for (src, dst), distance in rules.items():
+    for (src, dst), rule in rules.items():
         a, b = sizes[src], sizes[dst]
-        needs[b.first] -= a.size + b.size - min(a.size + b.size, max(a.size + distance, b.size))
+        needs[b.first] -= a.size + b.size - shared_bytes(a.size, b.size, rule)
     return needs
 
 
@@ -203,6 +252,69 @@ def chain_optimal(bufs: list[Buffer], rules, upper: int) -> dict[str, int] | Non
     return offsets
 
 
+def prefer_forward(bufs: list[Buffer], rules, offsets: dict[str, int]) -> dict[str, int]:
+    """Where a pair overlaps from above (its kernel must run back to front) though it could
+    run front to back, move its output or its input, alone, to the lowest place where front
+    to back works, if the arena does not grow and fewer pairs run back to front: the forward
+    kernels are the measured, default ones, and a search often picks a direction at random."""
+    by_name = {b.name: b for b in bufs}
+    arena = _arena(bufs, offsets)
+    for (src, dst), rule in sorted(rules.items(), key=lambda item: item[0]):
+        if overlap(rule).below is None or direction(by_name[src], by_name[dst], offsets, rule) == "forward":
+            continue
+        forward = dict(rules)
+        forward[(src, dst)] = overlap(rule).below
+        for name in (dst, src):
+            fixed = {k: v for k, v in offsets.items() if k != name}
+            trial = first_fit(bufs, forward, lambda b: b.name, fixed=fixed)
+            if (_arena(bufs, trial) <= arena and not conflicts(bufs, trial, rules)
+                    and len(backward_pairs(bufs, rules, trial)) < len(backward_pairs(bufs, rules, offsets))):
+                offsets = trial
+                break
+    return offsets
+
+
+def backward_pairs(bufs: list[Buffer], rules, offsets: dict[str, int]) -> list[tuple[str, str]]:
+    """The overlapped pairs whose kernel must run back to front under these offsets."""
+    by_name = {b.name: b for b in bufs}
+    return [pair for pair, rule in sorted(rules.items(), key=lambda item: item[0])
+            if direction(by_name[pair[0]], by_name[pair[1]], offsets, rule) == "backward"]
+
+
+def resolve(bufs: list[Buffer], rules, offsets: dict[str, int]) -> Rules:
+    """The rules as these offsets use them: each pair in the one direction its kernel will
+    run (an int: front to back; Overlap(above=...): back to front)."""
+    back = set(backward_pairs(bufs, rules, offsets))
+    return {pair: Overlap(above=overlap(rule).above) if pair in back else overlap(rule).below
+            for pair, rule in rules.items() if pair in back or overlap(rule).below is not None}
+
+
+def forward_only(rules) -> Rules:
+    """The rules with every kernel run front to back."""
+    return {pair: overlap(rule).below for pair, rule in rules.items() if overlap(rule).below is not None}
+
+
+def assign_directions(bufs: list[Buffer], rules: Rules) -> Assignment:
+    """assign(), running kernels back to front only where that lowers the arena: every
+    layer front to back first; both directions only if that plan is above the bound they
+    allow, and kept only if smaller. A chain (solved exactly, in a moment) then gives up
+    each back-to-front pair that the arena does not need; other plans keep prefer_forward's."""
+    found = assign(bufs, forward_only(rules))
+    if found.arena_size <= lower_bound(bufs, rules):
+        return found
+    both = assign(bufs, rules)
+    if both.arena_size >= found.arena_size:
+        return found
+    if both.strategy == "chain_exact":
+        for pair in backward_pairs(bufs, rules, both.offsets):
+            fewer = {p: r if p != pair else overlap(r).below for p, r in rules.items()}
+            fewer = {p: r for p, r in fewer.items() if r is not None}
+            trial = assign(bufs, fewer)
+            if trial.arena_size <= both.arena_size and not conflicts(bufs, trial.offsets, rules):
+                rules, both = fewer, trial
+    return both
+
+
 def _arena(bufs, offsets) -> int:
     return align(max(offsets[b.name] + b.size for b in bufs))
 
@@ -226,4 +338,4 @@ def assign(bufs: list[Buffer], rules: Rules) -> Assignment:
     results = {name: o for name, o in results.items() if not conflicts(bufs, o, rules)}
     sizes = {name: _arena(bufs, o) for name, o in results.items()}
     name = min(sizes, key=lambda n: (sizes[n], n != "chain_exact", n))
-    return Assignment(name, results[name], sizes[name], sizes)
+    return Assignment(name, prefer_forward(bufs, rules, results[name]), sizes[name], sizes)

@@ -78,7 +78,7 @@ def html(summary: dict) -> str:
         f"<tr><td>{t['first_layer']}..{t['last_layer']}</td><td>{t['offset']:,}</td><td>{t['bytes']:,}</td>"
         f"<td>{xml(t['name'])}</td></tr>" for t in summary["tensors"])
     overlaps = "\n".join(
-        f"<tr><td>{xml(o['input'])}</td><td>{xml(o['output'])}</td><td>{o['distance']:,}</td></tr>"
+        f"<tr><td>{xml(o['input'])}</td><td>{xml(o['output'])}</td><td>{o['direction']}</td><td>{o['distance']:,}</td></tr>"
         for o in summary["overlaps"])
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>mcugen arena: {xml(summary["model"])}</title>
@@ -96,8 +96,9 @@ layer writing its output over the input it consumes.</p>
 {rows}
 </table>
 <h2>Overlapping layers</h2>
-<p>The output may start this many bytes below the input it consumes.</p>
-<table><tr><th>input</th><th>output</th><th>distance</th></tr>
+<p>Forward (the kernel runs front to back), the output may start this many bytes below the
+input it consumes; backward (back to front), it may end this many bytes above the input's end.</p>
+<table><tr><th>input</th><th>output</th><th>direction</th><th>distance</th></tr>
 {overlaps}
 </table>
 </body></html>

@@ -12,7 +12,7 @@ from mcugen.backend import codegen, float32
 from mcugen.errors import escape
 from mcugen.ir import Graph
 from mcugen.ops.base import OPTIMIZE_CHOICES
-from mcugen.planner import Plan
+from mcugen.planner import Overlap, Plan
 from mcugen.precision import PRECISIONS
 from mcugen.quant.quantize import onnx_input_shape
 
@@ -42,10 +42,27 @@ def layers(graph: Graph, plan: Plan, optimize: str = OPTIMIZE_CHOICES[0]) -> lis
             input_offsets=[plan.offsets.get(name) for name in node.inputs],
             output_offset=plan.offsets.get(node.output),
             streamed=index in plan.streamed,
+            # forward / backward: the way its kernel runs, for a layer whose output overlaps
+            # its input (from below / from above); None for the others
+            direction=_direction(plan, index, node),
             output_bytes=graph.tensors[node.output].size * plan.elem_bytes,
             **_headroom(node),
         ))
     return rows
+
+
+def _direction(plan: Plan, index: int, node) -> str | None:
+    if (node.inputs[0], node.output) not in plan.overlaps:
+        return None
+    return "backward" if index in plan.backward else "forward"
+
+
+def _overlap(a: str, b: str, rule) -> dict:
+    """An overlapped pair in the JSON: forward, the output starts at least `distance` bytes
+    below the input; backward, it ends at least `distance` bytes above the input's end."""
+    backward = isinstance(rule, Overlap)
+    return dict(input=escape(a), output=escape(b), direction="backward" if backward else "forward",
+                distance=rule.above if backward else rule)
 
 
 def _headroom(node) -> dict:
@@ -98,22 +115,27 @@ def summary(graph: Graph, plan: Plan, optimize: str = OPTIMIZE_CHOICES[0]) -> di
         peak_layer=plan.peak_step,
         baseline_bytes=plan.baseline_bytes,
         streamed_layers=list(plan.streamed),
+        backward_layers=list(plan.backward),
         strategies=plan.candidates,
         layers=rows,
         tensors=tensors(graph, plan),
-        overlaps=[dict(input=escape(a), output=escape(b), distance=d) for (a, b), d in sorted(plan.overlaps.items())],
+        overlaps=[_overlap(a, b, rule) for (a, b), rule in sorted(plan.overlaps.items())],
     )
+
+
+OVER = {"forward": "below", "backward": "above"}  # where a layer's output overlaps its input
 
 
 def format_text(s: dict) -> str:
     head = (f"{'#':>3}  {'op':<16} {'input':>11} {'output':>11} {'MACs':>10} {'flash B':>8} "
-            f"{'out @ offset':>14} {'bytes':>7} {'headroom':>8}  name")
+            f"{'out @ offset':>14} {'bytes':>7} {'over in':>7} {'headroom':>8}  name")
     lines = [f"mcugen report: {s['model']}", "", head, "-" * len(head)]
     for r in s["layers"]:
         lines.append(
             f"{r['index']:>3}  {r['op']:<16} {'x'.join(map(str, r['input_shape'])):>11} "
             f"{'x'.join(map(str, r['output_shape'])):>11} {r['macs']:>10,} {r['weight_bytes']:>8,} "
             f"{'streamed' if r['streamed'] else format(r['output_offset'], ','):>14} {r['output_bytes']:>7,} "
+            f"{OVER.get(r.get('direction'), ''):>7} "
             f"{(str(r['headroom_bits']) + ' b') if 'headroom_bits' in r else '':>8}  {r['name'][:40]}"
         )
     gap = s["arena_bytes"] / s["lower_bound_bytes"] if s["lower_bound_bytes"] else 1.0
@@ -124,12 +146,14 @@ def format_text(s: dict) -> str:
         f"MACs              {s['macs']:,}",
         f"flash (constants) {s['weights_bytes']:,} bytes  ({CONSTANTS[s['precision']]}; code not included)",
         f"RAM (arena)       {s['arena_bytes']:,} bytes  (all activations, input and output; planner {s['planner']})",
-        f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer, layer {s['peak_layer']}; "
-        f"the arena is {gap:.3f}x it)",
+        f"lower bound       {s['lower_bound_bytes']:,} bytes  (most bytes live at one layer, layer {s['peak_layer']}, "
+        f"in this execution: its streams, copies and directions; the arena is {gap:.3f}x it)",
         f"without overlap   {s['baseline_bytes']:,} bytes  (TFLM's greedy-by-size planner, for comparison)",
         *([f"streamed          layer {', '.join(map(str, s['streamed_layers']))}: run row by row inside the next "
            "layer (a row window instead of the whole output; --no-stream turns it off)"]
           if s["streamed_layers"] else []),
+        *([f"backward          layer {', '.join(map(str, s['backward_layers']))}: run back to front, the output "
+           "over the input from above ('over in': above; the others from below)"] if s.get("backward_layers") else []),
         f"input             {'x'.join(map(str, s['input']['shape']))} {s['input']['type']} at offset "
         f"{s['input']['offset']:,}  (the ONNX input: {s['input']['onnx_layout']} "
         f"{'x'.join(map(str, s['input']['onnx_shape']))})",

@@ -133,8 +133,10 @@ def test_vww_streamed_arena_approaches_the_input_image():
     assert planner.conflicts(plan.buffers, plan.offsets, plan.overlaps) == []
     assert not corrupts(plan.buffers, plan.offsets, plan.overlaps)  # the independent check
     image = 96 * 96 * 3
-    assert plan.peak_step == 0 and image < plan.lower_bound < image + 256
-    assert plan.arena_size <= 1.09 * image  # 30,016 B, from 36,976 layer by layer
+    assert plan.peak_step == 0 and image < plan.lower_bound < image + 512
+    # 27,908 B, from 36,976 layer by layer: the first conv runs back to front, its output on
+    # top of the image (260 B above its end), and the chain meets its bound
+    assert plan.arena_size == plan.lower_bound and 0 in plan.backward
     assert 48 * 48 * 16 not in [b.size for b in plan.buffers]  # the streamed tensor has no buffer
 
 

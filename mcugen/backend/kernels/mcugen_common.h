@@ -43,7 +43,9 @@
 #define MCUGEN_LAYER static
 #endif
 
-/* A 2-D window over an NHWC tensor: convolutions and pooling. */
+/* A 2-D window over an NHWC tensor: convolutions and pooling. backward (the int8 conv
+   only): run the output pixels back to front (the planner's choice: the output overlaps
+   the input from above). */
 typedef struct {
     int32_t in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
@@ -51,14 +53,17 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
+    int32_t backward;
 } mcugen_conv_dims_t;
 
 /* A pointwise (1x1) convolution: `pixels` pixels of in_c channels in, of out_c out.
    wide (int8 only): the weights are in the speed layout of mcugen_pointwise_conv_s8.c
-   (int32 words of two int16), not int8 [out_c][in_c]. */
+   (int32 words of two int16), not int8 [out_c][in_c]. backward (int8 only): run the
+   pixels back to front (the planner's choice: the output overlaps the input from above). */
 typedef struct {
     int32_t pixels, in_c, out_c;
     int32_t wide;
+    int32_t backward;
 } mcugen_pointwise_dims_t;
 
 /* A fully connected layer: the input read flat (NHWC order). */

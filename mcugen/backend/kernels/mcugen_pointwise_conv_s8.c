@@ -257,17 +257,75 @@ MCUGEN_INLINE void mcugen_pointwise_paired_quad_s8(const mcugen_pointwise_dims_t
 }
 #endif
 
+/* The layer back to front (dims->backward): the groups of four pixels from the last one
+   down (the first 1 to 3 pixels last), each group computed as the forward loop below
+   computes it: the loop order ops/pointwise_conv.py backward_access declares. The output
+   may then overlap the input from above (the planner's choice, where that lowers the
+   arena): a widening layer's output may sit on top of its input, where the forward loop's
+   sits below it. */
+MCUGEN_INLINE void mcugen_pointwise_backward_s8(const mcugen_pointwise_dims_t *d, const mcugen_requant_t *q,
+                                                const int8_t *input, const void *weight, const int32_t *bias,
+                                                int8_t *output, int32_t *scratch)
+{
+    const int32_t in_c = d->in_c, out_c = d->out_c;
+    int32_t p = d->pixels;  /* the pixels still to compute: [0, p), at x and y's ends */
+    const int8_t *x = input + p * in_c;
+    int8_t *y = output + p * out_c;
+    if (d->wide != 0) {
+#ifdef MCUGEN_DSP
+        for (; p >= 4; p -= 4) {
+            x = x - 4 * in_c;
+            y = y - 4 * out_c;
+            mcugen_pointwise_wide_quad_s8(d, q, x, 4, (const int32_t *)weight, bias, y, scratch);
+        }
+        if (p > 0) {  /* the first 1 to 3 pixels */
+            mcugen_pointwise_wide_quad_s8(d, q, input, p, (const int32_t *)weight, bias, output, scratch);
+        }
+#else
+        (void)scratch;
+        for (; p >= 4; p -= 4) {
+            x = x - 4 * in_c;
+            y = y - 4 * out_c;
+            mcugen_pointwise_paired_quad_s8(d, q, x, 4, (const int32_t *)weight, bias, y);
+        }
+        if (p > 0) {  /* the first 1 to 3 pixels */
+            mcugen_pointwise_paired_quad_s8(d, q, input, p, (const int32_t *)weight, bias, output);
+        }
+#endif
+        return;
+    }
+#ifdef MCUGEN_DSP
+    for (; (q->fast != 0) && (in_c % 4 == 0) && (p >= 4); p -= 4) {
+        x = x - 4 * in_c;
+        y = y - 4 * out_c;
+        mcugen_pointwise_quad_s8(d, q, x, (const int8_t *)weight, bias, y, scratch);
+    }
+#else
+    (void)scratch;
+#endif
+    while (x > input) {  /* the first pixels, one at a time */
+        x = x - in_c;
+        y = y - out_c;
+        mcugen_pointwise_pixel_s8(d, q, x, (const int8_t *)weight, bias, y);
+    }
+}
+
 /* Pointwise convolution in groups of four pixels (the loop order ops/pointwise_conv.py
    declares: a group's outputs are written while its four pixels may still be read).
    weight: int8 [out_c][in_c], or with dims->wide the speed layout above (int32 words; on
    cores without the DSP kernels, in the paired order their kernel reads).
-   `scratch` is the DSP paths': four pixels of input as int16 (ops/pointwise_conv.py). */
+   `scratch` is the DSP paths': four pixels of input as int16 (ops/pointwise_conv.py).
+   dims->backward: the same groups, back to front (mcugen_pointwise_backward_s8 above). */
 MCUGEN_SPECIALIZED void mcugen_pointwise_conv_s8(const mcugen_pointwise_dims_t *d, const mcugen_requant_t *q,
                                                  const int8_t *input, const void *weight, const int32_t *bias,
                                                  int8_t *output, int32_t *scratch)
 {
     const int32_t pixels = d->pixels, in_c = d->in_c, out_c = d->out_c;
     int32_t p = 0;
+    if (d->backward != 0) {  /* a constant: the specialized layer keeps one of the two loops */
+        mcugen_pointwise_backward_s8(d, q, input, weight, bias, output, scratch);
+        return;
+    }
     if (d->wide != 0) {
 #ifdef MCUGEN_DSP
         for (; p + 4 <= pixels; p += 4) {
