@@ -171,7 +171,7 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_inside_s8(int32_t channels, int32_t row,
    stride 1 or 2 (the second window `stride` pixels right of the first): with the DSP
    instructions, each block's weights are loaded once for both, the input columns the
    windows share are loaded once, and each channel's requantization constants serve two
-   outputs. Both pixels' channels of a block are written before the next block is read,
+   outputs; without them (M0+), the same one channel at a time. Both pixels' channels of a block are written before the next block is read,
    so the second pixel is written while the first's window is still read: the access
    ops/depthwise_conv.py declares (pixel_pairs). Only for layers whose requantization is
    fast. */
@@ -204,8 +204,33 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_pair_s8(int32_t channels, int32_t row, i
         output[c + 3] = mcugen_requant_short_s8(a2 + (o3 >> 8), mult[c + 3], shift[c + 3], zp, lo, hi);
         next[c + 3] = mcugen_requant_short_s8(a2 + (q3 >> 8), mult[c + 3], shift[c + 3], zp, lo, hi);
     }
+#else
+    /* Without the DSP instructions, one channel at a time: each weight is loaded once for
+       both pixels, and the input columns both windows cover once. */
+    const int32_t zp = r->output_zp, lo = r->act_min, hi = r->act_max;
+    const int32_t c1 = channels, c2 = 2 * channels, c3 = 3 * channels, c4 = 4 * channels;
+    int8_t *next = output + channels;
+    for (; c < channels; ++c) {
+        const int16_t *k = w + MCUGEN_DW_W(c, 0, 9);  /* tap t at k[4 t] */
+        const int8_t *p = x + c;
+        int32_t a = bias[c], b = a;
+        for (int32_t ky = 0; ky < 3; ++ky, p += row, k += 12) {
+            const int32_t w0 = k[0], w1 = k[4], w2 = k[8];
+            if (stride == 1) {
+                const int32_t x1 = p[c1], x2 = p[c2];
+                a += p[0] * w0 + x1 * w1 + x2 * w2;
+                b += x1 * w0 + x2 * w1 + p[c3] * w2;
+            } else {
+                const int32_t x2 = p[c2];
+                a += p[0] * w0 + p[c1] * w1 + x2 * w2;
+                b += x2 * w0 + p[c3] * w1 + p[c4] * w2;
+            }
+        }
+        output[c] = mcugen_requant_short_s8(a, r->mult[c], r->shift[c], zp, lo, hi);
+        next[c] = mcugen_requant_short_s8(b, r->mult[c], r->shift[c], zp, lo, hi);
+    }
 #endif
-    if (c < channels) {  /* the channels past the last whole block, or all of them: one pixel, then the other */
+    if (c < channels) {  /* the channels past the last whole block: one pixel, then the other */
         mcugen_depthwise_3x3_inside_s8(channels, row, r, x, w, bias, output, c);
         mcugen_depthwise_3x3_inside_s8(channels, row, r, x + stride * channels, w, bias, output + channels, c);
     }
