@@ -118,9 +118,38 @@ def c_fields(node, in_shape, out_shape):
 
 
 def access(node, in_shape, out_shape):
-    """Row-major output pixels, all channels of a pixel before the next (the float kernel
-    too: it never copies)."""
+    """Row-major output pixels, all channels of a pixel before the next, except that the
+    unrolled 3x3 path computes the windows inside the input two pixels at a time
+    (mcugen_depthwise_conv_s8.c, pixel_pairs): the second pixel of a pair is written
+    while the first's window is still read, so it is declared reading from the first's
+    window on."""
+    in_shape = as_image(in_shape)
+    acc = common.window_access(node.attrs, in_shape, out_shape)
+    first = acc.first_read.reshape(out_shape[1], out_shape[2]).copy()
+    for oy, ox in pixel_pairs(node, in_shape, out_shape):
+        first[oy, ox + 1] = first[oy, ox]
+    return common.Access(first.ravel(), acc.step_bytes)
+
+
+def float_access(node, in_shape, out_shape):
+    """The float kernel never pairs pixels (nor copies): row-major windows."""
     return common.window_access(node.attrs, as_image(in_shape), out_shape)
+
+
+def pixel_pairs(node, in_shape, out_shape) -> list[tuple[int, int]]:
+    """(oy, ox) of each pair of output pixels (ox, ox + 1) the kernel may compute together:
+    on a 3x3 layer of column stride 1 or 2, the windows inside the input of each row,
+    paired from the first on (an odd one left at the end runs alone). The kernel pairs
+    them only when the layer's requantization is fast, but the plan is made before
+    quantization (pipeline.build), so every such layer is declared paired: a layer that
+    runs pixel by pixel stays within it."""
+    a = node.attrs
+    (sh, sw), (pt, pl) = a["strides"], a["pads"][:2]
+    if a["kernel"] != (3, 3) or a.get("dilations", (1, 1)) != (1, 1) or sw > 2:
+        return []
+    cols = [ox for ox in range(out_shape[2]) if 0 <= ox * sw - pl < in_shape[2] - 2]
+    rows = [oy for oy in range(out_shape[1]) if 0 <= oy * sh - pt < in_shape[1] - 2]
+    return [(oy, ox) for oy in rows for ox in cols[:len(cols) - len(cols) % 2:2]]
 
 
 # ---------------------------------------------------------------------------- streaming

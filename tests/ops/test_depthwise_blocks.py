@@ -73,13 +73,15 @@ def test_short_fast_requantization_matches_numpy_at_the_extremes(tmp_path, varia
 
 @pytest.mark.parametrize("channels", [4, 7, 12])
 @pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
+@pytest.mark.parametrize("width", [14, 15])
 @pytest.mark.parametrize("dsp", [False, True], ids=["plain", "dsp"])
-def test_blocks_and_the_remainder_bit_exact_at_the_largest_products(channels, strides, dsp):
+def test_blocks_and_the_remainder_bit_exact_at_the_largest_products(channels, strides, width, dsp):
     """Inputs and weights at -128/-127 and 127 (the largest products, so the 256-scaled
     sums of the odd channels are at their largest), a fast layer on the unrolled path
-    and on the border path (a map too large for the padded copy), every block and the
-    channels past the last whole block."""
-    rng = np.random.default_rng(channels * 10 + strides[0])
+    (pixels in pairs, and an odd one left at the end of a row: 12 or 13 windows inside a
+    row at stride 1, 13 or 14 at stride 2) and on the border path (a map too large for
+    the padded copy), every block and the channels past the last whole block."""
+    rng = np.random.default_rng(channels * 10 + strides[0] + width)
     weight = rng.choice(np.array([-127, 127], np.int8), size=(3, 3, channels))
     weight[:, :, 0] = 127  # one channel all one sign: its sum is the largest
     node = Node("d", "depthwise_conv", [], [], dict(kernel=(3, 3), strides=strides, dilations=(1, 1),
@@ -87,9 +89,12 @@ def test_blocks_and_the_remainder_bit_exact_at_the_largest_products(channels, st
     node.params = dict(weight=weight, bias=rng.integers(-3000, 3000, channels).astype(np.int32),
                        mult=rng.integers(2**30 + 1, 2**31 - 1, channels).astype(np.int32),
                        shift=np.full(channels, -10, np.int32), input_zp=-128, output_zp=-3, act_min=-128, act_max=127)
-    in_shape = (1, 13 * strides[0], 14 * strides[1], channels)
+    in_shape = (1, 13 * strides[0], width * strides[1], channels)
     out_shape = ops.depthwise_conv.output_shape(node, in_shape)
     assert ops.depthwise_conv.copy_candidate(node, in_shape, out_shape) == 0  # too large: borders on their path
+    rows = [oy for oy in range(out_shape[1]) if 0 <= oy * strides[0] - 1 <= in_shape[1] - 3]
+    cols = [ox for ox in range(out_shape[2]) if 0 <= ox * strides[1] - 1 <= in_shape[2] - 3]
+    assert len(ops.depthwise_conv.pixel_pairs(node, in_shape, out_shape)) == len(rows) * (len(cols) // 2)
     graph = one_layer_graph(node, in_shape, out_shape)
     x = rng.choice(np.array([-128, 127], np.int8), size=(3, *in_shape[1:]))
     x[0] = 127
@@ -118,3 +123,61 @@ def test_conv_channel_groups_and_gathers_bit_exact(out_c, dsp):
     want = ops.conv.run_int8(node, x)
     assert {-100, 90} <= set(np.unique(want).tolist()) and len(np.unique(want)) > 20  # clamped and not
     np.testing.assert_array_equal(run_graph_c(graph, x, CC, dsp=dsp), want)
+
+
+def _node(strides=(1, 1), pads=(1, 1, 1, 1), kernel=(3, 3), fast=True):
+    c = 8
+    node = Node("d", "depthwise_conv", [], [], dict(kernel=kernel, strides=strides, dilations=(1, 1), pads=pads,
+                                                    weight=np.zeros((*kernel, c))))
+    node.params = dict(weight=np.zeros((*kernel, c), np.int8), bias=np.zeros(c, np.int32),
+                       mult=np.full(c, 2**30 + 1 if fast else 2**29, np.int32), shift=np.full(c, -8, np.int32),
+                       input_zp=0, output_zp=0, act_min=-128, act_max=127)
+    return node
+
+
+@pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
+def test_paired_pixels_are_declared_reading_from_the_first_window(strides):
+    """The second pixel of each pair the kernel computes together is written while the
+    first's window is still read: access() gives it the first's lowest read, and every
+    other pixel keeps the row-major window rule's. A row's windows inside the input are
+    paired from the first one on."""
+    in_shape, node = (1, 10, 11, 8), _node(strides)
+    out_shape = ops.depthwise_conv.output_shape(node, in_shape)
+    pairs = ops.depthwise_conv.pixel_pairs(node, in_shape, out_shape)
+    assert pairs and all(ox % 2 == 1 for _, ox in pairs)  # column 0 reaches into the padding: pairs start at 1
+    assert {oy for oy, _ in pairs} == set(range(1, out_shape[1] - (1 if strides == (1, 1) else 0)))
+    plain = ops.common.window_access(node.attrs, in_shape, out_shape).first_read.reshape(out_shape[1:3])
+    got = ops.depthwise_conv.access(node, in_shape, out_shape).first_read.reshape(out_shape[1:3])
+    second = np.zeros(out_shape[1:3], bool)
+    for oy, ox in pairs:
+        second[oy, ox + 1] = True
+        assert got[oy, ox + 1] == plain[oy, ox] < plain[oy, ox + 1]
+    np.testing.assert_array_equal(got[~second], plain[~second])
+
+
+@pytest.mark.parametrize("node", [_node(strides=(3, 3)), _node(kernel=(5, 5), pads=(2, 2, 2, 2))],
+                         ids=["stride-3", "5x5"])
+def test_no_pairs_off_the_unrolled_path(node):
+    """Only 3x3 layers of column stride 1 or 2 may take the paired path; the others keep
+    the row-major window rule."""
+    in_shape = (1, 12, 12, 8)
+    out_shape = ops.depthwise_conv.output_shape(node, in_shape)
+    assert ops.depthwise_conv.pixel_pairs(node, in_shape, out_shape) == []
+    np.testing.assert_array_equal(ops.depthwise_conv.access(node, in_shape, out_shape).first_read,
+                                  ops.common.window_access(node.attrs, in_shape, out_shape).first_read)
+
+
+def test_pairs_are_declared_before_quantization():
+    """The planner places layers before they are quantized (pipeline.build), when the
+    kernel cannot yet know whether it will pair: a 3x3 layer without parameters, or with a
+    slow requantization, is declared paired all the same; the float kernel never pairs."""
+    in_shape = (1, 12, 12, 8)
+    for node in (_node(fast=False), _node()):
+        if node.params["mult"][0] > 2**30:
+            node.params = {}  # not quantized yet
+        out_shape = ops.depthwise_conv.output_shape(node, in_shape)
+        pairs = ops.depthwise_conv.pixel_pairs(node, in_shape, out_shape)
+        assert len(pairs) == 10 * 5
+        plain = ops.common.window_access(node.attrs, in_shape, out_shape).first_read
+        assert (ops.depthwise_conv.access(node, in_shape, out_shape).first_read < plain).sum() == len(pairs)
+        np.testing.assert_array_equal(ops.depthwise_conv.float_access(node, in_shape, out_shape).first_read, plain)

@@ -202,7 +202,9 @@ static inline int8_t mcugen_requant_fast_s8(int32_t acc, int32_t mult, int32_t r
 static inline int8_t mcugen_requant_short_s8(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
                                              int32_t hi)
 {
-    int32_t v = (((mcugen_high_word_fast(acc, mult) >> (-2 - shift)) + 1) >> 1) + zp;
+    /* + zp folded into the rounding's + 1: (h + 1 + 2 zp) >> 1 == ((h + 1) >> 1) + zp, one
+       addition fewer per output (no overflow: h >> (e - 2) is below 2^30 in magnitude) */
+    int32_t v = ((mcugen_high_word_fast(acc, mult) >> (-2 - shift)) + 1 + 2 * zp) >> 1;
 #ifdef MCUGEN_DSP
     v = mcugen_ssat8(v);
     if (lo > -128) {

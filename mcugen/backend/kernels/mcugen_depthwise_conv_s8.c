@@ -74,16 +74,17 @@ static inline int32_t mcugen_dw_split_odd(int32_t v)
 
 /* One output pixel of a 3x3, dilation-1 window inside the input: no bounds to check, the
    nine taps unrolled; x points at the window's top-left input pixel. With the DSP
-   instructions, four channels at a time. Only for layers whose requantization is fast. */
+   instructions, four channels at a time. Channels from `first` on (0: all of them).
+   Only for layers whose requantization is fast. */
 MCUGEN_INLINE void mcugen_depthwise_3x3_inside_s8(int32_t channels, int32_t row, const mcugen_requant_t *r,
                                                   const int8_t *x, const int16_t *w, const int32_t *bias,
-                                                  int8_t *output)
+                                                  int8_t *output, int32_t first)
 {
     const int32_t c1 = channels, c2 = 2 * channels;
     const int32_t zp = r->output_zp, lo = r->act_min, hi = r->act_max;
     const int32_t *mult = r->mult, *shift = r->shift;
     const int8_t *x1 = x + row, *x2 = x + 2 * row;
-    int32_t c = 0;
+    int32_t c = first;  /* 0, or where a pair's blocks ended */
 #ifdef MCUGEN_DSP
     const int32_t whole = channels - channels % 4;  /* the channels of whole blocks */
     for (; c < whole; c += 4) {
@@ -104,6 +105,139 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_inside_s8(int32_t channels, int32_t row,
         acc += x1[c] * k[12] + x1[c1 + c] * k[16] + x1[c2 + c] * k[20];
         acc += x2[c] * k[24] + x2[c1 + c] * k[28] + x2[c2 + c] * k[32];
         output[c] = mcugen_requant_short_s8(acc, mult[c], shift[c], zp, lo, hi);
+    }
+}
+
+#ifdef MCUGEN_DSP
+/* One kernel row of two neighbouring windows (a pair of output pixels), one pair of
+   channels of a block: the row's three weight words are loaded once for both windows,
+   and the input columns both windows cover are loaded and split once. a0/a1 are the
+   first window's two sums, b0/b1 the second's; p is the first window's row, k its
+   weights. Stride 1: four columns, the middle two read by both windows. */
+#define MCUGEN_DW_PAIR_ROW_S1(split, p, k, a0, a1, b0, b1)                               \
+    do {                                                                                 \
+        const int32_t w0_ = mcugen_read_s16x2(k), w1_ = mcugen_read_s16x2((k) + 4);      \
+        const int32_t w2_ = mcugen_read_s16x2((k) + 8);                                  \
+        int32_t x_ = split(mcugen_read_s8x4(p));                                         \
+        a0 = mcugen_smlabb(x_, w0_, a0);                                                 \
+        a1 = mcugen_smlatt(x_, w0_, a1);                                                 \
+        x_ = split(mcugen_read_s8x4((p) + c1));                                          \
+        a0 = mcugen_smlabb(x_, w1_, a0);                                                 \
+        a1 = mcugen_smlatt(x_, w1_, a1);                                                 \
+        b0 = mcugen_smlabb(x_, w0_, b0);                                                 \
+        b1 = mcugen_smlatt(x_, w0_, b1);                                                 \
+        x_ = split(mcugen_read_s8x4((p) + c2));                                          \
+        a0 = mcugen_smlabb(x_, w2_, a0);                                                 \
+        a1 = mcugen_smlatt(x_, w2_, a1);                                                 \
+        b0 = mcugen_smlabb(x_, w1_, b0);                                                 \
+        b1 = mcugen_smlatt(x_, w1_, b1);                                                 \
+        x_ = split(mcugen_read_s8x4((p) + c3));                                          \
+        b0 = mcugen_smlabb(x_, w2_, b0);                                                 \
+        b1 = mcugen_smlatt(x_, w2_, b1);                                                 \
+    } while (0)
+/* Stride 2: five columns, the middle one read by both windows. */
+#define MCUGEN_DW_PAIR_ROW_S2(split, p, k, a0, a1, b0, b1)                               \
+    do {                                                                                 \
+        const int32_t w0_ = mcugen_read_s16x2(k), w1_ = mcugen_read_s16x2((k) + 4);      \
+        const int32_t w2_ = mcugen_read_s16x2((k) + 8);                                  \
+        int32_t x_ = split(mcugen_read_s8x4(p));                                         \
+        a0 = mcugen_smlabb(x_, w0_, a0);                                                 \
+        a1 = mcugen_smlatt(x_, w0_, a1);                                                 \
+        x_ = split(mcugen_read_s8x4((p) + c1));                                          \
+        a0 = mcugen_smlabb(x_, w1_, a0);                                                 \
+        a1 = mcugen_smlatt(x_, w1_, a1);                                                 \
+        x_ = split(mcugen_read_s8x4((p) + c2));                                          \
+        a0 = mcugen_smlabb(x_, w2_, a0);                                                 \
+        a1 = mcugen_smlatt(x_, w2_, a1);                                                 \
+        b0 = mcugen_smlabb(x_, w0_, b0);                                                 \
+        b1 = mcugen_smlatt(x_, w0_, b1);                                                 \
+        x_ = split(mcugen_read_s8x4((p) + c3));                                          \
+        b0 = mcugen_smlabb(x_, w1_, b0);                                                 \
+        b1 = mcugen_smlatt(x_, w1_, b1);                                                 \
+        x_ = split(mcugen_read_s8x4((p) + c4));                                          \
+        b0 = mcugen_smlabb(x_, w2_, b0);                                                 \
+        b1 = mcugen_smlatt(x_, w2_, b1);                                                 \
+    } while (0)
+#define MCUGEN_DW_PAIR_WINDOW(split, p, k, a0, a1, b0, b1)                               \
+    do {                                                                                 \
+        if (stride == 1) {                                                               \
+            MCUGEN_DW_PAIR_ROW_S1(split, (p), (k), a0, a1, b0, b1);                      \
+            MCUGEN_DW_PAIR_ROW_S1(split, (p) + row, (k) + 12, a0, a1, b0, b1);           \
+            MCUGEN_DW_PAIR_ROW_S1(split, (p) + 2 * row, (k) + 24, a0, a1, b0, b1);       \
+        } else {                                                                         \
+            MCUGEN_DW_PAIR_ROW_S2(split, (p), (k), a0, a1, b0, b1);                      \
+            MCUGEN_DW_PAIR_ROW_S2(split, (p) + row, (k) + 12, a0, a1, b0, b1);           \
+            MCUGEN_DW_PAIR_ROW_S2(split, (p) + 2 * row, (k) + 24, a0, a1, b0, b1);       \
+        }                                                                                \
+    } while (0)
+#endif
+
+/* Two neighbouring output pixels of a row whose 3x3 windows both lie inside the input,
+   stride 1 or 2 (the second window `stride` pixels right of the first): with the DSP
+   instructions, each block's weights are loaded once for both, the input columns the
+   windows share are loaded once, and each channel's requantization constants serve two
+   outputs; without them (M0+), the same one channel at a time. Both pixels' channels of a block are written before the next block is read,
+   so the second pixel is written while the first's window is still read: the access
+   ops/depthwise_conv.py declares (pixel_pairs). Only for layers whose requantization is
+   fast. */
+MCUGEN_INLINE void mcugen_depthwise_3x3_pair_s8(int32_t channels, int32_t row, int32_t stride,
+                                                const mcugen_requant_t *r, const int8_t *x, const int16_t *w,
+                                                const int32_t *bias, int8_t *output)
+{
+    int32_t c = 0;
+#ifdef MCUGEN_DSP
+    const int32_t c1 = channels, c2 = 2 * channels, c3 = 3 * channels, c4 = 4 * channels;
+    const int32_t zp = r->output_zp, lo = r->act_min, hi = r->act_max;
+    const int32_t *mult = r->mult, *shift = r->shift;
+    int8_t *next = output + channels;  /* the second pixel's output */
+    const int32_t whole = channels - channels % 4;  /* the channels of whole blocks */
+    for (; c < whole; c += 4) {
+        const int16_t *k = w + c * 9;
+        const int8_t *p = x + c;
+        int32_t a0 = bias[c], a2 = bias[c + 2], b0 = a0, b2 = a2;
+        int32_t o1 = 0, o3 = 0, q1 = 0, q3 = 0;
+        MCUGEN_DW_PAIR_WINDOW(MCUGEN_DW_SPLIT_EVEN, p, k, a0, a2, b0, b2);
+        output[c] = mcugen_requant_short_s8(a0, mult[c], shift[c], zp, lo, hi);
+        next[c] = mcugen_requant_short_s8(b0, mult[c], shift[c], zp, lo, hi);
+        output[c + 2] = mcugen_requant_short_s8(a2, mult[c + 2], shift[c + 2], zp, lo, hi);
+        next[c + 2] = mcugen_requant_short_s8(b2, mult[c + 2], shift[c + 2], zp, lo, hi);
+        MCUGEN_DW_PAIR_WINDOW(MCUGEN_DW_SPLIT_ODD, p, k + 2, o1, o3, q1, q3);
+        a0 = bias[c + 1];
+        a2 = bias[c + 3];
+        output[c + 1] = mcugen_requant_short_s8(a0 + (o1 >> 8), mult[c + 1], shift[c + 1], zp, lo, hi);
+        next[c + 1] = mcugen_requant_short_s8(a0 + (q1 >> 8), mult[c + 1], shift[c + 1], zp, lo, hi);
+        output[c + 3] = mcugen_requant_short_s8(a2 + (o3 >> 8), mult[c + 3], shift[c + 3], zp, lo, hi);
+        next[c + 3] = mcugen_requant_short_s8(a2 + (q3 >> 8), mult[c + 3], shift[c + 3], zp, lo, hi);
+    }
+#else
+    /* Without the DSP instructions, one channel at a time: each weight is loaded once for
+       both pixels, and the input columns both windows cover once. */
+    const int32_t zp = r->output_zp, lo = r->act_min, hi = r->act_max;
+    const int32_t c1 = channels, c2 = 2 * channels, c3 = 3 * channels, c4 = 4 * channels;
+    int8_t *next = output + channels;
+    for (; c < channels; ++c) {
+        const int16_t *k = w + MCUGEN_DW_W(c, 0, 9);  /* tap t at k[4 t] */
+        const int8_t *p = x + c;
+        int32_t a = bias[c], b = a;
+        for (int32_t ky = 0; ky < 3; ++ky, p += row, k += 12) {
+            const int32_t w0 = k[0], w1 = k[4], w2 = k[8];
+            if (stride == 1) {
+                const int32_t x1 = p[c1], x2 = p[c2];
+                a += p[0] * w0 + x1 * w1 + x2 * w2;
+                b += x1 * w0 + x2 * w1 + p[c3] * w2;
+            } else {
+                const int32_t x2 = p[c2];
+                a += p[0] * w0 + p[c1] * w1 + x2 * w2;
+                b += x2 * w0 + p[c3] * w1 + p[c4] * w2;
+            }
+        }
+        output[c] = mcugen_requant_short_s8(a, r->mult[c], r->shift[c], zp, lo, hi);
+        next[c] = mcugen_requant_short_s8(b, r->mult[c], r->shift[c], zp, lo, hi);
+    }
+#endif
+    if (c < channels) {  /* the channels past the last whole block: one pixel, then the other */
+        mcugen_depthwise_3x3_inside_s8(channels, row, r, x, w, bias, output, c);
+        mcugen_depthwise_3x3_inside_s8(channels, row, r, x + stride * channels, w, bias, output + channels, c);
     }
 }
 
@@ -223,13 +357,19 @@ MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, co
     const int32_t pt = dims.pad_top, pl = dims.pad_left;
     const int32_t unrolled = (int32_t)((r.fast != 0) && dims.kernel_h == 3 && dims.kernel_w == 3 && dims.dilation_h == 1 &&
                               dims.dilation_w == 1);
+    const int32_t paired = (int32_t)((unrolled != 0) && (sw == 1 || sw == 2));  /* two windows at a time where both are inside */
     for (int32_t oy = 0; oy < out_h; ++oy) {
         const int32_t iy = oy * sh - pt;
         const int32_t rows_inside = (int32_t)((unrolled != 0) && iy >= 0 && iy + 2 < in_h);
         for (int32_t ox = 0; ox < out_w; ++ox, output += c) {
             const int32_t ix = ox * sw - pl;
-            if ((copied != 0 && unrolled != 0) || (rows_inside != 0 && ix >= 0 && ix + 2 < in_w)) {  /* inside */
-                mcugen_depthwise_3x3_inside_s8(c, row, &r, input + iy * row + ix * c, weight, bias, output);
+            const int32_t inside = (int32_t)((copied != 0 && unrolled != 0) || (rows_inside != 0 && ix >= 0 && ix + 2 < in_w));
+            if (inside != 0 && paired != 0 && ox + 1 < out_w && (copied != 0 || ix + sw + 2 < in_w)) {  /* this and the next */
+                mcugen_depthwise_3x3_pair_s8(c, row, sw, &r, input + iy * row + ix * c, weight, bias, output);
+                ++ox;
+                output += c;
+            } else if (inside != 0) {
+                mcugen_depthwise_3x3_inside_s8(c, row, &r, input + iy * row + ix * c, weight, bias, output, 0);
             } else if (unrolled != 0) {
                 mcugen_depthwise_3x3_border_s8(&dims, q, input, weight, bias, output, oy, ox);
             } else {
