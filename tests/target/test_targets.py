@@ -364,6 +364,6 @@ def test_the_ci_recipe_in_the_docs_gates_on_ram_flash_and_accuracy(tmp_path):
     assert verified["bit_exact"] and verified["accuracy"]["int8"] >= 0.95
     assert json.loads((tmp_path / "build" / "bench.json").read_text())["ram"]["total"] <= 8 * 1024
     assert "--min-accuracy 0.95" in block and "--ram-limit 8K" in block
-    for strict in (block.replace("--min-accuracy 0.95", "--min-accuracy 0.999"),
-                   block.replace("--ram-limit 8K --flash-limit 32K", "--ram-limit 2K --flash-limit 32K")):
-        assert job(strict).returncode == 4
+    # A missed gate stops the job with exit 4 (the accuracy gate's own exit 4 is tested in
+    # tests/quant/test_samples.py).
+    assert job(block.replace("--ram-limit 8K --flash-limit 32K", "--ram-limit 2K --flash-limit 32K")).returncode == 4
