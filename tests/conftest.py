@@ -18,6 +18,3 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if Path(item.fspath).resolve().parent.name in SLOW_FOLDERS:
             item.add_marker(pytest.mark.slow)
-    # The long tests first: pytest-xdist hands tests out in this order, so the two workers
-    # end together on short ones instead of one waiting for the other's last long test.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
