@@ -91,8 +91,9 @@ def offsets_for(graph: Graph, ex: Execution, precision: Precision = INT8, baseli
     """The Plan of one execution. baseline: TFLM's greedy-by-size without overlap, kept from
     the layer-by-layer buffers for comparison."""
     bufs = buffers(graph, ex, precision)
-    found = assign_directions(bufs, overlap_rules(graph, ex, precision))
-    rules = resolve(bufs, overlap_rules(graph, ex, precision), found.offsets)  # each pair as its kernel runs
+    both_ways = overlap_rules(graph, ex, precision)
+    found = assign_directions(bufs, both_ways)
+    rules = resolve(bufs, both_ways, found.offsets)  # each pair as its kernel runs
     needs = step_needs(bufs, rules)  # the bound of this execution, directions included
     first = {b.name: b.first for b in bufs}
     backward = sorted(first[dst] for (_, dst), rule in rules.items() if isinstance(rule, Overlap))
