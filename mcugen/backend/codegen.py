@@ -249,7 +249,7 @@ def layer_values(node, in_shapes, out_shape, precision: Precision, arrays: dict,
     (int8: the quantized integers; float32: float32.layer_params, C literals), its arrays'
     symbols, and io: the C expressions of its input(s), output and scratch."""
     op = ops.get(node.op)
-    values = dict(backward=0)  # front to back, unless io says the plan runs it back to front
+    values = dict(backward=0, unpaired=0)  # front to back, pixels paired, unless io says otherwise
     values.update(op.c_fields(node, *in_shapes, out_shape, **optimize_kw(op, optimize)))
     if copy:
         values.update(op.copy_fields(node, *in_shapes, out_shape))
@@ -313,7 +313,8 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, pr
         scratch = _scratch(g, plan, index)
         io = dict(input=inputs[0], output=output, scratch=scratch,
                   scratch16=_cast(scratch, "int16_t"), scratch32=_cast(scratch, "int32_t"),
-                  backward=int(index in plan.backward))  # the kernel's direction (its dims, if it has two)
+                  backward=int(index in plan.backward),  # the kernel's direction (its dims, if it has two)
+                  unpaired=int(index in plan.unpaired))  # one output pixel at a time (its dims, if it pairs them)
         io.update({f"input{i}": name for i, name in enumerate(inputs[1:], 1)})
         ident = f"{prefix}_l{index}"
         kind = ops.get(node.op).STREAM_KERNEL if hidden else node.op

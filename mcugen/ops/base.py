@@ -43,7 +43,9 @@ Optional hooks (defaults below): scratch, copy_candidate and copy_fields, float_
 float_arrays, float_fields, can_stream, stream_access, stream_scratch, stream_window_bytes,
 and backward_access: the loop order of the int8 kernel run back to front (its dims'
 `backward` field set from the plan), counted from the tensors' ends; the planner may then
-place the output over the input from above (docs/memory.md).
+place the output over the input from above (docs/memory.md); unpaired_access: the loop
+order of the int8 kernel with its two-outputs-at-a-time path off (its dims' `unpaired`
+field set from the plan), for the layer at the peak where a pair's extra distance costs bytes.
 """
 
 from __future__ import annotations
@@ -156,13 +158,19 @@ def backward_access(node, in_shape, out_shape):
     return None
 
 
+def unpaired_access(node, in_shape, out_shape):
+    """The loop order of the op's int8 kernel with its pairing turned off (dims.unpaired),
+    for a kernel that computes some outputs two at a time, or None: it has no such choice."""
+    return None
+
+
 def _not_streaming(*args):
     raise AssertionError("stream hooks are called only for ops whose can_stream says yes")
 
 
 OPTIONAL = dict(scratch=scratch, copy_candidate=copy_candidate, copy_fields=copy_fields,
                 float_arrays=float_arrays, float_fields=float_fields, can_stream=can_stream,
-                backward_access=backward_access, stream_access=_not_streaming,
+                backward_access=backward_access, unpaired_access=unpaired_access, stream_access=_not_streaming,
                 stream_scratch=_not_streaming, stream_window_bytes=_not_streaming)
 
 

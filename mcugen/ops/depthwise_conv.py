@@ -16,8 +16,9 @@ TAKES_PAD = True
 RESHAPE_READ = "image"
 
 
+WINDOW_S8 = (*common.WINDOW[:2], (*common.WINDOW[2], "unpaired"))  # dims.unpaired: the plan's choice
 C_KERNELS = {
-    "s8": common.CKernel("mcugen_depthwise_conv_s8", (common.WINDOW, common.REQUANT,
+    "s8": common.CKernel("mcugen_depthwise_conv_s8", (WINDOW_S8, common.REQUANT,
                                                       ("mcugen_padded_copy_t", "copy", ("padded_h", "padded_w"))),
                          ("&dims", "&q", *common.WEIGHTED, "&copy", "scratch"), wrapped=True),
     "f32": common.CKernel("mcugen_depthwise_conv_f32", (common.WINDOW, common.ACT), ("&dims", "&act", *common.WEIGHTED)),
@@ -129,6 +130,15 @@ def access(node, in_shape, out_shape):
     for oy, ox in pixel_pairs(node, in_shape, out_shape):
         first[oy, ox + 1] = first[oy, ox]
     return common.Access(first.ravel(), acc.step_bytes)
+
+
+def unpaired_access(node, in_shape, out_shape):
+    """dims.unpaired: one output pixel at a time, row-major windows (None when the kernel
+    would pair no pixels of this layer anyway)."""
+    in_shape = as_image(in_shape)
+    if not pixel_pairs(node, in_shape, out_shape):
+        return None
+    return common.window_access(node.attrs, in_shape, out_shape)
 
 
 def float_access(node, in_shape, out_shape):

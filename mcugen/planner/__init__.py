@@ -11,14 +11,18 @@ plan() puts them together and returns a Plan; nothing is written into the graph.
 (int8 only, on unless stream=False) is kept only where it lowers the arena. Which way each
 layer whose kernel can run either way does run (front to back, or back to front so that
 its output overlaps its input from above) follows from the offsets found: Plan.backward.
+The layer at the peak runs one output pixel at a time where its kernel's pairs would cost
+bytes there (unpair_peak: Plan.unpaired).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcugen import ops
 from mcugen.ir import Graph
 from mcugen.planner.budget import check_limit, parse_bytes  # noqa: F401  the package's interface
 from mcugen.planner.decide import decide_copies, decide_streams, schedule  # noqa: F401
@@ -61,6 +65,7 @@ class Plan:
     streamed: list[int] = field(default_factory=list)  # layers run inside the next one (decide_streams)
     copies: list[int] = field(default_factory=list)  # layers that copy their input first (decide_copies)
     backward: list[int] = field(default_factory=list)  # layers run back to front (their output over their input from above)
+    unpaired: list[int] = field(default_factory=list)  # layers run one output pixel at a time (unpair_peak)
 
     @property
     def elem_bytes(self) -> int:
@@ -68,7 +73,7 @@ class Plan:
 
     @property
     def execution(self) -> Execution:
-        return Execution(frozenset(self.streamed), frozenset(self.copies))
+        return Execution(frozenset(self.streamed), frozenset(self.copies), frozenset(self.unpaired))
 
 
 def plan(graph: Graph, precision: Precision = INT8, stream: bool = True) -> Plan:
@@ -76,15 +81,33 @@ def plan(graph: Graph, precision: Precision = INT8, stream: bool = True) -> Plan
     their consumers. Only kernels that take scratch (int8) copy or stream."""
     copies = decide_copies(graph) if precision.kernel_scratch else frozenset()
     layered = offsets_for(graph, Execution(copies=copies), precision)
-    if not precision.kernel_scratch or not stream:
+    if not precision.kernel_scratch:
         return layered
+    if not stream:
+        return unpair_peak(graph, layered, precision)
     streamed = decide_streams(graph, copies)
     if not streamed:
-        return layered
+        return unpair_peak(graph, layered, precision)
     ex = Execution(streamed, decide_copies(graph, streamed))
     with_streams = offsets_for(graph, ex, precision, baseline=layered.baseline_bytes)
     # A lower bound need not give a smaller arena: else keep layer by layer.
-    return with_streams if with_streams.arena_size < layered.arena_size else layered
+    return unpair_peak(graph, with_streams if with_streams.arena_size < layered.arena_size else layered, precision)
+
+
+def unpair_peak(graph: Graph, found: Plan, precision: Precision = INT8) -> Plan:
+    """The plan with the layer at its peak run one output pixel at a time, if its kernel
+    pairs pixels and that gives a smaller arena (the pair's extra pixel of distance is then
+    the peak's cost, e.g. MobileNetV2's first depthwise layer, in place). Only the peak
+    layer is tried: elsewhere a pixel of distance costs nothing, and pairs are faster."""
+    step, ex = found.peak_step, found.execution
+    if step in ex.unpaired or step in ex.copies or ex.producer(graph, step) is not None:
+        return found
+    node = graph.nodes[step]
+    if ops.get(node.op).unpaired_access(node, graph.shape(node.input), graph.shape(node.output)) is None:
+        return found
+    trial = offsets_for(graph, dataclasses.replace(ex, unpaired=ex.unpaired | {step}), precision,
+                        baseline=found.baseline_bytes)
+    return trial if trial.arena_size < found.arena_size else found
 
 
 def offsets_for(graph: Graph, ex: Execution, precision: Precision = INT8, baseline: int | None = None) -> Plan:
@@ -99,4 +122,5 @@ def offsets_for(graph: Graph, ex: Execution, precision: Precision = INT8, baseli
     backward = sorted(first[dst] for (_, dst), rule in rules.items() if isinstance(rule, Overlap))
     return Plan(found.offsets, found.arena_size, max(needs), int(np.argmax(needs)), bufs, rules, found.strategy,
                 found.sizes["no_overlap"] if baseline is None else baseline, found.sizes, precision,
-                streamed=sorted(ex.streamed), copies=sorted(ex.copies), backward=backward)
+                streamed=sorted(ex.streamed), copies=sorted(ex.copies), backward=backward,
+                unpaired=sorted(ex.unpaired))

@@ -16,7 +16,9 @@ that widens 8 -> 16 channels needs little more than its output's size.
 A streamed layer (Execution.streamed) runs row by row inside the next one: it has no
 output buffer, and the pair is one step that reads the producer's input and writes the
 consumer's output, with the consumer's row window as scratch. A copying layer
-(Execution.copies) first copies its whole input into scratch (ops' copy_candidate).
+(Execution.copies) first copies its whole input into scratch (ops' copy_candidate). An
+unpaired layer (Execution.unpaired) runs its kernel one output pixel at a time where it
+would compute two at once (ops' unpaired_access): one pixel less of overlap distance.
 
 Sizes are in bytes: the precision's elem_bytes is 1 for int8 tensors and 4 for float32, and
 the kernels' Access (stated in elements) is scaled by it; its access_hook names the op hook
@@ -42,6 +44,7 @@ class Execution:
 
     streamed: frozenset[int] = frozenset()  # layers run row by row inside the next one
     copies: frozenset[int] = frozenset()  # layers that first copy their input into padded scratch
+    unpaired: frozenset[int] = frozenset()  # layers whose kernel computes one output pixel at a time
 
     def producer(self, graph: Graph, step: int) -> Node | None:
         """The layer streamed into layer `step`, if any: the one just before it."""
@@ -149,6 +152,8 @@ def layer_access(graph: Graph, ex: Execution, step: int, precision: Precision) -
         return op.stream_access(node, producer, graph.shape(producer.input), graph.shape(node.input), out_shape)
     if step in ex.copies:
         return whole_input_first(graph.shape(node.input), out_shape)
+    if step in ex.unpaired:
+        return op.unpaired_access(node, graph.shape(node.input), out_shape)
     return getattr(op, precision.access_hook)(node, graph.shape(node.input), out_shape)
 
 

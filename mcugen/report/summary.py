@@ -116,6 +116,7 @@ def summary(graph: Graph, plan: Plan, optimize: str = OPTIMIZE_CHOICES[0]) -> di
         baseline_bytes=plan.baseline_bytes,
         streamed_layers=list(plan.streamed),
         backward_layers=list(plan.backward),
+        unpaired_layers=list(plan.unpaired),
         strategies=plan.candidates,
         layers=rows,
         tensors=tensors(graph, plan),
@@ -154,6 +155,8 @@ def format_text(s: dict) -> str:
           if s["streamed_layers"] else []),
         *([f"backward          layer {', '.join(map(str, s['backward_layers']))}: run back to front, the output "
            "over the input from above ('over in': above; the others from below)"] if s.get("backward_layers") else []),
+        *([f"unpaired          layer {', '.join(map(str, s['unpaired_layers']))}: one output pixel at a time "
+           "(its kernel's pairs would add a pixel of overlap distance at the peak)"] if s.get("unpaired_layers") else []),
         f"input             {'x'.join(map(str, s['input']['shape']))} {s['input']['type']} at offset "
         f"{s['input']['offset']:,}  (the ONNX input: {s['input']['onnx_layout']} "
         f"{'x'.join(map(str, s['input']['onnx_shape']))})",

@@ -74,3 +74,7 @@ def test_plan_has_no_conflicts_and_is_near_the_lower_bound(model):
     assert streamed.arena_size <= plan.arena_size and streamed.lower_bound <= streamed.arena_size
     if "v2" in model.stem:  # the 48x48x48 expansion streams: 110,688 -> under half
         assert streamed.streamed and streamed.arena_size < 0.5 * plan.arena_size
+        # issue 14's goal, at the bound its first depthwise layer sets: 48x48x16 in place, one
+        # pixel at a time (a row and two pixels of slack)
+        assert streamed.arena_size == 48 * 48 * 16 + (48 + 2) * 16 == 37_664
+        assert streamed.unpaired == [streamed.peak_step]

@@ -115,7 +115,8 @@ def tightest_plan(graph: Graph, precision: Precision = INT8, ex: Execution = LAY
     assert planner.conflicts(bufs, offsets, rules) == []
     size = planner.align(max(offsets[b.name] + b.size for b in bufs))
     return planner.Plan(offsets, size, 0, 0, bufs, rules, "tightest", precision=precision,
-                        streamed=sorted(ex.streamed), copies=sorted(ex.copies), backward=sorted(backward))
+                        streamed=sorted(ex.streamed), copies=sorted(ex.copies), backward=sorted(backward),
+                        unpaired=sorted(ex.unpaired))
 
 
 def check_chain(graph: Graph, rng, samples=3, dsp=None, ex: Execution = LAYER_BY_LAYER, backward=frozenset(),

@@ -125,6 +125,38 @@ def test_depthwise_runs_in_place_with_one_row_of_slack():
     check_chain(graph, rng)
 
 
+@pytest.mark.parametrize("dsp", [False, True])
+def test_unpaired_depthwise_needs_a_pixel_less_and_runs_there(dsp):
+    """dims.unpaired (the planner's choice at the peak): one pixel at a time, so a row and
+    two pixels of slack in place, and a pixel at stride 2; the real C runs at exactly that."""
+    rng = np.random.default_rng(4)
+    unpaired = Execution(unpaired=frozenset({0}))
+    graph = build_chain([("depthwise_conv", 3, 1, 1, (1, 1, 1, 1), 0)], (1, 14, 13, 4), rng)
+    assert planner.overlap_rules(graph, unpaired)[("t0", "t1")] == (13 + 2) * 4
+    check_chain(graph, rng, dsp=dsp, ex=unpaired)
+    graph = build_chain([("depthwise_conv", 3, 2, 1, (0, 0, 1, 1), 0)], (1, 32, 32, 16), rng)
+    assert planner.overlap_rules(graph, unpaired)[("t0", "t1")] == 16
+    check_chain(graph, rng, dsp=dsp, ex=unpaired)
+
+
+def test_the_plan_unpairs_the_depthwise_layer_at_its_peak():
+    """A lone in-place depthwise layer is its own peak: the plan runs it one pixel at a
+    time, which saves its pair's extra pixel (4 bytes here); the C is told so, and agrees
+    at that plan. (The pair path happens to survive that distance too: a pair writes a
+    channel block after reading it, and its second pass reads only the bytes it did not
+    write. The declared orders do not count on that, so the flag must reach the C.)"""
+    from mcugen.backend import codegen
+
+    rng = np.random.default_rng(5)
+    graph = build_chain([("depthwise_conv", 3, 1, 1, (1, 1, 1, 1), 0)], (1, 14, 13, 4), rng)
+    found = planner.plan(graph)
+    assert found.unpaired == [0]
+    assert found.arena_size == 14 * 13 * 4 + (13 + 2) * 4  # the tensor and a row and two pixels of slack
+    source = "".join(codegen.generate(graph, found, "m", "chain").values())
+    assert ".unpaired = 1" in source and ".unpaired = 0" not in source
+    check_chain(graph, rng, ex=found.execution)
+
+
 def test_small_depthwise_copies_its_input_then_overlaps_it_whole():
     """On small maps the kernel first copies the input into a padded scratch buffer, after
     which its output may take the input's place entirely."""
