@@ -36,6 +36,7 @@ static void put_int(int32_t value)
 /* The input pattern: byte i is the top byte of the LCG state after i+1 steps from SEED. */
 #define SEED 12345u
 
+#ifndef VWW_ROW_INPUT
 static void fill_input(int8_t *input, int32_t size)
 {
     uint32_t state = SEED;
@@ -44,6 +45,7 @@ static void fill_input(int8_t *input, int32_t size)
         input[i] = (int8_t)(uint8_t)(state >> 24);
     }
 }
+#endif
 
 #ifdef VWW_ROW_INPUT
 /* A --row-input build (make ROW_INPUT=1): no input buffer. vww_run asks for the rows as its

@@ -317,8 +317,9 @@ def _row_code(g: Graph, plan: Plan, index: int, values: dict, precision: Precisi
     dims_t, dims = code.kernel.structs[0][:2]
     fields = ops.get(node.op).row_fields(node, g.shape(node.input))
     edits = [f"d.{k} = {v};" for k, v in fields.items()]
-    edits += [f"(void){name};" for name in ("rows", "pad_top") if name not in fields.values()]
     call = code.call.replace(f"&{ident}_{dims}", "&d")
+    unused = [name for name in ("rows", "pad_top") if name not in fields.values()] + (["arena"] if "arena" not in call else [])
+    edits += [f"(void){name};" for name in unused]
     return dict(code=code, dims_t=dims_t, dims=f"{ident}_{dims}", edits=edits, call=call)
 
 

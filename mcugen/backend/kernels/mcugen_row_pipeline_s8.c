@@ -52,7 +52,8 @@ MCUGEN_KERNEL void mcugen_row_pipeline_s8(const mcugen_row_stage_t *stages, mcug
         const int32_t last = want + s->kernel_h - 1 < s->in_h - 1 ? want + s->kernel_h - 1 : s->in_h - 1;
         if (first > t->top) {  /* rows above the window are no longer needed */
             const int32_t drop = first - t->top < t->rows ? first - t->top : t->rows;
-            (void)memmove(window, window + drop * s->row_bytes, (size_t)((t->rows - drop) * s->row_bytes));
+            const int32_t kept = (t->rows - drop) * s->row_bytes;
+            (void)memmove(window, window + drop * s->row_bytes, (size_t)kept);
             t->rows -= drop;
             t->top = first;
         }
