@@ -92,14 +92,15 @@ class _Model:
 
 def build(model_path: str, calib=None, *, calib_percentile: float = 100.0, input_shape=None, precision: str = "int8",
           ram_limit=None, stream: bool = True, preprocess: data.Preprocess = data.DEFAULT,
-          tell=None, warn: bool = True, optimize: str = "speed") -> pipeline.Compiled:
+          tell=None, warn: bool = True, optimize: str = "speed", row_input: bool = False) -> pipeline.Compiled:
     """The pipeline for a model path, calibration a path or an array. tell(kind, text), when
     given, hears the notes and warnings ("note", "warning") as soon as they are known."""
     if isinstance(calib, (list, tuple)):
         calib = np.asarray(calib)
     compiled = pipeline.build(model_path, calib, calib_percentile, ram_limit=_limit_text(ram_limit),
                               input_shape=None if input_shape is None else tuple(int(d) for d in input_shape),
-                              precision=precision, stream=stream, optimize=optimize, preprocess=preprocess)
+                              precision=precision, stream=stream, optimize=optimize, preprocess=preprocess,
+                              row_input=row_input)
     if tell is not None:
         for note in compiled.notes:
             tell("note", note)
@@ -111,7 +112,7 @@ def build(model_path: str, calib=None, *, calib_percentile: float = 100.0, input
 def compile(model, output_dir, *, name: str | None = None, calib=None, calib_percentile: float = 100.0,  # noqa: A001
             input_shape=None, precision: str = "int8", ram_limit=None, flash_limit=None, stream: bool = True,
             preprocess: data.Preprocess = data.DEFAULT, tell=None, package=(), into: bool = False,
-            optimize: str = "speed") -> Built:
+            optimize: str = "speed", row_input: bool = False) -> Built:
     """Quantize (or take the model's own quantization) and write the C files into output_dir,
     whole or not at all. Limits as for the CLI: bytes, or text such as "64K". package: build
     glue beside the C (mcugen/packages.py). into: write into an existing project folder,
@@ -128,7 +129,7 @@ def compile(model, output_dir, *, name: str | None = None, calib=None, calib_per
                                                                            else "model")
         compiled = build(m.path, calib, calib_percentile=calib_percentile, input_shape=input_shape,
                          precision=precision, ram_limit=ram_limit, stream=stream, preprocess=preprocess, tell=tell,
-                         optimize=optimize)
+                         optimize=optimize, row_input=row_input)
         summary = summarize(compiled.graph, compiled.plan, compiled.optimize)
         budget.check_flash(summary["weights_bytes"], _limit_text(flash_limit), CONSTANTS_ONLY)
         source = Path(m.path).name if isinstance(model, (str, Path)) else f"{name}.onnx"
@@ -149,13 +150,13 @@ def compile(model, output_dir, *, name: str | None = None, calib=None, calib_per
 
 def report(model, *, calib=None, calib_percentile: float = 100.0, input_shape=None, precision: str = "int8",
            ram_limit=None, flash_limit=None, stream: bool = True, preprocess: data.Preprocess = data.DEFAULT,
-           tell=None, optimize: str = "speed") -> Report:
+           tell=None, optimize: str = "speed", row_input: bool = False) -> Report:
     """Flash, arena, lower bound and MACs, per layer (summary["layers"]) and in total. Sizes do
     not depend on calibration: without it, synthetic samples are used without a warning."""
     with _Model(model) as m:
         compiled = build(m.path, calib, calib_percentile=calib_percentile, input_shape=input_shape,
                          precision=precision, ram_limit=ram_limit, stream=stream, preprocess=preprocess, tell=tell,
-                         warn=False, optimize=optimize)
+                         warn=False, optimize=optimize, row_input=row_input)
     summary = summarize(compiled.graph, compiled.plan, compiled.optimize)
     budget.check_flash(summary["weights_bytes"], _limit_text(flash_limit), CONSTANTS_ONLY)
     summary["calibration"] = output.calibration_name(compiled)
@@ -182,7 +183,7 @@ def verify(model, *, calib=None, samples: int = 20, seed: int = 0, target: str =
            min_cosine: float | None = None, input_shape=None, precision: str = "int8", ram_limit=None,
            flash_limit=None, stream: bool = True, preprocess: data.Preprocess = data.DEFAULT,
            sanitize: bool = False, calib_percentile: float = 100.0, progress=None, tell=None,
-           optimize: str = "speed"):
+           optimize: str = "speed", row_input: bool = False):
     """Build and run the C (the host, or an emulated Cortex-M core), compare every byte with
     the reference, and with the float model; with `eval`, the labelled accuracy. Returns the
     verify Result (bit_exact, cosine, accuracy, ...; result.gate says why a gate failed,
@@ -201,7 +202,7 @@ def verify(model, *, calib=None, samples: int = 20, seed: int = 0, target: str =
         say("importing, quantizing and planning the model")
         compiled = build(m.path, calib, calib_percentile=calib_percentile, input_shape=input_shape,
                          precision=precision, ram_limit=ram_limit, stream=stream, preprocess=preprocess, tell=tell,
-                         optimize=optimize)
+                         optimize=optimize, row_input=row_input)
         labelled = labelled_set(eval, compiled, preprocess) if eval is not None else None
         summary = summarize(compiled.graph, compiled.plan, compiled.optimize)
         budget.check_flash(summary["weights_bytes"], _limit_text(flash_limit), CONSTANTS_ONLY)

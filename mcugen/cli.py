@@ -96,7 +96,8 @@ def _options(args) -> dict:
     """The options every command passes on to mcugen/api.py."""
     return dict(calib=args.calib, calib_percentile=args.calib_percentile, input_shape=parse_shape(args.input_shape),
                 precision=args.precision, ram_limit=args.ram_limit, flash_limit=args.flash_limit,
-                stream=not args.no_stream, optimize=args.optimize, preprocess=_preprocess(args), tell=_say)
+                stream=not args.no_stream, optimize=args.optimize, preprocess=_preprocess(args), tell=_say,
+                row_input=args.row_input)
 
 
 def cmd_compile(args) -> int:
@@ -227,6 +228,10 @@ def parser() -> argparse.ArgumentParser:
                        help="run every layer whole: no pointwise conv streamed row by row into the depthwise "
                             "conv after it (by default, int8 only, where that lowers the peak; a row window "
                             "instead of the whole tensor, ~1%% more instructions; README, Memory)")
+        p.add_argument("--row-input", action="store_true",
+                       help="the input arrives row by row: the C calls NAME_input_row (you implement it) for each "
+                            "row, once, in order, and the first layers run as a pipeline of row windows, so the "
+                            "input never exists whole (a smaller arena; int8 only; docs/c-api.md)")
         if calib:
             p.add_argument("--calib", metavar="PATH",
                            help="calibration samples: a .npz (the array named after the input, or the only one), "

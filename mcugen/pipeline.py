@@ -71,6 +71,19 @@ def _scalars(value):
         yield float(value)
 
 
+def row_pipeline(graph: Graph, precision: Precision) -> int:
+    """The row pipeline's depth for --row-input, or the reason there is none."""
+    if precision.quantized is False or not precision.kernel_scratch:
+        raise McugenError("--row-input is for int8 builds: --precision float32 takes the whole input")
+    depth = planner.decide_pipeline(graph)
+    if not depth:
+        node = graph.nodes[0]
+        raise McugenError(f"--row-input: the first layer, {quote(node.name or '<unnamed>')} ({node.op}), cannot run on "
+                          "rows of the input (a row pipeline starts with a conv, depthwise or pointwise layer "
+                          "that reads every input row)")
+    return depth
+
+
 def front(model: str | Path, input_shape: tuple[int, ...] | None = None) -> tuple[Graph, list[str]]:
     graph, notes = frontend.read(model, input_shape)
     passes.normalize(graph)
@@ -84,10 +97,12 @@ def build(model: str | Path, calib: str | Path | None = None, percentile: float 
           quantized: bool = True, ram_limit: str | None = None,
           input_shape: tuple[int, ...] | None = None, precision: str | Precision = INT8,
           stream: bool = True, optimize: str = OPTIMIZE_CHOICES[0],
-          preprocess: samples.Preprocess = samples.DEFAULT) -> Compiled:
+          preprocess: samples.Preprocess = samples.DEFAULT, row_input: bool = False) -> Compiled:
     """quantized=False stops before calibration (report needs only shapes and the plan).
     stream=False keeps every layer whole (planner.decide_streams). optimize ("speed" or
-    "size") rides along in the result for emit and the report (ops.base.OPTIMIZE)."""
+    "size") rides along in the result for emit and the report (ops.base.OPTIMIZE).
+    row_input: the input arrives row by row (--row-input): the first layers run as a row
+    pipeline (planner.decide_pipeline), int8 only."""
     precision = get_precision(precision)
     if optimize not in OPTIMIZE_CHOICES:
         raise McugenError(f"--optimize must be one of {', '.join(OPTIMIZE_CHOICES)}, got {optimize!r}")
@@ -95,7 +110,7 @@ def build(model: str | Path, calib: str | Path | None = None, percentile: float 
     if not precision.quantized and any(t.fixed is not None for t in graph.tensors.values()):
         raise McugenError(f"{graph.source}: the model is already quantized (QuantizeLinear/DequantizeLinear "
                           "pairs): compile it as int8; --precision float32 is for float models")
-    plan = planner.plan(graph, precision, stream=stream)
+    plan = planner.plan(graph, precision, stream=stream, pipeline=row_pipeline(graph, precision) if row_input else 0)
     result = Compiled(graph, plan, notes=notes, precision=precision, optimize=optimize)
     planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast
     if not quantized:

@@ -44,12 +44,14 @@ EXAMPLES = ROOT / "examples"
 # file is included whole), pointwise (speed layout),
 # the streamed pointwise+depthwise pair, avg_pool, fully_connected, softmax; v3: add, mul,
 # lut (hardswish, sigmoid), global_avg_pool (squeeze-excite); digs: the size layout of
-# the pointwise weights; digf: every float32 kernel the examples use.
+# the pointwise weights; digf: every float32 kernel the examples use; digr: --row-input's
+# row pipeline and the stages' row functions.
 MODELS = [
     ("dig", "digits_mobilenet_v1.onnx", {}),
     ("v3", "mobilenet_v3_small_075_96.onnx", {}),
     ("digs", "digits_mobilenet_v1.onnx", {"optimize": "size"}),
     ("digf", "digits_mobilenet_v1.onnx", {"precision": "float32"}),
+    ("digr", "digits_mobilenet_v1.onnx", {"row_input": True}),  # --row-input: the row pipeline
 ]
 # The weights files are pure data (and slow to analyse when large): digits' stand for the
 # template, one per precision.

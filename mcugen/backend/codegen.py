@@ -172,11 +172,18 @@ def kernels_dir() -> Path:
     return folder
 
 
+ROW_PIPELINE = "row_pipeline"  # the kind of --row-input's pipeline runner (planner/rows.py)
+ROW_PIPELINE_KERNELS = {"s8": CKernel("mcugen_row_pipeline_s8")}  # it calls each stage's own kernel, pasted before
+
+
 def kernel(kind: str, precision: Precision) -> CKernel:
-    """The C kernel of a layer kind in this precision: an op's own (its C_KERNELS), or the
-    kernel an op runs with its producer streamed inside (its STREAM_KERNEL)."""
+    """The C kernel of a layer kind in this precision: an op's own (its C_KERNELS), the
+    kernel an op runs with its producer streamed inside (its STREAM_KERNEL), or the row
+    pipeline's runner."""
     if kind in ops.REGISTRY:
         return ops.get(kind).C_KERNELS[precision.suffix]
+    if kind == ROW_PIPELINE:
+        return ROW_PIPELINE_KERNELS[precision.suffix]
     op = next(op for op in ops.REGISTRY.values() if kind == op.STREAM_KERNEL)
     return op.STREAM_C_KERNELS[precision.suffix]
 
@@ -185,6 +192,7 @@ def kernels(precision: Precision) -> dict[str, CKernel]:
     """Every kernel of a precision, by layer kind (ops and stream kernels), from the ops."""
     kinds = [kind for kind, op in ops.REGISTRY.items() if precision.suffix in op.C_KERNELS]
     kinds += [op.STREAM_KERNEL for op in ops.REGISTRY.values() if precision.suffix in op.STREAM_C_KERNELS]
+    kinds += [ROW_PIPELINE] if precision.suffix in ROW_PIPELINE_KERNELS else []
     return {kind: kernel(kind, precision) for kind in sorted(kinds)}
 
 
@@ -300,10 +308,64 @@ def _params(node, precision: Precision) -> dict:
     return float32.layer_params(node)
 
 
+def _row_code(g: Graph, plan: Plan, index: int, values: dict, precision: Precision, ident: str) -> dict:
+    """A pipelined layer's function of one output row (mcugen_row_pipeline_s8.c's
+    mcugen_row_fn_t): its kernel with its constant dims, but for the rows in the window
+    (in_h, out_h = 1, pad_top; a pointwise conv: one row of pixels)."""
+    node = g.nodes[index]
+    code = layer_code(node.op, precision, ident, values)
+    dims_t, dims = code.kernel.structs[0][:2]
+    fields = ops.get(node.op).row_fields(node, g.shape(node.input))
+    edits = [f"d.{k} = {v};" for k, v in fields.items()]
+    call = code.call.replace(f"&{ident}_{dims}", "&d")
+    unused = [name for name in ("rows", "pad_top") if name not in fields.values()] + (["arena"] if "arena" not in call else [])
+    edits += [f"(void){name};" for name in unused]
+    return dict(code=code, dims_t=dims_t, dims=f"{ident}_{dims}", edits=edits, call=call)
+
+
+def _pipeline(g: Graph, plan: Plan, prefix: str) -> dict | None:
+    """The row pipeline's stages (mcugen_row_stage_t rows) and where it writes, or None."""
+    if not plan.pipeline:
+        return None
+    base = plan.offsets[planner.scratch_name(g, plan.pipeline - 1)]
+    windows = planner.rows.window_offsets(g, plan.pipeline)
+    stages = [dict(in_h=s.in_h, kernel_h=s.kernel_h, stride_h=s.stride_h, pad_top=s.pad_top, out_h=s.out_h,
+                   row_bytes=s.row_bytes, window=base + at, row=f"&{prefix}_l{s.layer}_row")
+              for s, at in zip(planner.rows.stages(g, plan.pipeline), windows)]
+    last = g.nodes[plan.pipeline - 1]
+    out_row = g.shape(last.output)[2] * g.shape(last.output)[3]
+    return dict(count=plan.pipeline, last=plan.pipeline - 1, struct=c_struct("mcugen_row_stage_t", f"{prefix}_stages", stages),
+                output=address(plan, last.output), out_row=out_row, height=g.shape(g.input)[1],
+                row_size=g.shape(g.input)[2] * g.shape(g.input)[3])
+
+
 def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, prefix: str,
             optimize: str) -> list[dict]:
     layers = []
+    pipe_scratch = None
+    if plan.pipeline:  # the stages' kernels share the scratch after the windows
+        at = plan.offsets[planner.scratch_name(g, plan.pipeline - 1)] + planner.rows.window_offsets(g, plan.pipeline)[-1]
+        pipe_scratch = _plus("arena", at)
     for index, node in enumerate(g.nodes):
+        if index < plan.pipeline:
+            in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
+            # in the pipeline: one output row, from the window to `out`, the arena's scratch shared
+            io = dict(input="window", output="out", scratch=pipe_scratch,
+                      scratch16=_cast(pipe_scratch, "int16_t"), scratch32=_cast(pipe_scratch, "int32_t"), backward=0)
+            ident = f"{prefix}_l{index}"
+            values = layer_values(node, in_shapes, out_shape, precision,
+                                  {a.suffix: a.symbol for a in arrays if a.layer == index}, io, False, optimize)
+            row = _row_code(g, plan, index, values, precision, ident)
+            last = index == plan.pipeline - 1
+            layers.append(dict(
+                index=index, id=ident, streamed=False, row=row,
+                trace_output=address(plan, node.output) if last else address(plan, g.nodes[plan.pipeline - 1].output),
+                trace_size=g.tensors[node.output].size if last else 0,
+                comment=c_comment(f"{node.name or '<unnamed>'} ({node.onnx_op})"),
+                summary=f"{node.op} {' + '.join(map(_shape_text, in_shapes))} -> {_shape_text(out_shape)}",
+                code=row["code"],
+            ))
+            continue
         in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
         streamed = index in plan.streamed
         # A streamed layer's output never exists whole: the arena has no place for it.
@@ -329,6 +391,7 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, pr
             index=index,
             id=ident,
             streamed=streamed,
+            row=None,
             trace_output=inputs[0] if streamed else output,  # traced as empty: nothing to show
             trace_size=0 if streamed else g.tensors[node.output].size,
             comment=c_comment(f"{node.name or '<unnamed>'} ({node.onnx_op})"),
@@ -368,7 +431,8 @@ def _io(g: Graph, plan: Plan, name: str, prefix: str, file_type: str = "float32"
     t = g.tensors[name]
     dims = list(zip(("HEIGHT", "WIDTH", "CHANNELS"), t.shape[1:])) if len(t.shape) == 4 else []
     unsigned = file_type == "uint8"  # the int8 tensor with its top bit flipped: q_u8 = q + 128
-    io = dict(size=t.size, dims=dims, offset=plan.offsets[name], address=address(plan, name),
+    where = plan.offsets.get(name)  # None: a row pipeline's input, which never exists whole
+    io = dict(size=t.size, dims=dims, offset=where, address=None if where is None else address(plan, name),
               c_type="uint8_t" if unsigned else plan.precision.c_type, unsigned=unsigned)
     if t.q is not None:  # int8; float32 tensors have no quantization
         io.update(scale=_cfloat(t.q.scale), zero_point=t.q.zero_point + (128 if unsigned else 0))
@@ -385,6 +449,8 @@ def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIM
     arrays = layer_arrays(g, name, precision, optimize)
     kinds = sorted({node.op for node in g.nodes})
     kinds += sorted({ops.get(g.nodes[i + 1].op).STREAM_KERNEL for i in plan.streamed})  # after the kernels they call
+    kinds += [ROW_PIPELINE] if plan.pipeline else []  # after the kernels of its stages
+    files = library_files(kinds, precision)
     weights_size = sum(a.nbytes for a in arrays)
     context = dict(
         p=name,
@@ -399,7 +465,8 @@ def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIM
         num_layers=len(g.nodes),
         input=_io(g, plan, g.input, name, g.input_type),
         output=_io(g, plan, g.output, name, g.output_type),
-        library=library_text(library_files(kinds, precision)),
+        library=library_text(files),
+        pipeline=_pipeline(g, plan, name),
         layers=_layers(g, plan, arrays, precision, name, optimize),
         arrays=arrays,
         model_sha256=model_sha256,
@@ -412,6 +479,7 @@ def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIM
     }
 
 
-def runner_source(name: str) -> str:
-    """The verification harness's main(), for `mcugen verify`."""
-    return environment().get_template("runner.c.j2").render(p=name, P=name.upper())
+def runner_source(name: str, row_input: bool = False) -> str:
+    """The verification harness's main(), for `mcugen verify`; row_input: it implements
+    NAME_input_row, a fake camera that checks the rows are asked for once each, in order."""
+    return environment().get_template("runner.c.j2").render(p=name, P=name.upper(), row_input=row_input)

@@ -164,13 +164,26 @@ def unpaired_access(node, in_shape, out_shape):
     return None
 
 
+def row_window(node):
+    """(kernel_h, stride_h, pad_top) of a layer that can run one output row at a time in a
+    row pipeline (planner/rows.py), or None: it cannot."""
+    return None
+
+
+def row_fields(node, in_shape) -> dict:
+    """The fields of a row pipeline stage's first struct to change for one output row, as
+    C expressions (`rows`: the rows in its window, `pad_top`: padding rows above them)."""
+    raise AssertionError("row_fields is called only for ops with a row_window")
+
+
 def _not_streaming(*args):
     raise AssertionError("stream hooks are called only for ops whose can_stream says yes")
 
 
 OPTIONAL = dict(scratch=scratch, copy_candidate=copy_candidate, copy_fields=copy_fields,
                 float_arrays=float_arrays, float_fields=float_fields, can_stream=can_stream,
-                backward_access=backward_access, unpaired_access=unpaired_access, stream_access=_not_streaming,
+                backward_access=backward_access, unpaired_access=unpaired_access, row_window=row_window,
+                row_fields=row_fields, stream_access=_not_streaming,
                 stream_scratch=_not_streaming, stream_window_bytes=_not_streaming)
 
 

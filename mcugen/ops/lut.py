@@ -116,6 +116,17 @@ def access(node, in_shape, out_shape):
     return common.Access(np.arange(int(np.prod(in_shape[1:]))), 1)
 
 
+def row_window(node) -> tuple[int, int, int]:
+    """(kernel_h, stride_h, pad_top): byte by byte, so one output row reads its own input
+    row (a row pipeline, planner/rows.py)."""
+    return 1, 1, 0
+
+
+def row_fields(node, in_shape) -> dict:
+    """A row pipeline's call: one row's values."""
+    return dict(size=str(int(np.prod(in_shape[2:]))))
+
+
 def cost(node, in_shape, out_shape):
     return common.Cost(0, 256)
 

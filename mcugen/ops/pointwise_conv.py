@@ -113,6 +113,17 @@ def scratch(node, in_shape, out_shape):
     return PIXELS_AT_ONCE * 2 * (-(-in_shape[-1] // 4) * 4)
 
 
+def row_window(node) -> tuple[int, int, int]:
+    """(kernel_h, stride_h, pad_top): each output row reads its own input row (a row
+    pipeline, planner/rows.py, runs the kernel on one row: pixels = width)."""
+    return 1, 1, 0
+
+
+def row_fields(node, in_shape) -> dict:
+    """The dims a row pipeline's call changes: one row of pixels."""
+    return dict(pixels=str(in_shape[2]))
+
+
 def cost(node, in_shape, out_shape, optimize=SPEED):
     w = node.attrs["weight"]
     out_c, in_c = w.shape

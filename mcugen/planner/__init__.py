@@ -24,8 +24,9 @@ import numpy as np
 
 from mcugen import ops
 from mcugen.ir import Graph
+from mcugen.planner import rows  # noqa: F401
 from mcugen.planner.budget import check_limit, parse_bytes  # noqa: F401  the package's interface
-from mcugen.planner.decide import decide_copies, decide_streams, schedule  # noqa: F401
+from mcugen.planner.decide import decide_copies, decide_pipeline, decide_streams, schedule  # noqa: F401
 from mcugen.planner.execution import (  # noqa: F401
     LAYER_BY_LAYER,
     Execution,
@@ -65,6 +66,7 @@ class Plan:
     streamed: list[int] = field(default_factory=list)  # layers run inside the next one (decide_streams)
     copies: list[int] = field(default_factory=list)  # layers that copy their input first (decide_copies)
     backward: list[int] = field(default_factory=list)  # layers run back to front (their output over their input from above)
+    pipeline: int = 0  # --row-input: layers 0 .. pipeline-1 run as one row pipeline (planner/rows.py)
     unpaired: list[int] = field(default_factory=list)  # layers run one output pixel at a time (unpair_peak)
 
     @property
@@ -73,22 +75,23 @@ class Plan:
 
     @property
     def execution(self) -> Execution:
-        return Execution(frozenset(self.streamed), frozenset(self.copies), frozenset(self.unpaired))
+        return Execution(frozenset(self.streamed), frozenset(self.copies), self.pipeline, frozenset(self.unpaired))
 
 
-def plan(graph: Graph, precision: Precision = INT8, stream: bool = True) -> Plan:
+def plan(graph: Graph, precision: Precision = INT8, stream: bool = True, pipeline: int = 0) -> Plan:
     """Offsets for the graph in its order. stream: let decide_streams run producers inside
-    their consumers. Only kernels that take scratch (int8) copy or stream."""
-    copies = decide_copies(graph) if precision.kernel_scratch else frozenset()
-    layered = offsets_for(graph, Execution(copies=copies), precision)
+    their consumers. pipeline: run layers 0 .. pipeline-1 as a row pipeline (--row-input,
+    decide_pipeline; int8 only). Only kernels that take scratch (int8) copy or stream."""
+    copies = decide_copies(graph, pipeline=pipeline) if precision.kernel_scratch else frozenset()
+    layered = offsets_for(graph, Execution(copies=copies, pipeline=pipeline), precision)
     if not precision.kernel_scratch:
         return layered
     if not stream:
         return unpair_peak(graph, layered, precision)
-    streamed = decide_streams(graph, copies)
+    streamed = decide_streams(graph, copies, pipeline)
     if not streamed:
         return unpair_peak(graph, layered, precision)
-    ex = Execution(streamed, decide_copies(graph, streamed))
+    ex = Execution(streamed, decide_copies(graph, streamed, pipeline), pipeline)
     with_streams = offsets_for(graph, ex, precision, baseline=layered.baseline_bytes)
     # A lower bound need not give a smaller arena: else keep layer by layer.
     return unpair_peak(graph, with_streams if with_streams.arena_size < layered.arena_size else layered, precision)
@@ -100,8 +103,8 @@ def unpair_peak(graph: Graph, found: Plan, precision: Precision = INT8) -> Plan:
     the peak's cost, e.g. MobileNetV2's first depthwise layer, in place). Only the peak
     layer is tried: elsewhere a pixel of distance costs nothing, and pairs are faster."""
     step, ex = found.peak_step, found.execution
-    if step in ex.unpaired or step in ex.copies or ex.producer(graph, step) is not None:
-        return found
+    if step in ex.unpaired or step in ex.copies or step < ex.pipeline or ex.producer(graph, step) is not None:
+        return found  # (a pipelined layer's windows are its own: no overlap to narrow)
     node = graph.nodes[step]
     if ops.get(node.op).unpaired_access(node, graph.shape(node.input), graph.shape(node.output)) is None:
         return found
@@ -122,5 +125,5 @@ def offsets_for(graph: Graph, ex: Execution, precision: Precision = INT8, baseli
     backward = sorted(first[dst] for (_, dst), rule in rules.items() if isinstance(rule, Overlap))
     return Plan(found.offsets, found.arena_size, max(needs), int(np.argmax(needs)), bufs, rules, found.strategy,
                 found.sizes["no_overlap"] if baseline is None else baseline, found.sizes, precision,
-                streamed=sorted(ex.streamed), copies=sorted(ex.copies), backward=backward,
+                streamed=sorted(ex.streamed), copies=sorted(ex.copies), backward=backward, pipeline=ex.pipeline,
                 unpaired=sorted(ex.unpaired))

@@ -9,6 +9,7 @@ from itertools import islice
 
 from mcugen import ops
 from mcugen.ir import Graph, Node
+from mcugen.planner import rows
 from mcugen.planner.execution import (
     LAYER_BY_LAYER,
     Execution,
@@ -56,22 +57,34 @@ def schedule(graph: Graph) -> list[Node]:
     return best
 
 
-def decide_streams(graph: Graph, copies: frozenset[int] = frozenset()) -> frozenset[int]:
+def decide_pipeline(graph: Graph) -> int:
+    """The row pipeline's depth (--row-input) with the smallest lower bound, the shallowest
+    on ties (each stage costs a kernel call and a memmove per row): every depth is tried.
+    0: the first layer cannot run on rows."""
+    best, best_bound = 0, None
+    for depth in range(1, rows.max_depth(graph) + 1):
+        trial = bound(graph, Execution(pipeline=depth))
+        if best_bound is None or trial < best_bound:
+            best, best_bound = depth, trial
+    return best
+
+
+def decide_streams(graph: Graph, copies: frozenset[int] = frozenset(), pipeline: int = 0) -> frozenset[int]:
     """The layers to stream into their consumer (MCUNetV2's patch-based inference, without
     recomputation: a window of rows) where, and only where, that lowers the lower bound:
     the layers that set the peak, one at a time until no candidate helps. Each streamed
     layer costs a few instructions per row and keeps its output from ever existing whole.
     `copies`: the layer-by-layer plan's copies, in place while streams are weighed."""
-    candidates = [step for step in range(len(graph.nodes)) if can_stream(graph, step)]
+    candidates = [step for step in range(len(graph.nodes)) if can_stream(graph, step, Execution(pipeline=pipeline))]
     streamed: frozenset[int] = frozenset()
-    best_bound = bound(graph, Execution(streamed, copies))
+    best_bound = bound(graph, Execution(streamed, copies, pipeline))
     while True:
         best = None
         for step in candidates:
             # A layer is a producer or a consumer, not both: no chains of streams.
             if {step - 1, step, step + 1} & streamed:
                 continue
-            trial = bound(graph, Execution(streamed | {step}, copies))
+            trial = bound(graph, Execution(streamed | {step}, copies, pipeline))
             if trial < best_bound and (best is None or trial < best[0]):
                 best = (trial, step)
         if best is None:
@@ -80,18 +93,18 @@ def decide_streams(graph: Graph, copies: frozenset[int] = frozenset()) -> frozen
         streamed = streamed | {best[1]}
 
 
-def decide_copies(graph: Graph, streamed: frozenset[int] = frozenset()) -> frozenset[int]:
+def decide_copies(graph: Graph, streamed: frozenset[int] = frozenset(), pipeline: int = 0) -> frozenset[int]:
     """The layers whose kernel first copies its input into scratch (ops' copy_candidate:
     the small depthwise layers), where that is free: where the step's bytes, with the copy
     (which frees the whole input for the output) and its scratch, stay within the lower
     bound without any copies."""
-    ex = Execution(streamed)
+    ex = Execution(streamed, pipeline=pipeline)
     bufs, rules = buffers(graph, ex), overlap_rules(graph, ex)
     needs = step_needs(bufs, rules)
     most = max(needs)
     copies = set()
     for step, node in enumerate(graph.nodes):
-        if step in streamed or ex.producer(graph, step) is not None:
+        if step in streamed or step < pipeline or ex.producer(graph, step) is not None:
             continue  # a streamed pair's consumer reads a row window, not a whole input
         copy = ops.get(node.op).copy_candidate(node, *graph.in_shapes(node), graph.shape(node.output))
         if not copy:

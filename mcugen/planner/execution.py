@@ -34,6 +34,7 @@ import numpy as np
 from mcugen import ops
 from mcugen.ir import Graph, Node
 from mcugen.ops.base import Access
+from mcugen.planner import rows
 from mcugen.planner.offsets import Buffer, Overlap, Rules, align
 from mcugen.precision import INT8, Precision
 
@@ -44,6 +45,7 @@ class Execution:
 
     streamed: frozenset[int] = frozenset()  # layers run row by row inside the next one
     copies: frozenset[int] = frozenset()  # layers that first copy their input into padded scratch
+    pipeline: int = 0  # layers 0 .. pipeline-1 run as one row pipeline (--row-input; planner/rows.py)
     unpaired: frozenset[int] = frozenset()  # layers whose kernel computes one output pixel at a time
 
     def producer(self, graph: Graph, step: int) -> Node | None:
@@ -57,7 +59,7 @@ LAYER_BY_LAYER = Execution()
 def reads(graph: Graph, ex: Execution = LAYER_BY_LAYER) -> list[list[str]]:
     """The arena tensors each step reads. A streamed producer runs inside the next step:
     it reads nothing at its own step, and its input is read by the next one in its place."""
-    out = [list(node.inputs) for node in graph.nodes]
+    out = [list(node.inputs) if step >= ex.pipeline else [] for step, node in enumerate(graph.nodes)]
     for step in sorted(ex.streamed):
         node = graph.nodes[step]
         out[step] = []
@@ -67,12 +69,13 @@ def reads(graph: Graph, ex: Execution = LAYER_BY_LAYER) -> list[list[str]]:
 
 def buffers(graph: Graph, ex: Execution = LAYER_BY_LAYER, precision: Precision = INT8) -> list[Buffer]:
     elem_bytes = precision.elem_bytes
-    first = {graph.input: 0}
-    last = {graph.input: 0}
+    # A row pipeline's input arrives row by row, into its first window: no buffer.
+    first = {graph.input: 0} if not ex.pipeline else {}
+    last = {graph.input: 0} if not ex.pipeline else {}
     for step, (node, read) in enumerate(zip(graph.nodes, reads(graph, ex))):
         for name in read:
             last[name] = max(last.get(name, step), step)
-        if step in ex.streamed:  # its output never exists whole: no buffer
+        if step in ex.streamed or step < ex.pipeline - 1:  # its output never exists whole: no buffer
             continue
         for name in node.outputs:
             first[name] = step
@@ -97,8 +100,10 @@ def step_scratch(graph: Graph, ex: Execution, step: int) -> int:
     """Bytes of working memory at a step: the kernel's own, or for a layer with a streamed
     producer, its row window and the producer's scratch (the consumer's stream_scratch)."""
     node = graph.nodes[step]
-    if step in ex.streamed:
+    if step in ex.streamed or step < ex.pipeline - 1:
         return 0
+    if step == ex.pipeline - 1:  # the whole pipeline runs at its last layer's step
+        return align(rows.scratch_bytes(graph, ex.pipeline))
     producer = ex.producer(graph, step)
     if producer is None:
         return scratch_bytes(graph, node, step in ex.copies)
@@ -114,10 +119,11 @@ def scratch_name(graph: Graph, step: int) -> str:
     return name
 
 
-def can_stream(graph: Graph, step: int) -> bool:
+def can_stream(graph: Graph, step: int, ex: Execution = LAYER_BY_LAYER) -> bool:
     """May layer `step` run row by row inside layer step + 1? When the next layer's op
-    consumes rows (its can_stream hook) and is the only reader of the output."""
-    if step + 1 >= len(graph.nodes):
+    consumes rows (its can_stream hook) and is the only reader of the output, and it is
+    not in the row pipeline."""
+    if step + 1 >= len(graph.nodes) or step < ex.pipeline:
         return False
     node, nxt = graph.nodes[step], graph.nodes[step + 1]
     readers = [n for n in graph.nodes if node.output in n.inputs]

@@ -12,7 +12,7 @@ from mcugen.backend import codegen, float32
 from mcugen.errors import escape
 from mcugen.ir import Graph
 from mcugen.ops.base import OPTIMIZE_CHOICES
-from mcugen.planner import Overlap, Plan
+from mcugen.planner import Overlap, Plan, rows
 from mcugen.precision import PRECISIONS
 from mcugen.quant.quantize import onnx_input_shape
 
@@ -105,7 +105,8 @@ def summary(graph: Graph, plan: Plan, optimize: str = OPTIMIZE_CHOICES[0]) -> di
         weights_bytes=sum(r["weight_bytes"] for r in rows),
         macs=sum(r["macs"] for r in rows),
         input=dict(name=escape(graph.input), shape=list(graph.shape(graph.input)[1:]),
-                   offset=plan.offsets[graph.input], bytes=graph.tensors[graph.input].size * plan.elem_bytes,
+                   # offset None: --row-input, the input never exists whole
+                   offset=plan.offsets.get(graph.input), bytes=graph.tensors[graph.input].size * plan.elem_bytes,
                    onnx_layout=graph.input_layout if len(graph.shape(graph.input)) == 4 else "vector",
                    onnx_shape=list(onnx_input_shape(graph)), type=_io_type(graph.input_type, plan)),
         output=dict(name=escape(graph.output), shape=list(graph.shape(graph.output)[1:]),
@@ -121,10 +122,30 @@ def summary(graph: Graph, plan: Plan, optimize: str = OPTIMIZE_CHOICES[0]) -> di
         layers=rows,
         tensors=tensors(graph, plan),
         overlaps=[_overlap(a, b, rule) for (a, b), rule in sorted(plan.overlaps.items())],
+        **({"pipeline": pipeline(graph, plan)} if plan.pipeline else {}),
     )
 
 
+def pipeline(graph: Graph, plan: Plan) -> dict:
+    """--row-input: the row pipeline's stages, each with the rows of its input it keeps
+    (its window) and their bytes; the step's whole scratch buffer (windows, then the
+    stages' kernel scratch) and the last stage's output, whole."""
+    stages = [dict(layer=st.layer, rows=st.window_rows, row_bytes=st.row_bytes, input_rows=st.in_h,
+                   bytes=st.window_bytes) for st in rows.stages(graph, plan.pipeline)]
+    last = graph.nodes[plan.pipeline - 1]
+    return dict(layers=plan.pipeline, stages=stages, kernel_scratch_bytes=rows.kernel_scratch(graph, plan.pipeline),
+                scratch_bytes=rows.scratch_bytes(graph, plan.pipeline),
+                output_bytes=graph.tensors[last.output].size * plan.elem_bytes)
+
+
 OVER = {"forward": "below", "backward": "above"}  # where a layer's output overlaps its input
+
+
+def _where(r: dict) -> str:
+    """A layer's output offset, or why it has none."""
+    if r["streamed"]:
+        return "streamed"
+    return "row pipeline" if r["output_offset"] is None else format(r["output_offset"], ",")
 
 
 def format_text(s: dict) -> str:
@@ -135,7 +156,7 @@ def format_text(s: dict) -> str:
         lines.append(
             f"{r['index']:>3}  {r['op']:<16} {'x'.join(map(str, r['input_shape'])):>11} "
             f"{'x'.join(map(str, r['output_shape'])):>11} {r['macs']:>10,} {r['weight_bytes']:>8,} "
-            f"{'streamed' if r['streamed'] else format(r['output_offset'], ','):>14} {r['output_bytes']:>7,} "
+            f"{_where(r):>14} {r['output_bytes']:>7,} "
             f"{OVER.get(r.get('direction'), ''):>7} "
             f"{(str(r['headroom_bits']) + ' b') if 'headroom_bits' in r else '':>8}  {r['name'][:40]}"
         )
@@ -157,10 +178,22 @@ def format_text(s: dict) -> str:
            "over the input from above ('over in': above; the others from below)"] if s.get("backward_layers") else []),
         *([f"unpaired          layer {', '.join(map(str, s['unpaired_layers']))}: one output pixel at a time "
            "(its kernel's pairs would add a pixel of overlap distance at the peak)"] if s.get("unpaired_layers") else []),
-        f"input             {'x'.join(map(str, s['input']['shape']))} {s['input']['type']} at offset "
-        f"{s['input']['offset']:,}  (the ONNX input: {s['input']['onnx_layout']} "
-        f"{'x'.join(map(str, s['input']['onnx_shape']))})",
+        *(_pipeline_text(s["pipeline"]) if "pipeline" in s else []),
+        f"input             {'x'.join(map(str, s['input']['shape']))} {s['input']['type']} "
+        + ("row by row (--row-input: NAME_input_row)" if s["input"]["offset"] is None else
+           f"at offset {s['input']['offset']:,}")
+        + f"  (the ONNX input: {s['input']['onnx_layout']} {'x'.join(map(str, s['input']['onnx_shape']))})",
         f"output            {'x'.join(map(str, s['output']['shape']))} {s['output']['type']} at offset "
         f"{s['output']['offset']:,}",
     ]
     return "\n".join(lines)
+
+
+def _pipeline_text(p: dict) -> list[str]:
+    lines = [f"row pipeline      layers 0-{p['layers'] - 1} run row by row as one step (--row-input): "
+             f"{p['scratch_bytes']:,} bytes of row windows and kernel scratch, then layer {p['layers'] - 1}'s "
+             f"output whole ({p['output_bytes']:,} bytes)"]
+    for st in p["stages"]:
+        lines.append(f"                  layer {st['layer']:>2}: keeps {st['rows']} of its input's {st['input_rows']} "
+                     f"rows of {st['row_bytes']:,} bytes: {st['bytes']:,} bytes")
+    return lines

@@ -113,10 +113,13 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     blocks = decode_blocks(program, profile, model)
     layers = []
     streamed = set(compiled.plan.streamed)
+    last_row = compiled.plan.pipeline - 1  # --row-input: the pipeline's work is all at its last layer
     for index, (node, counts, macs) in enumerate(zip(g.nodes, profile.layers, macs_per_layer)):
         instructions, cyc = layer_cost(counts, blocks, model, skip)
-        if index in streamed:
+        if index in streamed or index < last_row:
             ratio = None
+        elif index == last_row:
+            ratio = _ratio(instructions, sum(macs_per_layer[:index + 1]))
         else:
             ratio = _ratio(instructions, macs + (macs_per_layer[index - 1] if index - 1 in streamed else 0))
         layers.append(LayerFigures(index, node.op, macs, instructions, ratio, round(cyc), index in streamed))
@@ -124,6 +127,9 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     total_cycles = sum(layer.cycles for layer in layers)
     macs = sum(macs_per_layer)
     notes = []
+    if last_row > 0:
+        notes.append(f"--row-input: layers 0-{last_row} run as one row pipeline; their instructions and cycles are "
+                     f"layer {last_row}'s (with the runner's fake camera copying the input's rows)")
     if ram["stack"] < ram["stack_measured"]:  # the static analysis missed a call: say so, not hide it
         notes.append(f"the static stack ({ram['stack']} B) is below the measured one ({ram['stack_measured']} B)")
     return BenchResult(

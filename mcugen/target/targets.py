@@ -215,8 +215,10 @@ def linker_script(target: Target) -> str:
     return text
 
 
-def runner_source(name: str) -> str:
-    return codegen.environment().get_template("target/runner.c.j2").render(p=name, P=name.upper())
+def runner_source(name: str, row_input: bool = False) -> str:
+    """The emulator's main; row_input: it implements NAME_input_row (a fake camera)."""
+    return codegen.environment().get_template("target/runner.c.j2").render(p=name, P=name.upper(),
+                                                                            row_input=row_input)
 
 
 def build_elf(files: dict[str, str], name: str, target: Target, cross: CrossCompiler, folder: Path,
@@ -225,7 +227,8 @@ def build_elf(files: dict[str, str], name: str, target: Target, cross: CrossComp
     check_precision(target, cross, precision)
     for fname, text in files.items():
         (folder / fname).write_text(text)
-    (folder / "runner.c").write_text(runner_source(name))
+    row_input = f"#define {name.upper()}_ROW_INPUT 1" in files[f"{name}.h"]  # a --row-input build
+    (folder / "runner.c").write_text(runner_source(name, row_input))
     (folder / "startup.c").write_text(target_file("startup.c"))
     (folder / "link.ld").write_text(linker_script(target))
     model = [folder / f"{name}.c", folder / f"{name}_weights.c"]

@@ -16,13 +16,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from mcugen import frontend, layout, reference
+from mcugen import frontend, layout, planner, reference
 from mcugen.backend import codegen
 from mcugen.errors import McugenError, escape
 from mcugen.frontend import qdq, tflite
@@ -111,7 +112,7 @@ def run_c(compiled: Compiled, name: str, x: np.ndarray, cc: str, trace: bool = F
         folder = Path(tmp)
         for fname, text in files.items():
             (folder / fname).write_text(text)
-        (folder / "runner.c").write_text(codegen.runner_source(name))
+        (folder / "runner.c").write_text(codegen.runner_source(name, compiled.plan.pipeline > 0))
         sources = [folder / f"{name}.c", folder / f"{name}_weights.c", folder / "runner.c"]
         binary = folder / "runner"
         toolchain.build(sources, binary, cc, defines=toolchain.runner_defines(name, trace),
@@ -206,11 +207,20 @@ def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, runner) -
     expected = reference.run_int8(g, sample[None], keep=True)
     offset = 0
     for index, node in enumerate(g.nodes):
-        if index in compiled.plan.streamed:  # traced as empty: its output never exists whole
-            continue
+        if index in compiled.plan.streamed or index < compiled.plan.pipeline - 1:
+            continue  # traced as empty: its output never exists whole
         want = expected[node.output].reshape(-1)
         got = dump[offset: offset + want.size]
         offset += want.size
+        if (got.size != want.size or np.any(got != want)) and index < compiled.plan.pipeline:
+            # The row pipeline's layers have no outputs of their own: the whole-input build's
+            # trace names the first that differs (the same kernels, on whole tensors).
+            whole = dataclasses.replace(compiled, plan=planner.plan(g, compiled.precision))
+            found = first_bad_layer(whole, name, sample, runner)
+            return dict(found, row_pipeline=compiled.plan.pipeline) if found else dict(
+                index=index, name=escape(node.name or "<unnamed>"), op=node.op,
+                differing_bytes=int(np.sum(got != want[: got.size])) if got.size else int(want.size),
+                streamed_inside=None, row_pipeline=compiled.plan.pipeline)
         if got.size != want.size or np.any(got != want):
             # A layer streamed into this one has no output of its own to compare: either may differ.
             inside = index - 1 if index - 1 in compiled.plan.streamed else None

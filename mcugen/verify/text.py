@@ -18,6 +18,9 @@ def format_int8(r) -> str:
         b = r.first_bad_layer
         inside = "" if b.get("streamed_inside") is None else (
             f"; layer #{b['streamed_inside']} runs inside it, streamed, and may be the one")
+        if b.get("row_pipeline"):
+            inside += (f"; the row pipeline (layers 0-{b['row_pipeline'] - 1}) has no per-layer outputs: "
+                       "named by the whole-input build's trace")
         lines.append(f"first layer that differs: #{b['index']} {b['op']} '{b['name']}' ({b['differing_bytes']} bytes{inside})")
     apart = [f"{kind} samples {top1:.1%}, cosine {cos:.4f}" for kind, top1, cos in (
         ("--calib", r.real_top1_agreement, r.real_cosine), ("random", r.random_top1_agreement, r.random_cosine))
