@@ -107,11 +107,6 @@ def at_depth(compiled, depth):
 @pytest.mark.parametrize("cc", COMPILERS)
 def test_small_pipeline_is_bit_exact(small, cc, flags, depth):
     small = at_depth(small, depth)
-    if cc == "clang" and flags == EMULATE_DSP:
-        # clang on x86-64 loads this model's 16-byte bias with movdqa, taking the ABI's 16-byte
-        # alignment of a 16-byte global array for granted; NAME_weights.c aligns it to 4. The
-        # whole-input build of the same model faults the same way (not the pipeline's doing).
-        pytest.skip("clang -DMCUGEN_EMULATE_DSP on x86-64: the weights' alignment (see the comment)")
     x = np.random.default_rng(3).integers(-128, 128, (4, 10, 8, 2)).astype(np.int8)
     got = np.frombuffer(verify_int8.run_c(small, "rw", x, cc, extra_flags=flags), np.int8)
     assert np.array_equal(got, reference.run_int8(small.graph, x).reshape(-1))
