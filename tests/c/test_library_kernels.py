@@ -52,6 +52,25 @@ def test_pointwise_in_both_weight_layouts(kind, optimize, data):
         kernel_driver.check(cases, CC, flags)
 
 
+@pytest.mark.parametrize("in_c", [5, 36, 64])
+@SETTINGS
+@given(data=st.data())
+def test_wide_pointwise_remainders(in_c, data):
+    """The speed layout's DSP kernel where its loops leave something over: 1 to 7 pixels (a
+    last group of 1 to 3 pixels, each count its own code), an odd out_c, in_c not a multiple
+    of 4 (5), or of the 8 pairs a pass of its accumulation loop takes (36: two passes and 2
+    pairs; 64: passes only). in_c up to 24 in the random draws never reaches a second pass."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    cases = []
+    for pixels in range(1, 8):
+        out_c = data.draw(st.sampled_from([1, 3, 6]))
+        node = kernel_driver._weighted_int8(data.draw, rng, "pointwise_conv", {}, (out_c, in_c), out_c)
+        x = rng.integers(-128, 128, size=(1, 1, pixels, in_c)).astype(np.int8)
+        cases.append(kernel_driver.Case("pointwise_conv", [node], [x]))
+    for flags in ((), EMULATE_DSP):
+        kernel_driver.check(cases, CC, flags)
+
+
 @pytest.mark.parametrize("kind", sorted(codegen.kernels(FLOAT32)))
 @SETTINGS
 @given(data=st.data())
