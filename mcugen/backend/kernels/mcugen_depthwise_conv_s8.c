@@ -231,8 +231,11 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_pair_s8(int32_t channels, int32_t row, i
                 b += x2 * w0 + p[c3] * w1 + p[c4] * w2;
             }
         }
-        output[c] = mcugen_requant_short_s8(a, r->mult[c], r->shift[c], zp, lo, hi);
-        next[c] = mcugen_requant_short_s8(b, r->mult[c], r->shift[c], zp, lo, hi);
+        {   /* the channel's constants once for both outputs (on the M0, two products each) */
+            const mcugen_channel_q_t cq = mcugen_channel_q(r->mult[c], r->shift[c]);
+            output[c] = mcugen_channel_requant_s8(a, &cq, 1 + 2 * zp, lo, hi);
+            next[c] = mcugen_channel_requant_s8(b, &cq, 1 + 2 * zp, lo, hi);
+        }
     }
 #endif
     if (c < channels) {  /* the channels past the last whole block: one pixel, then the other */
