@@ -199,6 +199,8 @@ static inline int8_t mcugen_requant_fast_s8(int32_t acc, int32_t mult, int32_t r
    constant is built per channel; with the DSP instructions SSAT clamps to int8, and the
    activation's clamp, when there is one, follows (lo and hi are a layer's constants, so the
    tests fold away). Only where the layer's fast flag holds. */
+/* (unused where no kernel takes it: the plain cores' depthwise takes the channel form) */
+/* cppcheck-suppress unusedFunction */
 static inline int8_t mcugen_requant_short_s8(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
                                              int32_t hi)
 {
@@ -223,7 +225,8 @@ static inline int8_t mcugen_requant_short_s8(int32_t acc, int32_t mult, int32_t 
 /* ---- one channel's fast requantization, its constants derived once -------------------
    mcugen_requant_short_s8's value, for kernels that requantize several outputs of one
    channel (a few pixels' worth): mcugen_channel_q once per channel, then
-   mcugen_channel_requant_s8 per output. Only where the layer's fast flag holds. */
+   mcugen_channel_requant_s8 per output. Only where the layer's fast flag holds. The DSP
+   cores' kernels do not take it (their short form is as short): unused there. */
 typedef struct {
     int32_t mult, down;  /* down = e - 2, for e = -shift */
 #if defined(__ARM_ARCH_6M__) || defined(MCUGEN_NO_LONG_MULTIPLY)
@@ -232,6 +235,7 @@ typedef struct {
 #endif
 } mcugen_channel_q_t;
 
+/* cppcheck-suppress unusedFunction */
 static inline mcugen_channel_q_t mcugen_channel_q(int32_t mult, int32_t shift)
 {
     mcugen_channel_q_t c;
@@ -251,6 +255,7 @@ static inline mcugen_channel_q_t mcugen_channel_q(int32_t mult, int32_t shift)
 
 /* h >> (e - 2), h = hi32(acc mult +- 2^30) as mcugen_high_word_fast (the value before the
    short form's last rounding). */
+/* cppcheck-suppress unusedFunction */
 static inline int32_t mcugen_channel_high(int32_t acc, const mcugen_channel_q_t *c)
 {
 #if defined(__ARM_ARCH_6M__) || defined(MCUGEN_NO_LONG_MULTIPLY)
@@ -279,6 +284,7 @@ static inline int32_t mcugen_channel_high(int32_t acc, const mcugen_channel_q_t 
 }
 
 /* The output: ((h >> (e - 2)) + 1 + 2 zp) >> 1, clamped (mcugen_requant_short_s8); zp2 = 1 + 2 zp. */
+/* cppcheck-suppress unusedFunction */
 static inline int8_t mcugen_channel_requant_s8(int32_t acc, const mcugen_channel_q_t *c, int32_t zp2, int32_t lo,
                                                int32_t hi)
 {
