@@ -266,6 +266,66 @@ def test_fixed_point_helpers_match_numpy_at_the_extremes(tmp_path, variant):
     np.testing.assert_array_equal(got[:, 2], rounding_div(div_trunc(acc, 4), mult % 1000 + 1))
 
 
+CHANNEL_MAIN = r"""
+#include <stdio.h>
+
+#include "mcugen_common_s8.h"
+
+int main(void)
+{
+    long acc, mult, shift, zp, lo, hi;
+    while (scanf("%ld %ld %ld %ld %ld %ld", &acc, &mult, &shift, &zp, &lo, &hi) == 6) {
+        const mcugen_channel_q_t c = mcugen_channel_q((int32_t)mult, (int32_t)shift);
+        printf("%d\n", mcugen_channel_requant_s8((int32_t)acc, &c, 1 + 2 * (int32_t)zp, (int32_t)lo, (int32_t)hi));
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("variant", [(), ("-DMCUGEN_NO_LONG_MULTIPLY",)], ids=["long-multiply", "cortex-m0-form"])
+def test_channel_requantization_matches_numpy(tmp_path, variant):
+    """mcugen_channel_q / mcugen_channel_requant_s8 (one channel's constants derived once) against
+    mcugen.fixedpoint, wherever a layer's fast flag allows it (shift <= -2, multiplier above
+    2^30), under UBSan. The M0 form takes two 32-bit products where -2^16 <= acc < 2^16 and
+    four elsewhere: the accumulators at and around both edges, the multipliers whose low half
+    splits at +-2^15 (the two products' extremes) and the largest, and every shift."""
+    import subprocess
+
+    from mcugen.fixedpoint import requantize
+
+    binary = build_requant_check(CHANNEL_MAIN, tmp_path, variant)
+    rng = np.random.default_rng(12)
+    edges = np.array([0, 1, -1, 2**15 - 1, 2**15, -2**15, -2**15 - 1, 2**16 - 1, 2**16, -2**16, -2**16 - 1,
+                      2**16 + 1, -2**16 + 1, 2**31 - 1, -2**31])
+    mults = np.array([2**30 + 1, 2**31 - 1, 2**31 - 2**15, 2**31 - 2**15 - 1, 2**31 - 2**15 + 1,
+                      2**30 + 2**15, 2**30 + 2**15 - 1, 2**30 + 2**15 + 1, 0x5A5A8000, 0x7FFF8000, 0x7FFF7FFF])
+    shifts = np.arange(-31, -1)
+    grid = np.array(np.meshgrid(edges, mults, shifts)).reshape(3, -1)
+    n = 60_000
+    # Every accumulator of the two-product range and a little beyond, at the smallest shifts, where
+    # the most bits reach the rounding (an error in the last place shows there, not at random).
+    every = np.arange(-2**16 - 2, 2**16 + 2)
+    full = np.array(np.meshgrid(every, [2**31 - 1, 0x5A5A8000], [-2, -3])).reshape(3, -1)
+    acc = np.concatenate([grid[0], full[0], rng.integers(-2**17, 2**17, n), rng.integers(-2**31, 2**31, n // 4)])
+    mult = np.concatenate([grid[1], full[1], rng.integers(2**30 + 1, 2**31, n + n // 4)])
+    shift = np.concatenate([grid[2], full[2], rng.integers(-12, -1, n), rng.integers(-31, -1, n // 4)])
+    zp = rng.integers(-128, 128, len(acc))
+    lo = rng.integers(-128, 128, len(acc))
+    hi = np.maximum(lo, rng.integers(-128, 128, len(acc)))
+    lo[len(grid[0]):len(grid[0]) + len(full[0])] = -128  # no clamp to hide the rounding
+    hi[len(grid[0]):len(grid[0]) + len(full[0])] = 127
+    zp[len(grid[0]):len(grid[0]) + len(full[0])] = 0
+    lines = "\n".join(" ".join(map(str, row)) for row in zip(acc, mult, shift, zp, lo, hi))
+    proc = subprocess.run([str(binary)], input=lines, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[:500]
+    got = np.array(proc.stdout.split(), dtype=np.int64)
+    want = np.clip(requantize(acc, mult, shift) + zp, lo, hi)
+    np.testing.assert_array_equal(got, want)
+    inside = (acc >= -2**16) & (acc < 2**16)
+    assert inside.sum() > n // 2 and (~inside).sum() > n // 8  # both of the M0 form's paths
+
+
 @SETTINGS
 @given(st.data())
 def test_pointwise_at_the_edges_of_the_contract(data):

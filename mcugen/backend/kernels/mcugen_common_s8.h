@@ -199,6 +199,8 @@ static inline int8_t mcugen_requant_fast_s8(int32_t acc, int32_t mult, int32_t r
    constant is built per channel; with the DSP instructions SSAT clamps to int8, and the
    activation's clamp, when there is one, follows (lo and hi are a layer's constants, so the
    tests fold away). Only where the layer's fast flag holds. */
+/* (unused where no kernel takes it: the plain cores' depthwise takes the channel form) */
+/* cppcheck-suppress unusedFunction */
 static inline int8_t mcugen_requant_short_s8(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
                                              int32_t hi)
 {
@@ -217,6 +219,78 @@ static inline int8_t mcugen_requant_short_s8(int32_t acc, int32_t mult, int32_t 
     v = v < lo ? lo : v;
     v = v > hi ? hi : v;
 #endif
+    return (int8_t)v;
+}
+
+/* ---- one channel's fast requantization, its constants derived once -------------------
+   mcugen_requant_short_s8's value, for kernels that requantize several outputs of one
+   channel (a few pixels' worth): mcugen_channel_q once per channel, then
+   mcugen_channel_requant_s8 per output. Only where the layer's fast flag holds. The DSP
+   cores' kernels do not take it (their short form is as short): unused there. */
+typedef struct {
+    int32_t mult, down;  /* down = e - 2, for e = -shift */
+#if defined(__ARM_ARCH_6M__) || defined(MCUGEN_NO_LONG_MULTIPLY)
+    int32_t mh, ml;      /* mult = mh 2^16 + ml, ml in (-2^15, 2^15] */
+    int32_t down16;      /* min(e + 13, 31) */
+#endif
+} mcugen_channel_q_t;
+
+/* cppcheck-suppress unusedFunction */
+static inline mcugen_channel_q_t mcugen_channel_q(int32_t mult, int32_t shift)
+{
+    mcugen_channel_q_t c;
+    c.mult = mult;
+    c.down = -shift - 2;
+#if defined(__ARM_ARCH_6M__) || defined(MCUGEN_NO_LONG_MULTIPLY)
+    {
+        const uint32_t high = ((uint32_t)mult + 0x7FFFu) >> 16;  /* mult rounded to 2^16, ties down: <= 2^15 */
+        const uint32_t low = (uint32_t)mult - (high << 16);      /* (-2^15, 2^15], as two's complement */
+        c.mh = (int32_t)high;
+        c.ml = (int32_t)low;
+        c.down16 = (-shift < 18) ? (13 - shift) : 31;
+    }
+#endif
+    return c;
+}
+
+/* h >> (e - 2), h = hi32(acc mult +- 2^30) as mcugen_high_word_fast (the value before the
+   short form's last rounding). */
+/* cppcheck-suppress unusedFunction */
+static inline int32_t mcugen_channel_high(int32_t acc, const mcugen_channel_q_t *c)
+{
+#if defined(__ARM_ARCH_6M__) || defined(MCUGEN_NO_LONG_MULTIPLY)
+    /* Without a long multiply, two 32-bit products where the accumulator is within 2^16
+       (nearly all of them: a layer's outputs are near its zero point):
+         t = acc mh + floor(acc ml / 2^16) = floor(acc mult / 2^16)        (no product, no sum overflows:
+                                                                             |acc| <= 2^16, |mh|, |ml| <= 2^15)
+         u = floor(t / 2) + 2^13 - [acc < 0] 2^14 = floor((acc mult +- 2^30) / 2^17)
+         h >> (e - 2) = u >> (e + 13)                                        (floor divisions nest)
+       and u >> 31 is u >> (e + 13) for any larger count (|u| < 2^31). Elsewhere, the four
+       products of mcugen_high_word_fast. */
+    /* cppcheck-suppress shiftTooManyBitsSigned */
+    const int32_t sign = acc >> 31;  /* -1 or 0 (an arithmetic shift, checked at the top) */
+    int32_t v;
+    if ((acc >> 16) == sign) {
+        const int32_t t = acc * c->mh + ((acc * c->ml) >> 16);
+        const int32_t u = (t >> 1) + 0x2000 + sign * 0x4000;
+        v = u >> c->down16;
+    } else {
+        v = mcugen_high_word_fast(acc, c->mult) >> c->down;
+    }
+    return v;
+#else
+    return mcugen_high_word_fast(acc, c->mult) >> c->down;
+#endif
+}
+
+/* The output: ((h >> (e - 2)) + 1 + 2 zp) >> 1, clamped (mcugen_requant_short_s8); zp2 = 1 + 2 zp. */
+/* cppcheck-suppress unusedFunction */
+static inline int8_t mcugen_channel_requant_s8(int32_t acc, const mcugen_channel_q_t *c, int32_t zp2, int32_t lo,
+                                               int32_t hi)
+{
+    int32_t v = (mcugen_channel_high(acc, c) + zp2) >> 1;
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
     return (int8_t)v;
 }
 

@@ -11,6 +11,10 @@ MCUGEN_INLINE int8_t mcugen_conv_requant_s8(int32_t acc, const mcugen_requant_t 
     return (r->fast != 0) ? mcugen_requant_short_s8(acc, r->mult[oc], r->shift[oc], r->output_zp, r->act_min, r->act_max)
                    : mcugen_requantize_s8(acc, r, oc);
 #else
+    if (r->fast != 0) {  /* the channel form: on the M0, two products where |acc| is within 2^16 */
+        const mcugen_channel_q_t c = mcugen_channel_q(r->mult[oc], r->shift[oc]);
+        return mcugen_channel_requant_s8(acc, &c, 1 + 2 * r->output_zp, r->act_min, r->act_max);
+    }
     return mcugen_requantize_s8(acc, r, oc);
 #endif
 }
@@ -87,6 +91,20 @@ MCUGEN_INLINE void mcugen_conv_pixel_s8(const mcugen_conv_dims_t *d, const mcuge
             const int32_t x2 = mcugen_read_s16x2(col + 2 * p);
             a0 = mcugen_smlad(x2, mcugen_read_s16x2(w0 + 2 * p), a0);
             a1 = mcugen_smlad(x2, mcugen_read_s16x2(w1 + 2 * p), a1);
+        }
+        output[oc] = mcugen_conv_requant_s8(a0, r, oc);
+        output[oc + 1] = mcugen_conv_requant_s8(a1, r, oc + 1);
+    }
+#else
+    /* Without the DSP instructions (M0+), two output channels per pass over `col`: each
+       int16 of the window loaded once for both. */
+    for (; oc + 2 <= out_c; oc += 2) {
+        const int16_t *w0 = weight + oc * 2 * pairs, *w1 = w0 + 2 * pairs;
+        int32_t a0 = bias[oc], a1 = bias[oc + 1];
+        for (int32_t t = 0; t < taps; ++t) {
+            const int32_t x = col[t];
+            a0 += x * w0[t];
+            a1 += x * w1[t];
         }
         output[oc] = mcugen_conv_requant_s8(a0, r, oc);
         output[oc + 1] = mcugen_conv_requant_s8(a1, r, oc + 1);

@@ -12,6 +12,16 @@
    how SXTB16 and a mask split four channels of input. The index of tap t of channel c: */
 #define MCUGEN_DW_W(c, t, taps) ((((c) >> 2) * (taps) + (t)) * 4 + (((c) & 1) << 1) + (((c) >> 1) & 1))
 
+#ifndef MCUGEN_DSP
+/* One output of a fast layer without the DSP kernels: the channel form, which on the M0
+   takes two 32-bit products where |acc| is within 2^16 (mcugen_requant_short_s8's value). */
+static inline int8_t mcugen_dw_requant_s8(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
+{
+    const mcugen_channel_q_t cq = mcugen_channel_q(mult, shift);
+    return mcugen_channel_requant_s8(acc, &cq, 1 + 2 * zp, lo, hi);
+}
+#endif
+
 /* One output pixel of any depthwise window: the general case, and every border pixel.
    Padded taps hold the input zero point (folded into the bias, so they must be added). */
 static void mcugen_depthwise_pixel_s8(const mcugen_conv_dims_t *d, const mcugen_requant_t *r, const int8_t *input,
@@ -104,7 +114,11 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_inside_s8(int32_t channels, int32_t row,
         acc += x[c] * k[0] + x[c1 + c] * k[4] + x[c2 + c] * k[8];
         acc += x1[c] * k[12] + x1[c1 + c] * k[16] + x1[c2 + c] * k[20];
         acc += x2[c] * k[24] + x2[c1 + c] * k[28] + x2[c2 + c] * k[32];
+#ifdef MCUGEN_DSP
         output[c] = mcugen_requant_short_s8(acc, mult[c], shift[c], zp, lo, hi);
+#else
+        output[c] = mcugen_dw_requant_s8(acc, mult[c], shift[c], zp, lo, hi);
+#endif
     }
 }
 
@@ -231,8 +245,11 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_pair_s8(int32_t channels, int32_t row, i
                 b += x2 * w0 + p[c3] * w1 + p[c4] * w2;
             }
         }
-        output[c] = mcugen_requant_short_s8(a, r->mult[c], r->shift[c], zp, lo, hi);
-        next[c] = mcugen_requant_short_s8(b, r->mult[c], r->shift[c], zp, lo, hi);
+        {   /* the channel's constants once for both outputs (on the M0, two products each) */
+            const mcugen_channel_q_t cq = mcugen_channel_q(r->mult[c], r->shift[c]);
+            output[c] = mcugen_channel_requant_s8(a, &cq, 1 + 2 * zp, lo, hi);
+            next[c] = mcugen_channel_requant_s8(b, &cq, 1 + 2 * zp, lo, hi);
+        }
     }
 #endif
     if (c < channels) {  /* the channels past the last whole block: one pixel, then the other */
@@ -306,7 +323,11 @@ static void mcugen_depthwise_3x3_border_s8(const mcugen_conv_dims_t *d, const mc
         for (int32_t t = 0; t < 9; ++t) {
             acc += ((inside >> t) & 1u ? input[base + tap[t] + c] : r->input_zp) * k[4 * t];
         }
+#ifdef MCUGEN_DSP
         output[c] = mcugen_requant_short_s8(acc, r->mult[c], r->shift[c], zp, lo, hi);
+#else
+        output[c] = mcugen_dw_requant_s8(acc, r->mult[c], r->shift[c], zp, lo, hi);
+#endif
     }
 }
 

@@ -291,7 +291,9 @@ MCUGEN_INLINE void mcugen_pointwise_wide_quad_s8(const mcugen_pointwise_dims_t *
    +-127), so a product's lanes are within +-16256, and two products' low lanes sum to
    within +-32512 < 2^15, with no int32 overflow (2 * 128 * 127 * (2^16 + 1) < 2^31).
    After every two, the low lane is read back as an int16 and the high lane is the rest,
-   shifted down. The input bytes are read directly (no scratch). */
+   shifted down. The input bytes are read directly (no scratch). The requantization's
+   constants are derived once per channel for the n pixels (mcugen_channel_q: on the M0,
+   two 32-bit products per output instead of four where the accumulator is within 2^16). */
 MCUGEN_INLINE void mcugen_pointwise_paired_quad_s8(const mcugen_pointwise_dims_t *d, const mcugen_requant_t *q,
                                                    const int8_t *x, int32_t n, const int32_t *weight,
                                                    const int32_t *bias, int8_t *out)
@@ -300,10 +302,10 @@ MCUGEN_INLINE void mcugen_pointwise_paired_quad_s8(const mcugen_pointwise_dims_t
     const int32_t in_c = d->in_c, out_c = d->out_c, stored = (in_c + 3) / 4 * 4;
     for (int32_t oc = 0; oc < out_c; oc += 2, weight += stored) {
         const int32_t two = (int32_t)(oc + 1 < out_c);  /* a second real channel (else its lane is zeros) */
-        const int32_t sa = r.shift[oc], sb = r.shift[oc + two];  /* per channel, once for n pixels */
-        const int32_t ma = r.mult[oc], mb = r.mult[oc + two];
-        const int32_t ra = MCUGEN_REQUANT_ROUND((r.fast != 0) ? sa : -2), ea = MCUGEN_REQUANT_E1((r.fast != 0) ? sa : -2);
-        const int32_t rb = MCUGEN_REQUANT_ROUND((r.fast != 0) ? sb : -2), eb = MCUGEN_REQUANT_E1((r.fast != 0) ? sb : -2);
+        /* per channel, once for n pixels (a shift of -2 where the layer is not fast: unused) */
+        const mcugen_channel_q_t ca = mcugen_channel_q(r.mult[oc], (r.fast != 0) ? r.shift[oc] : -2);
+        const mcugen_channel_q_t cb = mcugen_channel_q(r.mult[oc + two], (r.fast != 0) ? r.shift[oc + two] : -2);
+        const int32_t zp2 = 1 + 2 * r.output_zp;
         for (int32_t k = 0; k < n; ++k) {
             const int8_t *xk = x + k * in_c;
             int32_t a = bias[oc], b = (two != 0) ? bias[oc + 1] : 0;
@@ -325,9 +327,9 @@ MCUGEN_INLINE void mcugen_pointwise_paired_quad_s8(const mcugen_pointwise_dims_t
                 b += (p - lo) >> 16;
             }
             if (r.fast != 0) {
-                out[k * out_c + oc] = mcugen_requant_fast_s8(a, ma, ra, ea, r.output_zp, r.act_min, r.act_max);
+                out[k * out_c + oc] = mcugen_channel_requant_s8(a, &ca, zp2, r.act_min, r.act_max);
                 if (two != 0) {
-                    out[k * out_c + oc + 1] = mcugen_requant_fast_s8(b, mb, rb, eb, r.output_zp, r.act_min, r.act_max);
+                    out[k * out_c + oc + 1] = mcugen_channel_requant_s8(b, &cb, zp2, r.act_min, r.act_max);
                 }
             } else {
                 out[k * out_c + oc] = mcugen_requantize_s8(a, &r, oc);
