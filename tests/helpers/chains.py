@@ -126,12 +126,7 @@ def check_chain(graph: Graph, rng, samples=3, dsp=None, ex: Execution = LAYER_BY
     plan = tightest_plan(graph, ex=ex, backward=backward)
     x = rng.integers(-128, 128, size=(samples, *graph.shape(graph.input)[1:]), dtype=np.int8)
     if dsp is None:
-        # x86 gcc 12 -Warray-bounds misfires on the emulated DSP depthwise border path
-        # (mcugen_depthwise_conv_s8.c, its 4-channel blocks, dead code there) for depthwise layers
-        # of 2 or 3 channels; arm-none-eabi-gcc builds the same C for the M4 cleanly. Random
-        # chains run those in the plain build until the border path is rewritten.
-        narrow = any(n.op == "depthwise_conv" and graph.shape(n.output)[-1] < 4 for n in graph.nodes)
-        dsp = bool(rng.integers(2)) and not narrow
+        dsp = bool(rng.integers(2))
     dump = np.frombuffer(run_c(Compiled(graph, plan, graph=graph, optimize=optimize), "ov", x, COMPILERS[0], trace=True,
                                extra_flags=EMULATE_DSP if dsp else ()), np.int8)
     want = reference.run_int8(graph, x, keep=True)

@@ -285,12 +285,15 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_pair_s8(int32_t channels, int32_t row, i
 /* One output pixel of a 3x3, dilation-1 window that reaches past the input (a border
    pixel) of a fast layer: which taps lie inside is found once for all channels; with the
    DSP instructions four channels at a time as inside, each tap outside reading the zero point.
-   Shared by the layers (not specialized): borders are a small share of the pixels. */
+   Shared by the layers (not specialized): borders are a small share of the pixels.
+   `channels` (d->out_c) comes as a value: where gcc clones the function for one layer's
+   constant arrays, it then knows the count too, and sees that a layer of 2 or 3 channels
+   never enters the 4-channel blocks (x86 gcc 12 -Warray-bounds flagged bias[c + 2] there). */
 static void mcugen_depthwise_3x3_border_s8(const mcugen_conv_dims_t *d, const mcugen_requant_t *r,
                                            const int8_t *input, const int16_t *w, const int32_t *bias,
-                                           int8_t *output, int32_t oy, int32_t ox)
+                                           int8_t *output, int32_t oy, int32_t ox, int32_t channels)
 {
-    const int32_t channels = d->out_c, zp = r->output_zp, lo = r->act_min, hi = r->act_max;
+    const int32_t zp = r->output_zp, lo = r->act_min, hi = r->act_max;
     const int32_t row = d->in_w * d->in_c, iy0 = oy * d->stride_h - d->pad_top, ix0 = ox * d->stride_w - d->pad_left;
     const int32_t base = (iy0 * d->in_w + ix0) * d->in_c;  /* the window's top left, maybe outside */
     const int32_t tap[9] = {0, d->in_c, 2 * d->in_c, row, row + d->in_c, row + 2 * d->in_c,
@@ -393,7 +396,7 @@ MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, co
             } else if (inside != 0) {
                 mcugen_depthwise_3x3_inside_s8(c, row, &r, input + iy * row + ix * c, weight, bias, output, 0);
             } else if (unrolled != 0) {
-                mcugen_depthwise_3x3_border_s8(&dims, q, input, weight, bias, output, oy, ox);
+                mcugen_depthwise_3x3_border_s8(&dims, q, input, weight, bias, output, oy, ox, c);
             } else {
                 mcugen_depthwise_pixel_s8(&dims, q, input, weight, bias, output, oy, ox);
             }
