@@ -44,7 +44,7 @@ float_arrays, float_fields, can_stream, stream_access, stream_scratch, stream_wi
 and backward_access: the loop order of the int8 kernel run back to front (its dims'
 `backward` field set from the plan), counted from the tensors' ends; the planner may then
 place the output over the input from above (docs/memory.md); unpaired_access: the loop
-order of the int8 kernel with its two-outputs-at-a-time path off (its dims' `unpaired`
+order of the int8 kernel with its two-outputs-at-a-time path off (an `unpaired`
 field set from the plan), for the layer at the peak where a pair's extra distance costs bytes.
 """
 
@@ -159,8 +159,9 @@ def backward_access(node, in_shape, out_shape):
 
 
 def unpaired_access(node, in_shape, out_shape):
-    """The loop order of the op's int8 kernel with its pairing turned off (dims.unpaired),
-    for a kernel that computes some outputs two at a time, or None: it has no such choice."""
+    """The loop order of the op's int8 kernel with its pairing turned off (an `unpaired`
+    field of its structs), for a kernel that computes some outputs two at a time, or None:
+    it has no such choice."""
     return None
 
 

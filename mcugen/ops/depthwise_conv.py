@@ -16,10 +16,10 @@ TAKES_PAD = True
 RESHAPE_READ = "image"
 
 
-WINDOW_S8 = (*common.WINDOW[:2], (*common.WINDOW[2], "unpaired"))  # dims.unpaired: the plan's choice
 C_KERNELS = {
-    "s8": common.CKernel("mcugen_depthwise_conv_s8", (WINDOW_S8, common.REQUANT,
-                                                      ("mcugen_padded_copy_t", "copy", ("padded_h", "padded_w"))),
+    "s8": common.CKernel("mcugen_depthwise_conv_s8", (common.WINDOW, common.REQUANT,
+                                                      ("mcugen_padded_copy_t", "copy", ("padded_h", "padded_w",
+                                                                                         "unpaired"))),
                          ("&dims", "&q", *common.WEIGHTED, "&copy", "scratch"), wrapped=True),
     "f32": common.CKernel("mcugen_depthwise_conv_f32", (common.WINDOW, common.ACT), ("&dims", "&act", *common.WEIGHTED)),
 }
@@ -133,7 +133,7 @@ def access(node, in_shape, out_shape):
 
 
 def unpaired_access(node, in_shape, out_shape):
-    """dims.unpaired: one output pixel at a time, row-major windows (None when the kernel
+    """copy.unpaired (mcugen_padded_copy_t): one output pixel at a time, row-major windows (None when the kernel
     would pair no pixels of this layer anyway)."""
     in_shape = as_image(in_shape)
     if not pixel_pairs(node, in_shape, out_shape):

@@ -127,7 +127,7 @@ def test_depthwise_runs_in_place_with_one_row_of_slack():
 
 @pytest.mark.parametrize("dsp", [False, True])
 def test_unpaired_depthwise_needs_a_pixel_less_and_runs_there(dsp):
-    """dims.unpaired (the planner's choice at the peak): one pixel at a time, so a row and
+    """unpaired (the planner's choice at the peak): one pixel at a time, so a row and
     two pixels of slack in place, and a pixel at stride 2; the real C runs at exactly that."""
     rng = np.random.default_rng(4)
     unpaired = Execution(unpaired=frozenset({0}))

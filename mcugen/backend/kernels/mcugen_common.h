@@ -45,9 +45,7 @@
 
 /* A 2-D window over an NHWC tensor: convolutions and pooling. backward (the int8 conv
    only): run the output pixels back to front (the planner's choice: the output overlaps
-   the input from above). unpaired (the int8 depthwise conv only): one output pixel at a
-   time, never two (the planner's choice where a pair's extra pixel of overlap distance
-   would set the arena's peak). */
+   the input from above). */
 typedef struct {
     int32_t in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
@@ -56,7 +54,6 @@ typedef struct {
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
     int32_t backward;
-    int32_t unpaired;
 } mcugen_conv_dims_t;
 
 /* A pointwise (1x1) convolution: `pixels` pixels of in_c channels in, of out_c out.

@@ -24,10 +24,15 @@ typedef struct {
     int32_t fast;                /* 1: every shift <= -2 and mult > 2^30: mcugen_requant_fast_s8 applies */
 } mcugen_requant_t;
 
-/* A depthwise convolution's zero-point-padded copy of its input, on small maps: padded_h
-   rows of padded_w pixels (every window then inside, on the unrolled 3x3 path); 0 rows: none. */
+/* A depthwise convolution's own choices beside its window, both the planner's: the
+   zero-point-padded copy of its input, on small maps: padded_h rows of padded_w pixels
+   (every window then inside, on the unrolled 3x3 path; 0 rows: none); and unpaired: one
+   output pixel at a time, never two (where a pair's extra pixel of overlap distance would
+   set the arena's peak). Not in mcugen_conv_dims_t: the kernel copies that struct, and a
+   larger copy measured slower (gcc 12 no longer kept all of it in registers). */
 typedef struct {
     int32_t padded_h, padded_w;
+    int32_t unpaired;
 } mcugen_padded_copy_t;
 
 /* Not every model uses every helper (a model without convolutions has no use for

@@ -382,7 +382,7 @@ MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, co
     const int32_t unrolled = (int32_t)((r.fast != 0) && dims.kernel_h == 3 && dims.kernel_w == 3 && dims.dilation_h == 1 &&
                               dims.dilation_w == 1);
     /* two windows at a time where both are inside, unless the plan says one at a time */
-    const int32_t paired = (int32_t)((unrolled != 0) && (dims.unpaired == 0) && (sw == 1 || sw == 2));
+    const int32_t paired = (int32_t)((unrolled != 0) && ((copy == NULL) || (copy->unpaired == 0)) && (sw == 1 || sw == 2));
     for (int32_t oy = 0; oy < out_h; ++oy) {
         const int32_t iy = oy * sh - pt;
         const int32_t rows_inside = (int32_t)((unrolled != 0) && iy >= 0 && iy + 2 < in_h);
