@@ -214,8 +214,9 @@ def parser() -> argparse.ArgumentParser:
                        help="int8 (default): quantized kernels, no float; float32: float kernels for parts "
                             "with an FPU, 4-byte activations, no calibration")
         p.add_argument("--ram-limit", metavar="BYTES",
-                       help="fail (exit 4) when the arena needs more, naming the layer that sets the peak; "
-                            "accepts 37500, 64K, 0.5M (K = 1024 bytes, M = 1024 K)")
+                       help="the cheapest execution whose arena fits (every layer whole, else streamed, else the "
+                            "peak layer one pixel at a time; docs/memory.md), and fail (exit 4) when none does, "
+                            "naming the layer that sets the peak; accepts 37500, 64K, 0.5M (K = 1024 bytes, M = 1024 K)")
         p.add_argument("--flash-limit", metavar="BYTES",
                        help="fail (exit 4) when the model needs more flash: its constants (compile, report, "
                             "verify; the generated code is not counted) or, for bench, the whole ELF's "

@@ -110,7 +110,9 @@ def build(model: str | Path, calib: str | Path | None = None, percentile: float 
     if not precision.quantized and any(t.fixed is not None for t in graph.tensors.values()):
         raise McugenError(f"{graph.source}: the model is already quantized (QuantizeLinear/DequantizeLinear "
                           "pairs): compile it as int8; --precision float32 is for float models")
-    plan = planner.plan(graph, precision, stream=stream, pipeline=row_pipeline(graph, precision) if row_input else 0)
+    limit = None if ram_limit is None else planner.parse_bytes(ram_limit)
+    plan = planner.plan(graph, precision, stream=stream, pipeline=row_pipeline(graph, precision) if row_input else 0,
+                        limit=limit)
     result = Compiled(graph, plan, notes=notes, precision=precision, optimize=optimize)
     planner.check_limit(graph, result.plan, ram_limit)  # before calibration: fail fast
     if not quantized:

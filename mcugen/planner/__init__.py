@@ -78,23 +78,40 @@ class Plan:
         return Execution(frozenset(self.streamed), frozenset(self.copies), self.pipeline, frozenset(self.unpaired))
 
 
-def plan(graph: Graph, precision: Precision = INT8, stream: bool = True, pipeline: int = 0) -> Plan:
+def plan(graph: Graph, precision: Precision = INT8, stream: bool = True, pipeline: int = 0,
+         limit: int | None = None) -> Plan:
     """Offsets for the graph in its order. stream: let decide_streams run producers inside
     their consumers. pipeline: run layers 0 .. pipeline-1 as a row pipeline (--row-input,
-    decide_pipeline; int8 only). Only kernels that take scratch (int8) copy or stream."""
+    decide_pipeline; int8 only). Only kernels that take scratch (int8) copy or stream.
+    limit (--ram-limit, bytes): the cheapest execution whose arena fits, of those below;
+    without one, or when none fits, the smallest arena (the last)."""
+    chosen = None
+    for chosen in cheapest_first(graph, precision, stream, pipeline):
+        if limit is not None and chosen.arena_size <= limit:
+            break
+    return chosen
+
+
+def cheapest_first(graph: Graph, precision: Precision, stream: bool, pipeline: int):
+    """The executions in the order of their cost in instructions, each with a smaller arena
+    than the one before (planned lazily: a --ram-limit the first meets plans no more):
+    layer by layer; with streams (a kernel call and a memmove per row, about 1%); with
+    the layer at the peak unpaired (its pixels one at a time; v2: +1.2%)."""
     copies = decide_copies(graph, pipeline=pipeline) if precision.kernel_scratch else frozenset()
-    layered = offsets_for(graph, Execution(copies=copies, pipeline=pipeline), precision)
+    found = offsets_for(graph, Execution(copies=copies, pipeline=pipeline), precision)
+    yield found
     if not precision.kernel_scratch:
-        return layered
-    if not stream:
-        return unpair_peak(graph, layered, precision)
-    streamed = decide_streams(graph, copies, pipeline)
-    if not streamed:
-        return unpair_peak(graph, layered, precision)
-    ex = Execution(streamed, decide_copies(graph, streamed, pipeline), pipeline)
-    with_streams = offsets_for(graph, ex, precision, baseline=layered.baseline_bytes)
-    # A lower bound need not give a smaller arena: else keep layer by layer.
-    return unpair_peak(graph, with_streams if with_streams.arena_size < layered.arena_size else layered, precision)
+        return
+    streamed = decide_streams(graph, copies, pipeline) if stream else frozenset()
+    if streamed:
+        ex = Execution(streamed, decide_copies(graph, streamed, pipeline), pipeline)
+        with_streams = offsets_for(graph, ex, precision, baseline=found.baseline_bytes)
+        if with_streams.arena_size < found.arena_size:  # a lower bound need not give a smaller arena
+            found = with_streams
+            yield found
+    unpaired = unpair_peak(graph, found, precision)
+    if unpaired is not found:
+        yield unpaired
 
 
 def unpair_peak(graph: Graph, found: Plan, precision: Precision = INT8) -> Plan:
