@@ -2,7 +2,9 @@
 
 Plain SVG (and an HTML page around it), no plotting library. Boxes that share bytes in
 the same column are a layer writing its output over the input it consumes (the planner's
-overlap rules). Names arrive escaped (errors.escape) and are XML-escaped here.
+overlap rules). With --row-input, the row pipeline's buffer is drawn as its stages'
+windows (dashed), across the columns of the layers it runs. Names arrive escaped
+(errors.escape) and are XML-escaped here.
 """
 
 from __future__ import annotations
@@ -33,8 +35,12 @@ def svg(summary: dict) -> str:
            f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
            f'<text x="{LEFT}" y="22" font-size="14">{xml(summary["model"])}: arena {summary["arena_bytes"]:,} B, '
            f'lower bound {summary["lower_bound_bytes"]:,} B, peak at layer {summary["peak_layer"]}</text>']
+    pipe = summary.get("pipeline")  # --row-input: its step's scratch is drawn as its windows
     for i, t in enumerate(tensors):
         if not t["bytes"]:
+            continue
+        if pipe and t["scratch"] and t["first_layer"] == pipe["layers"] - 1:
+            out += _pipeline(pipe, t["offset"], x, y)
             continue
         top, bottom = y(t["offset"] + t["bytes"]), y(t["offset"])
         out.append(
@@ -55,6 +61,25 @@ def svg(summary: dict) -> str:
     out += _axes(x, y, steps, arena, plot_h)
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _pipeline(pipe: dict, offset: int, x, y) -> list[str]:
+    """The row pipeline's buffer, one box per stage's window and one for the kernels'
+    scratch, across the pipelined layers' columns (they run as one step)."""
+    boxes, at = [], offset
+    parts = [(f"layer {s['layer']}'s window: {s['rows']} of its input's {s['input_rows']} rows of "
+              f"{s['row_bytes']:,} B", s["bytes"]) for s in pipe["stages"]]
+    parts.append(("the stages' kernel scratch (one stage runs at a time)", pipe["kernel_scratch_bytes"]))
+    for k, (what, size) in enumerate(parts):
+        if not size:
+            continue
+        top, bottom = y(at + size), y(at)
+        boxes.append(
+            f'<rect x="{x(0):.1f}" y="{top:.1f}" width="{x(pipe["layers"]) - x(0):.1f}" height="{max(bottom - top, 0.5):.1f}" '
+            f'fill="{_color(k)}" fill-opacity="0.35" stroke="#333" stroke-width="0.5" stroke-dasharray="3 2">'
+            f'<title>row pipeline of layers 0..{pipe["layers"] - 1}, {xml(what)}: {size:,} B at offset {at:,}</title></rect>')
+        at += size
+    return boxes
 
 
 def _axes(x, y, steps, arena, plot_h) -> list[str]:

@@ -241,6 +241,25 @@ def test_report_html_and_svg(tmp_path):
     assert code == 2
 
 
+def test_the_picture_shows_the_row_pipeline_s_windows(tmp_path):
+    """--row-input: the pipeline's buffer drawn as one box per stage's window and one for
+    the kernels' scratch, stacked from its offset without a gap, filling the buffer."""
+    import re
+
+    code, _, stderr = run("report", VWW, "--row-input", "--plot", tmp_path / "rows.svg")
+    assert code == 0, stderr
+    report = json.loads(run("report", VWW, "--row-input", "--json")[1])
+    pipe = report["pipeline"]
+    boxes = re.findall(r"<title>row pipeline of layers 0\.\.(\d+), (.*?): ([\d,]+) B at offset ([\d,]+)</title>",
+                       (tmp_path / "rows.svg").read_text())
+    assert len(boxes) == len(pipe["stages"]) + 1 and {b[0] for b in boxes} == {str(pipe["layers"] - 1)}
+    sizes = [int(b[2].replace(",", "")) for b in boxes]
+    starts = [int(b[3].replace(",", "")) for b in boxes]
+    assert sum(sizes) == pipe["scratch_bytes"]
+    assert all(starts[k] + sizes[k] == starts[k + 1] for k in range(len(boxes) - 1))
+    assert all(f"layer {s['layer']}&#x27;s window: {s['rows']} of" in b[1] for s, b in zip(pipe["stages"], boxes))
+
+
 @pytest.mark.skipif(not COMPILERS, reason="no C compiler")
 def test_min_cosine_is_a_gate(tmp_path):
     """Bit-exact but below the gate: exit 4, the JSON says why; at or above it: 0."""
