@@ -116,3 +116,25 @@ def test_run_with_gives_run_s_bytes(model, tmp_path):
     neither = subprocess.run([COMPILERS[0], *CFLAGS, "-DM_NO_RUN_WITH", "-DM_NO_STATIC_ARENA", "-c",
                               str(tmp_path / "m.c"), "-o", str(tmp_path / "m.o")], capture_output=True, text=True)
     assert neither.returncode != 0 and "no way to run the model" in neither.stderr
+
+
+@pytest.mark.parametrize("model,calib", [
+    (DIGITS_V2, "digits_calib.npz"), (DIGITS_V3, "digits_calib.npz"), (VWW_DIGITS, "vww_digits_calib.npz"),
+    (EXAMPLES / "kws_dscnn.onnx", "kws_dscnn_calib.npz"),
+    (EXAMPLES / "person_mobilenet_v1_025_gray_int8_tflite.onnx", "person_mobilenet_v1_025_gray_calib.npz"),
+    (EXAMPLES / "mobilenet_v3_small_075_96.onnx", "vww_calib.npz")], ids=lambda p: getattr(p, "stem", p))
+def test_example_verifies_bit_exact_with_row_input(model, calib):
+    """--row-input on the examples tests/planner/test_row_input.py does not build (VWW and
+    digits are there): the C, fed row by row by the runner's fake camera, gives the
+    reference's bytes; the arena is no larger than with the whole input."""
+    def verify(*extra):
+        proc = subprocess.run([sys.executable, "-m", "mcugen", "verify", str(model), "--calib", str(EXAMPLES / calib),
+                               "--samples", "3", "--json", *extra], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    rows = verify("--row-input")
+    assert rows["bit_exact"] and rows["samples"] == 3 and rows["mismatches"] == 0
+    graph = pipeline.front(model)[0]
+    assert pipeline.planner.plan(graph, pipeline=pipeline.planner.decide_pipeline(graph)).arena_size <= \
+        pipeline.planner.plan(graph).arena_size
