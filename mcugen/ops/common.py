@@ -258,3 +258,19 @@ ACT = ("mcugen_act_f32_t", "act", ("act_min", "act_max"))
 WEIGHTED = ("input", "weight", "bias", "output")
 UNARY = ("&p", "input", "output")
 BINARY = ("&p", "input", "input1", "output")
+
+
+def row_window(node) -> tuple[int, int, int] | None:
+    """(kernel_h, stride_h, pad_top) of a window op: the rows of its input each output row
+    reads, for a row pipeline (planner/rows.py; the kernel runs per output row with
+    out_h = 1); None with a dilation (the window's rows are not contiguous)."""
+    a = node.attrs
+    if a.get("dilations", (1, 1))[0] != 1:
+        return None
+    return a["kernel"][0], a["strides"][0], a["pads"][0]
+
+
+def row_fields(node, in_shape) -> dict:
+    """The dims a window op's row pipeline call changes (codegen: C expressions, from the
+    rows in the window and their padding above): one output row."""
+    return dict(in_h="rows", out_h="1", pad_top="pad_top")

@@ -89,20 +89,8 @@ def backward_access(node, in_shape, out_shape):
     return common.window_access_backward(node.attrs, as_image(in_shape), out_shape)
 
 
-def row_window(node) -> tuple[int, int, int] | None:
-    """(kernel_h, stride_h, pad_top): the rows of its input each output row reads, for a
-    row pipeline (planner/rows.py; the kernel runs per output row with out_h = 1); None with a
-    dilation (the window's rows are not contiguous)."""
-    a = node.attrs
-    if a.get("dilations", (1, 1))[0] != 1:
-        return None
-    return a["kernel"][0], a["strides"][0], a["pads"][0]
-
-
-def row_fields(node, in_shape) -> dict:
-    """The dims a row pipeline's call changes (codegen: C expressions, from the rows in
-    the window and their padding above): one output row."""
-    return dict(in_h="rows", out_h="1", pad_top="pad_top")
+row_window = common.row_window  # one output row at a time (planner/rows.py)
+row_fields = common.row_fields
 
 
 def cost(node, in_shape, out_shape):

@@ -26,6 +26,16 @@ V3 = EXAMPLES / "mobilenet_v3_small_075_96.onnx"
 V3_LARGE = EXAMPLES / "mobilenet_v3_large_050_96.onnx"
 
 
+def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
+    """examples/firmware/main.c's input: the top byte of a 32-bit LCG, step by step."""
+    out = np.empty(size, np.uint8)
+    state = seed
+    for i in range(size):
+        state = (state * 1664525 + 1013904223) & 0xFFFFFFFF
+        out[i] = state >> 24
+    return out.view(np.int8)
+
+
 def exports(path: Path) -> list[Path]:
     """An example network as built with onnx.helper, and its two torch exports."""
     return [path] + [path.with_name(f"{path.stem}_{exporter}.onnx") for exporter in ("torchscript", "dynamo")]

@@ -6,9 +6,8 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from helpers import DIGITS, EXAMPLES, ROOT, VWW, needs_gcc_and_qemu, needs_target
+from helpers import DIGITS, EXAMPLES, ROOT, VWW, lcg_input, needs_gcc_and_qemu, needs_target
 
 from mcugen import pipeline, reference
 
@@ -37,16 +36,6 @@ def test_bench_counts_the_pipeline_in_its_last_layer():
     data = json.loads(out)
     assert data["output_bit_exact"]
     assert any("row pipeline" in note for note in data["notes"])
-
-
-def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
-    """examples/firmware/main.c's input: the top byte of a 32-bit LCG, step by step."""
-    out = np.empty(size, np.uint8)
-    state = seed
-    for i in range(size):
-        state = (state * 1664525 + 1013904223) & 0xFFFFFFFF
-        out[i] = state >> 24
-    return out.view(np.int8)
 
 
 @needs_gcc_and_qemu

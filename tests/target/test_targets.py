@@ -22,6 +22,7 @@ from helpers import (
     ROOT,
     VWW,
     init,
+    lcg_input,
     model,
     needs_gcc_and_qemu,
     needs_target,
@@ -296,16 +297,6 @@ def test_bad_cross_compiler_option_is_one_line_exit_2():
 
 
 # ---------------------------------------------------------------------------- the firmware example
-
-
-def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
-    """examples/firmware/main.c's input: the top byte of a 32-bit LCG, step by step."""
-    out = np.empty(size, np.uint8)
-    state = seed
-    for i in range(size):
-        state = (state * 1664525 + 1013904223) & 0xFFFFFFFF
-        out[i] = state >> 24
-    return out.view(np.int8)
 
 
 @needs_gcc_and_qemu
