@@ -324,7 +324,8 @@ def _row_code(g: Graph, plan: Plan, index: int, values: dict, precision: Precisi
 
 
 def _pipeline(g: Graph, plan: Plan, prefix: str) -> dict | None:
-    """The row pipeline's stages (mcugen_row_stage_t rows) and where it writes, or None."""
+    """The row pipeline's stages (mcugen_row_stage_t rows), where it writes, and where its
+    stages' kernels find their shared scratch (after the windows); or None."""
     if not plan.pipeline:
         return None
     base = plan.offsets[planner.scratch_name(g, plan.pipeline - 1)]
@@ -336,22 +337,20 @@ def _pipeline(g: Graph, plan: Plan, prefix: str) -> dict | None:
     out_row = g.shape(last.output)[2] * g.shape(last.output)[3]
     return dict(count=plan.pipeline, last=plan.pipeline - 1, struct=c_struct("mcugen_row_stage_t", f"{prefix}_stages", stages),
                 output=address(plan, last.output), out_row=out_row, height=g.shape(g.input)[1],
-                row_size=g.shape(g.input)[2] * g.shape(g.input)[3])
+                row_size=g.shape(g.input)[2] * g.shape(g.input)[3], kernel_scratch=_plus("arena", base + windows[-1]))
 
 
 def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, prefix: str,
-            optimize: str) -> list[dict]:
+            optimize: str, pipe: dict | None) -> list[dict]:
+    """pipe: the row pipeline (_pipeline), whose layers become functions of one output row."""
     layers = []
-    pipe_scratch = None
-    if plan.pipeline:  # the stages' kernels share the scratch after the windows
-        at = plan.offsets[planner.scratch_name(g, plan.pipeline - 1)] + planner.rows.window_offsets(g, plan.pipeline)[-1]
-        pipe_scratch = _plus("arena", at)
     for index, node in enumerate(g.nodes):
         if index < plan.pipeline:
             in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
             # in the pipeline: one output row, from the window to `out`, the arena's scratch shared
-            io = dict(input="window", output="out", scratch=pipe_scratch,
-                      scratch16=_cast(pipe_scratch, "int16_t"), scratch32=_cast(pipe_scratch, "int32_t"), backward=0)
+            scratch = pipe["kernel_scratch"]
+            io = dict(input="window", output="out", scratch=scratch,
+                      scratch16=_cast(scratch, "int16_t"), scratch32=_cast(scratch, "int32_t"), backward=0)
             ident = f"{prefix}_l{index}"
             values = layer_values(node, in_shapes, out_shape, precision,
                                   {a.suffix: a.symbol for a in arrays if a.layer == index}, io, False, optimize)
@@ -359,7 +358,7 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, pr
             last = index == plan.pipeline - 1
             layers.append(dict(
                 index=index, id=ident, streamed=False, row=row,
-                trace_output=address(plan, node.output) if last else address(plan, g.nodes[plan.pipeline - 1].output),
+                trace_output=pipe["output"],  # the pipeline's one output, traced at its last layer
                 trace_size=g.tensors[node.output].size if last else 0,
                 comment=c_comment(f"{node.name or '<unnamed>'} ({node.onnx_op})"),
                 summary=f"{node.op} {' + '.join(map(_shape_text, in_shapes))} -> {_shape_text(out_shape)}",
@@ -451,6 +450,7 @@ def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIM
     kinds += sorted({ops.get(g.nodes[i + 1].op).STREAM_KERNEL for i in plan.streamed})  # after the kernels they call
     kinds += [ROW_PIPELINE] if plan.pipeline else []  # after the kernels of its stages
     files = library_files(kinds, precision)
+    pipe = _pipeline(g, plan, name)
     weights_size = sum(a.nbytes for a in arrays)
     context = dict(
         p=name,
@@ -466,8 +466,8 @@ def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIM
         input=_io(g, plan, g.input, name, g.input_type),
         output=_io(g, plan, g.output, name, g.output_type),
         library=library_text(files),
-        pipeline=_pipeline(g, plan, name),
-        layers=_layers(g, plan, arrays, precision, name, optimize),
+        pipeline=pipe,
+        layers=_layers(g, plan, arrays, precision, name, optimize, pipe),
         arrays=arrays,
         model_sha256=model_sha256,
         build_id=_build_id(arrays, plan),

@@ -102,7 +102,8 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     x, sample = _sample(model_path, compiled, seed)
     files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.optimize)
     with tempfile.TemporaryDirectory(prefix="mcugen-bench-") as tmp:
-        build = targets.build_elf(files, name, target, cross, Path(tmp), trace=True, precision=compiled.precision)
+        build = targets.build_elf(files, name, target, cross, Path(tmp), trace=True, precision=compiled.precision,
+                                  row_input=compiled.plan.pipeline > 0)
         program = emulator.load(build.elf)
         profile = emulator.profile(program, to_file_type(x, g.input_type)[0].tobytes(), name, len(g.nodes),
                                    g.tensors[g.output].size * compiled.plan.elem_bytes)

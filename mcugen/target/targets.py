@@ -222,12 +222,12 @@ def runner_source(name: str, row_input: bool = False) -> str:
 
 
 def build_elf(files: dict[str, str], name: str, target: Target, cross: CrossCompiler, folder: Path,
-              trace: bool = False, precision: Precision = INT8) -> Build:
-    """Write the generated files, the runner and the start-up into `folder`; build the ELF."""
+              trace: bool = False, precision: Precision = INT8, row_input: bool = False) -> Build:
+    """Write the generated files, the runner and the start-up into `folder`; build the ELF.
+    row_input: a --row-input build (the plan's pipeline), whose runner is a fake camera."""
     check_precision(target, cross, precision)
     for fname, text in files.items():
         (folder / fname).write_text(text)
-    row_input = f"#define {name.upper()}_ROW_INPUT 1" in files[f"{name}.h"]  # a --row-input build
     (folder / "runner.c").write_text(runner_source(name, row_input))
     (folder / "startup.c").write_text(target_file("startup.c"))
     (folder / "link.ld").write_text(linker_script(target))

@@ -159,7 +159,8 @@ class TargetRunner:
         assert compiled.precision == self.precision, "the runner was set up for another precision"
         files = codegen.generate(g, compiled.plan, name, compiled.float_graph.source, compiled.optimize)
         with tempfile.TemporaryDirectory(prefix="mcugen-verify-") as tmp:
-            build = targets.build_elf(files, name, self.target, self.cross, Path(tmp), trace, compiled.precision)
+            build = targets.build_elf(files, name, self.target, self.cross, Path(tmp), trace, compiled.precision,
+                                      compiled.plan.pipeline > 0)
             program = emulator.load(build.elf)
         samples = [row.tobytes() for row in np.ascontiguousarray(x)]
         eb = compiled.plan.elem_bytes
