@@ -66,19 +66,20 @@ def svg(summary: dict) -> str:
 def _pipeline(pipe: dict, offset: int, x, y) -> list[str]:
     """The row pipeline's buffer, one box per stage's window and one for the kernels'
     scratch, across the pipelined layers' columns (they run as one step)."""
-    boxes, at = [], offset
+    boxes = []
     parts = [(f"layer {s['layer']}'s window: {s['rows']} of its input's {s['input_rows']} rows of "
-              f"{s['row_bytes']:,} B", s["bytes"]) for s in pipe["stages"]]
-    parts.append(("the stages' kernel scratch (one stage runs at a time)", pipe["kernel_scratch_bytes"]))
-    for k, (what, size) in enumerate(parts):
+              f"{s['row_bytes']:,} B", s["offset"], s["bytes"]) for s in pipe["stages"]]
+    parts.append(("the stages' kernel scratch (one stage runs at a time)", pipe["kernel_scratch_offset"],
+                  pipe["kernel_scratch_bytes"]))
+    for k, (what, within, size) in enumerate(parts):
         if not size:
             continue
+        at = offset + within
         top, bottom = y(at + size), y(at)
         boxes.append(
             f'<rect x="{x(0):.1f}" y="{top:.1f}" width="{x(pipe["layers"]) - x(0):.1f}" height="{max(bottom - top, 0.5):.1f}" '
             f'fill="{_color(k)}" fill-opacity="0.35" stroke="#333" stroke-width="0.5" stroke-dasharray="3 2">'
             f'<title>row pipeline of layers 0..{pipe["layers"] - 1}, {xml(what)}: {size:,} B at offset {at:,}</title></rect>')
-        at += size
     return boxes
 
 

@@ -130,10 +130,12 @@ def pipeline(graph: Graph, plan: Plan) -> dict:
     """--row-input: the row pipeline's stages, each with the rows of its input it keeps
     (its window) and their bytes; the step's whole scratch buffer (windows, then the
     stages' kernel scratch) and the last stage's output, whole."""
+    at = rows.window_offsets(graph, plan.pipeline)  # in the scratch buffer; the kernels' scratch last
     stages = [dict(layer=st.layer, rows=st.window_rows, row_bytes=st.row_bytes, input_rows=st.in_h,
-                   bytes=st.window_bytes) for st in rows.stages(graph, plan.pipeline)]
+                   bytes=st.window_bytes, offset=at[k]) for k, st in enumerate(rows.stages(graph, plan.pipeline))]
     last = graph.nodes[plan.pipeline - 1]
     return dict(layers=plan.pipeline, stages=stages, kernel_scratch_bytes=rows.kernel_scratch(graph, plan.pipeline),
+                kernel_scratch_offset=at[-1],
                 scratch_bytes=rows.scratch_bytes(graph, plan.pipeline),
                 output_bytes=graph.tensors[last.output].size * plan.elem_bytes)
 
