@@ -135,26 +135,42 @@ def lower_bound(bufs: list[Buffer], rules=None) -> int:
 # ---------------------------------------------------------------------------- offsets
 
 
-def first_fit(bufs: list[Buffer], rules, key, fixed: dict[str, int] | None = None) -> dict[str, int]:
+Neighbours = dict[str, list[tuple[str, int, int]]]
+
+
+def neighbours(bufs: list[Buffer], rules) -> Neighbours:
+    """For each buffer, the others it may not freely share bytes with, and the open interval
+    of offset(buffer) - offset(other) that would corrupt data. Computed once per set of
+    rules: first fit runs hundreds of times over the same pairs (search_orders), and most
+    pairs are never live together."""
+    near: Neighbours = {b.name: [] for b in bufs}
+    for i, a in enumerate(bufs):
+        for b in bufs[i + 1:]:
+            if not (a.size and b.size and a.overlaps_in_time(b)):
+                continue
+            for x, y in ((a, b), (b, a)):
+                interval = forbidden(x, y, rules)
+                if interval:
+                    near[y.name].append((x.name, *interval))
+    return near
+
+
+def first_fit(bufs: list[Buffer], rules, key, fixed: dict[str, int] | None = None,
+              near: Neighbours | None = None) -> dict[str, int]:
     """Place buffers in `key` order, each at the lowest aligned offset the rules allow
-    (around those already at the `fixed` offsets)."""
-    fixed = fixed or {}
-    by_name = {b.name: b for b in bufs}
-    placed: list[tuple[int, Buffer]] = [(offset, by_name[name]) for name, offset in fixed.items()]
-    offsets = dict(fixed)
-    for buf in sorted((b for b in bufs if b.name not in fixed), key=key):
-        blocked = []
-        for offset, other in placed:
-            interval = forbidden(other, buf, rules)
-            if interval and buf.size and other.size:
-                blocked.append((offset + interval[0], offset + interval[1]))
+    (around those already at the `fixed` offsets). `near`: neighbours(bufs, rules), when
+    the caller has it already."""
+    near = neighbours(bufs, rules) if near is None else near
+    offsets = dict(fixed or {})
+    for buf in sorted((b for b in bufs if b.name not in offsets), key=key):
+        blocked = sorted((offsets[other] + lo, offsets[other] + hi) for other, lo, hi in near[buf.name]
+                         if other in offsets)
         offset = 0
-        for lo, hi in sorted(blocked):
+        for lo, hi in blocked:
             if offset <= lo:
                 break
             if offset < hi:
                 offset = align(hi)
-        placed.append((offset, buf))
         offsets[buf.name] = offset
     return offsets
 
@@ -179,6 +195,7 @@ def search_orders(bufs: list[Buffer], rules) -> dict[str, int]:
     overlapped pair in a good order; this usually finds one. Seeded: same graph, same plan."""
     rng = np.random.default_rng(0)
     names = sorted(b.name for b in bufs)
+    near = neighbours(bufs, rules)
     best_order, best, best_size = None, None, None
     for step in range(SEARCH_STEPS):
         if step < SEARCH_STEPS // 4:
@@ -188,7 +205,7 @@ def search_orders(bufs: list[Buffer], rules) -> dict[str, int]:
             src, dst = rng.integers(len(order), size=2)
             order.insert(dst, order.pop(src))
         rank = {name: i for i, name in enumerate(order)}
-        offsets = first_fit(bufs, rules, lambda b, rank=rank: rank[b.name])
+        offsets = first_fit(bufs, rules, lambda b, rank=rank: rank[b.name], near=near)
         size = _arena(bufs, offsets)
         if best_size is None or size <= best_size:
             best_order, best, best_size = order, offsets, size
@@ -321,7 +338,8 @@ def _arena(bufs, offsets) -> int:
 
 def assign(bufs: list[Buffer], rules: Rules) -> Assignment:
     """Try every strategy; keep the smallest valid arena."""
-    results = {name: first_fit(bufs, rules, key) for name, key in ORDERINGS.items()}
+    near = neighbours(bufs, rules)
+    results = {name: first_fit(bufs, rules, key, near=near) for name, key in ORDERINGS.items()}
     results["no_overlap"] = first_fit(bufs, {}, ORDERINGS["greedy_by_size"])  # always valid
     best = min(_arena(bufs, o) for o in results.values())
     # Kernels' scratch buffers live for one step each: solve the tensors' chain exactly,
@@ -329,7 +347,7 @@ def assign(bufs: list[Buffer], rules: Rules) -> Assignment:
     tensors = [b for b in bufs if not b.scratch]
     exact = chain_optimal(tensors, rules, best)
     if exact is not None:
-        results["chain_exact"] = first_fit(bufs, rules, ORDERINGS["greedy_by_size"], fixed=exact)
+        results["chain_exact"] = first_fit(bufs, rules, ORDERINGS["greedy_by_size"], fixed=exact, near=near)
     else:  # the exact solver is optimal where it applies: search only where it does not
         results["order_search"] = search_orders(bufs, rules)
         if len(tensors) < len(bufs):  # and as for chains: tensors first, scratch in the gaps
