@@ -51,21 +51,22 @@ MCUGEN_KERNEL void mcugen_row_pipeline_s8(const mcugen_row_stage_t *stages, mcug
     while (state[count - 1].done < stages[count - 1].out_h) {
         const mcugen_row_stage_t *s = &stages[k];
         mcugen_row_state_t *t = &state[k];
-        const int in_place = (k == 0) && (source != NULL);  /* stage 0 reading the source's rows where they are */
+        const int8_t *const in_place = (k == 0) ? source : NULL;  /* not NULL: stage 0 reads the source's rows there */
         const int32_t want = t->done * s->stride_h - s->pad_top;  /* the next window's first row; < 0: padding */
         const int32_t first = want > 0 ? want : 0;
         const int32_t last = want + s->kernel_h - 1 < s->in_h - 1 ? want + s->kernel_h - 1 : s->in_h - 1;
         const int8_t *window;
         if (first > t->top) {  /* rows above the window are no longer needed */
             const int32_t drop = first - t->top < t->rows ? first - t->top : t->rows;
-            if (!in_place) {
+            if (in_place == NULL) {
                 int8_t *own = arena + s->window;
-                (void)memmove(own, own + drop * s->row_bytes, (size_t)((t->rows - drop) * s->row_bytes));
+                const int32_t kept = (t->rows - drop) * s->row_bytes;
+                (void)memmove(own, own + drop * s->row_bytes, (size_t)kept);
             }
             t->rows -= drop;
             t->top = first;
         }
-        window = in_place ? source + t->top * s->row_bytes : arena + s->window;
+        window = (in_place != NULL) ? in_place + t->top * s->row_bytes : arena + s->window;
         if (t->top + t->rows > last) {  /* the window is complete: one output row */
             if (k == count - 1) {
                 s->row(arena, window, t->rows, first - want, t->done, output + t->done * out_row_bytes);
@@ -79,7 +80,7 @@ MCUGEN_KERNEL void mcugen_row_pipeline_s8(const mcugen_row_stage_t *stages, mcug
                 k += 1;  /* back to the consumer, which may now run */
             }
         } else if (k == 0) {
-            if (!in_place) {
+            if (in_place == NULL) {
                 input_row(t->top + t->rows, arena + s->window + t->rows * s->row_bytes);
             }
             t->rows += 1;
