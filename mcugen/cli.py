@@ -215,8 +215,9 @@ def parser() -> argparse.ArgumentParser:
                             "with an FPU, 4-byte activations, no calibration")
         p.add_argument("--ram-limit", metavar="BYTES",
                        help="the cheapest execution whose arena fits (every layer whole, else streamed, else the "
-                            "peak layer one pixel at a time; docs/memory.md), and fail (exit 4) when none does, "
-                            "naming the layer that sets the peak; accepts 37500, 64K, 0.5M (K = 1024 bytes, M = 1024 K)")
+                            "peak layer one pixel at a time, else with fused blocks; docs/memory.md), and fail "
+                            "(exit 4) when none does, naming the layer that sets the peak; accepts 37500, 64K, 0.5M "
+                            "(K = 1024 bytes, M = 1024 K)")
         p.add_argument("--flash-limit", metavar="BYTES",
                        help="fail (exit 4) when the model needs more flash: its constants (compile, report, "
                             "verify; the generated code is not counted) or, for bench, the whole ELF's "
@@ -227,8 +228,9 @@ def parser() -> argparse.ArgumentParser:
                             "(docs/cortex-m.md)")
         p.add_argument("--no-stream", action="store_true",
                        help="run every layer whole: no pointwise conv streamed row by row into the depthwise "
-                            "conv after it (by default, int8 only, where that lowers the peak; a row window "
-                            "instead of the whole tensor, ~1%% more instructions; README, Memory)")
+                            "conv after it and no fused inverted-residual blocks (by default, int8 only, where "
+                            "that lowers the peak; row windows instead of whole tensors, ~1%% more "
+                            "instructions; docs/memory.md)")
         p.add_argument("--row-input", action="store_true",
                        help="the input arrives row by row: the C calls NAME_input_row (you implement it) for each "
                             "row, once, in order, and the first layers run as a pipeline of row windows, so the "

@@ -309,9 +309,10 @@ def _params(node, precision: Precision) -> dict:
 
 
 def _row_code(g: Graph, plan: Plan, index: int, values: dict, precision: Precision, ident: str) -> dict:
-    """A pipelined layer's function of one output row (mcugen_row_pipeline_s8.c's
-    mcugen_row_fn_t): its kernel with its constant dims, but for the rows in the window
-    (in_h, out_h = 1, pad_top; a pointwise conv: one row of pixels)."""
+    """A layer's function of one output row in a row pipeline or a fused segment
+    (mcugen_row_pipeline_s8.c's mcugen_row_fn_t): its kernel with its constant dims, but
+    for the rows in the window (in_h, out_h = 1, pad_top; a pointwise conv: one row of
+    pixels; an add: one row's values, its other input at output row `row`)."""
     node = g.nodes[index]
     code = layer_code(node.op, precision, ident, values)
     dims_t, dims = code.kernel.structs[0][:2]
@@ -319,46 +320,64 @@ def _row_code(g: Graph, plan: Plan, index: int, values: dict, precision: Precisi
     edits = [f"d.{k} = {v};" for k, v in fields.items()]
     call = code.call.replace(f"&{ident}_{dims}", "&d")
     unused = [name for name in ("rows", "pad_top") if name not in fields.values()] + (["arena"] if "arena" not in call else [])
+    unused += [] if " row * " in call else ["row"]
     edits += [f"(void){name};" for name in unused]
     return dict(code=code, dims_t=dims_t, dims=f"{ident}_{dims}", edits=edits, call=call)
 
 
-def _pipeline(g: Graph, plan: Plan, prefix: str) -> dict | None:
-    """The row pipeline's stages (mcugen_row_stage_t rows), where it writes, and where its
-    stages' kernels find their shared scratch (after the windows); or None."""
-    if not plan.pipeline:
-        return None
-    base = plan.offsets[planner.scratch_name(g, plan.pipeline - 1)]
-    windows = planner.rows.window_offsets(g, plan.pipeline)
-    stages = [dict(in_h=s.in_h, kernel_h=s.kernel_h, stride_h=s.stride_h, pad_top=s.pad_top, out_h=s.out_h,
-                   row_bytes=s.row_bytes, window=base + at, row=f"&{prefix}_l{s.layer}_row")
-              for s, at in zip(planner.rows.stages(g, plan.pipeline), windows)]
-    last = g.nodes[plan.pipeline - 1]
-    out_row = g.shape(last.output)[2] * g.shape(last.output)[3]
-    return dict(count=plan.pipeline, last=plan.pipeline - 1, struct=c_struct("mcugen_row_stage_t", f"{prefix}_stages", stages),
-                output=address(plan, last.output), out_row=out_row, height=g.shape(g.input)[1],
-                row_size=g.shape(g.input)[2] * g.shape(g.input)[3], kernel_scratch=_plus("arena", base + windows[-1]))
+def _segments(g: Graph, plan: Plan, prefix: str) -> list[dict]:
+    """The steps that run layers row by row (mcugen_row_pipeline_s8.c): the row pipeline
+    (--row-input), whose stage 0 asks the firmware for rows, and each fused segment, whose
+    stage 0 reads its source tensor's rows in the arena. Each: its stages (mcugen_row_stage_t
+    rows), where it writes, and where its stages' kernels find their shared scratch (after
+    the windows)."""
+    spans = ([(0, plan.pipeline, True)] if plan.pipeline else []) + [(a, b, False) for a, b in plan.fused]
+    found = []
+    for start, end, rowed in spans:  # rowed: --row-input's pipeline (a fused segment may start at 0 too)
+        base = plan.offsets[planner.scratch_name(g, end - 1)]
+        windows = planner.rows.window_offsets(g, end, start, not rowed)
+        symbol = f"{prefix}_stages" if rowed else f"{prefix}_s{start}_stages"
+        stages = [dict(in_h=s.in_h, kernel_h=s.kernel_h, stride_h=s.stride_h, pad_top=s.pad_top, out_h=s.out_h,
+                       row_bytes=s.row_bytes, window=base + at, row=f"&{prefix}_l{s.layer}_row")
+                  for s, at in zip(planner.rows.stages(g, end, start, not rowed), windows)]
+        last = g.nodes[end - 1]
+        out_row = g.shape(last.output)[2] * g.shape(last.output)[3]
+        found.append(dict(start=start, count=end - start, last=end - 1, symbol=symbol, rowed=rowed,
+                          struct=c_struct("mcugen_row_stage_t", symbol, stages),
+                          source="NULL" if rowed else address(plan, g.nodes[start].input),
+                          input_row=f"&{prefix}_pull_row" if rowed else "NULL",
+                          output=address(plan, last.output), out_row=out_row, height=g.shape(g.input)[1],
+                          row_size=g.shape(g.input)[2] * g.shape(g.input)[3],
+                          kernel_scratch=_plus("arena", base + windows[-1])))
+    return found
 
 
 def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, prefix: str,
-            optimize: str, pipe: dict | None) -> list[dict]:
-    """pipe: the row pipeline (_pipeline), whose layers become functions of one output row."""
+            optimize: str, segments: list[dict]) -> list[dict]:
+    """segments (_segments): their layers become functions of one output row."""
     layers = []
     for index, node in enumerate(g.nodes):
-        if index < plan.pipeline:
+        seg = next((s for s in segments if s["start"] <= index <= s["last"]), None)
+        if seg is not None:
             in_shapes, out_shape = g.in_shapes(node), g.shape(node.output)
-            # in the pipeline: one output row, from the window to `out`, the arena's scratch shared
-            scratch = pipe["kernel_scratch"]
+            # one output row, from the window to `out`, the arena's scratch shared
+            scratch = seg["kernel_scratch"]
             io = dict(input="window", output="out", scratch=scratch,
                       scratch16=_cast(scratch, "int16_t"), scratch32=_cast(scratch, "int32_t"), backward=0)
+            if len(node.inputs) > 1:  # a residual add: the segment's row in the window, x's at output row `row`
+                prev = g.nodes[index - 1].output
+                x = g.nodes[seg["start"]].input
+                row_bytes = g.shape(x)[2] * g.shape(x)[3]
+                exprs = ["window" if name == prev else f"{address(plan, x)} + row * {row_bytes}" for name in node.inputs]
+                io.update(input=exprs[0], **{f"input{i}": e for i, e in enumerate(exprs[1:], 1)})
             ident = f"{prefix}_l{index}"
             values = layer_values(node, in_shapes, out_shape, precision,
                                   {a.suffix: a.symbol for a in arrays if a.layer == index}, io, False, optimize)
             row = _row_code(g, plan, index, values, precision, ident)
-            last = index == plan.pipeline - 1
+            last = index == seg["last"]
             layers.append(dict(
-                index=index, id=ident, streamed=False, row=row,
-                trace_output=pipe["output"],  # the pipeline's one output, traced at its last layer
+                index=index, id=ident, streamed=False, row=row, segment=seg if last else None,
+                trace_output=seg["output"],  # the step's one output, traced at its last layer
                 trace_size=g.tensors[node.output].size if last else 0,
                 comment=c_comment(f"{node.name or '<unnamed>'} ({node.onnx_op})"),
                 summary=f"{node.op} {' + '.join(map(_shape_text, in_shapes))} -> {_shape_text(out_shape)}",
@@ -391,6 +410,7 @@ def _layers(g: Graph, plan: Plan, arrays: list[CArray], precision: Precision, pr
             id=ident,
             streamed=streamed,
             row=None,
+            segment=None,
             trace_output=inputs[0] if streamed else output,  # traced as empty: nothing to show
             trace_size=0 if streamed else g.tensors[node.output].size,
             comment=c_comment(f"{node.name or '<unnamed>'} ({node.onnx_op})"),
@@ -448,9 +468,10 @@ def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIM
     arrays = layer_arrays(g, name, precision, optimize)
     kinds = sorted({node.op for node in g.nodes})
     kinds += sorted({ops.get(g.nodes[i + 1].op).STREAM_KERNEL for i in plan.streamed})  # after the kernels they call
-    kinds += [ROW_PIPELINE] if plan.pipeline else []  # after the kernels of its stages
+    kinds += [ROW_PIPELINE] if plan.pipeline or plan.fused else []  # after the kernels of its stages
     files = library_files(kinds, precision)
-    pipe = _pipeline(g, plan, name)
+    segments = _segments(g, plan, name)
+    pipe = segments[0] if plan.pipeline else None
     weights_size = sum(a.nbytes for a in arrays)
     context = dict(
         p=name,
@@ -467,7 +488,8 @@ def generate(g: Graph, plan: Plan, name: str, source: str, optimize: str = OPTIM
         output=_io(g, plan, g.output, name, g.output_type),
         library=library_text(files),
         pipeline=pipe,
-        layers=_layers(g, plan, arrays, precision, name, optimize, pipe),
+        segments=segments,
+        layers=_layers(g, plan, arrays, precision, name, optimize, segments),
         arrays=arrays,
         model_sha256=model_sha256,
         build_id=_build_id(arrays, plan),

@@ -73,6 +73,18 @@ def access(node, a_shape, b_shape, out_shape):
     return common.Access(np.arange(int(np.prod(a_shape[1:]))), 1)
 
 
+def row_window(node) -> tuple[int, int, int]:
+    """(kernel_h, stride_h, pad_top): element by element, so one output row reads its own
+    row of each input (a fused segment's residual add, planner/rows.py: the segment's row
+    from its window, the block input's from the arena at the output row)."""
+    return 1, 1, 0
+
+
+def row_fields(node, in_shape) -> dict:
+    """A row's call: one row's values."""
+    return dict(size=str(int(np.prod(in_shape[2:]))))
+
+
 def cost(node, a_shape, b_shape, out_shape):
     return common.Cost(int(np.prod(out_shape[1:])), 0)
 

@@ -26,7 +26,7 @@ from mcugen import ops
 from mcugen.ir import Graph
 from mcugen.planner import rows  # noqa: F401
 from mcugen.planner.budget import check_limit, parse_bytes  # noqa: F401  the package's interface
-from mcugen.planner.decide import decide_copies, decide_pipeline, decide_streams, schedule  # noqa: F401
+from mcugen.planner.decide import decide_copies, decide_fusions, decide_pipeline, decide_streams, schedule  # noqa: F401
 from mcugen.planner.execution import (  # noqa: F401
     LAYER_BY_LAYER,
     Execution,
@@ -68,6 +68,7 @@ class Plan:
     backward: list[int] = field(default_factory=list)  # layers run back to front (their output over their input from above)
     pipeline: int = 0  # --row-input: layers 0 .. pipeline-1 run as one row pipeline (planner/rows.py)
     unpaired: list[int] = field(default_factory=list)  # layers run one output pixel at a time (unpair_peak)
+    fused: list[tuple[int, int]] = field(default_factory=list)  # (a, b): layers a .. b-1 as one row step (decide_fusions)
 
     @property
     def elem_bytes(self) -> int:
@@ -75,7 +76,8 @@ class Plan:
 
     @property
     def execution(self) -> Execution:
-        return Execution(frozenset(self.streamed), frozenset(self.copies), self.pipeline, frozenset(self.unpaired))
+        return Execution(frozenset(self.streamed), frozenset(self.copies), self.pipeline, frozenset(self.unpaired),
+                         tuple(self.fused))
 
 
 def plan(graph: Graph, precision: Precision = INT8, stream: bool = True, pipeline: int = 0,
@@ -111,7 +113,16 @@ def cheapest_first(graph: Graph, precision: Precision, stream: bool, pipeline: i
             yield found
     unpaired = unpair_peak(graph, found, precision)
     if unpaired is not found:
-        yield unpaired
+        found = unpaired
+        yield found
+    # Last: each fused stage costs a kernel call and a window's memmove per row.
+    # Fusions are weighed without the copies, which were free only under the unfused bound.
+    fused = decide_fusions(graph, dataclasses.replace(found.execution, copies=frozenset())) if stream else None
+    if fused is not None and fused.fused:
+        fused = dataclasses.replace(fused, copies=decide_copies(graph, fused.streamed, pipeline, fused.fused))
+        trial = unpair_peak(graph, offsets_for(graph, fused, precision, baseline=found.baseline_bytes), precision)
+        if trial.arena_size < found.arena_size:
+            yield trial
 
 
 def unpair_peak(graph: Graph, found: Plan, precision: Precision = INT8) -> Plan:
@@ -120,7 +131,8 @@ def unpair_peak(graph: Graph, found: Plan, precision: Precision = INT8) -> Plan:
     the peak's cost, e.g. MobileNetV2's first depthwise layer, in place). Only the peak
     layer is tried: elsewhere a pixel of distance costs nothing, and pairs are faster."""
     step, ex = found.peak_step, found.execution
-    if step in ex.unpaired or step in ex.copies or step < ex.pipeline or ex.producer(graph, step) is not None:
+    if (step in ex.unpaired or step in ex.copies or step < ex.pipeline or ex.producer(graph, step) is not None
+            or ex.segment(step)):
         return found  # (a pipelined layer's windows are its own: no overlap to narrow)
     node = graph.nodes[step]
     if ops.get(node.op).unpaired_access(node, graph.shape(node.input), graph.shape(node.output)) is None:
@@ -143,4 +155,4 @@ def offsets_for(graph: Graph, ex: Execution, precision: Precision = INT8, baseli
     return Plan(found.offsets, found.arena_size, max(needs), int(np.argmax(needs)), bufs, rules, found.strategy,
                 found.sizes["no_overlap"] if baseline is None else baseline, found.sizes, precision,
                 streamed=sorted(ex.streamed), copies=sorted(ex.copies), backward=backward, pipeline=ex.pipeline,
-                unpaired=sorted(ex.unpaired))
+                unpaired=sorted(ex.unpaired), fused=list(ex.fused))

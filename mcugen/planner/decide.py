@@ -1,6 +1,7 @@
 """The planner's choices, each returned as a value: the execution order (schedule), which
-layers stream into the next one (decide_streams) and which copy their input into padded
-scratch (decide_copies). None of them changes the graph."""
+layers stream into the next one (decide_streams), which copy their input into padded
+scratch (decide_copies), the row pipeline's depth (decide_pipeline) and which runs of
+layers run as fused segments (decide_fusions). None of them changes the graph."""
 
 from __future__ import annotations
 
@@ -93,19 +94,20 @@ def decide_streams(graph: Graph, copies: frozenset[int] = frozenset(), pipeline:
         streamed = streamed | {best[1]}
 
 
-def decide_copies(graph: Graph, streamed: frozenset[int] = frozenset(), pipeline: int = 0) -> frozenset[int]:
+def decide_copies(graph: Graph, streamed: frozenset[int] = frozenset(), pipeline: int = 0,
+                  fused: tuple[tuple[int, int], ...] = ()) -> frozenset[int]:
     """The layers whose kernel first copies its input into scratch (ops' copy_candidate:
     the small depthwise layers), where that is free: where the step's bytes, with the copy
     (which frees the whole input for the output) and its scratch, stay within the lower
     bound without any copies."""
-    ex = Execution(streamed, pipeline=pipeline)
+    ex = Execution(streamed, pipeline=pipeline, fused=fused)
     bufs, rules = buffers(graph, ex), overlap_rules(graph, ex)
     needs = step_needs(bufs, rules)
     most = max(needs)
     copies = set()
     for step, node in enumerate(graph.nodes):
-        if step in streamed or step < pipeline or ex.producer(graph, step) is not None:
-            continue  # a streamed pair's consumer reads a row window, not a whole input
+        if step in streamed or step < pipeline or ex.producer(graph, step) is not None or ex.segment(step):
+            continue  # a streamed pair's consumer (or a fused stage) reads a row window, not a whole input
         copy = ops.get(node.op).copy_candidate(node, *graph.in_shapes(node), graph.shape(node.output))
         if not copy:
             continue
@@ -117,3 +119,54 @@ def decide_copies(graph: Graph, streamed: frozenset[int] = frozenset(), pipeline
         if with_copy <= most:
             copies.add(step)
     return frozenset(copies)
+
+
+def without(ex: Execution, segment: tuple[int, int]) -> Execution:
+    """The execution with a fused segment added: its layers neither stream (as producer or
+    consumer), copy nor run unpaired (they run row by row, on windows)."""
+    a, b = segment
+    inside = set(range(a, b))
+    streamed = frozenset(s for s in ex.streamed if not {s, s + 1} & inside)
+    return dataclasses.replace(ex, streamed=streamed, copies=ex.copies - inside, unpaired=ex.unpaired - inside,
+                               fused=tuple(sorted((*ex.fused, segment))))
+
+
+def decide_fusions(graph: Graph, ex: Execution) -> Execution:
+    """The execution with fused segments (planner/rows.py) where, and only where, they lower
+    the lower bound. One at a time: a segment covering a step at the peak (only those change
+    it), the one that lowers the steps' needs most (sorted from the largest, so that of
+    several steps tied at the peak, v2's identical blocks, each is fused in turn; the
+    shortest on ties: each stage costs a kernel call per row), until none helps; then the
+    segments the bound does not need are given up again. Each segment keeps its
+    whole-tensor output and drops the tensors inside it: an inverted-residual block's
+    expansion never exists whole."""
+    candidates = rows.segments(graph, ex.pipeline)
+    base = ex
+
+    def key(trial_ex: Execution) -> list[int]:
+        return sorted(step_needs(buffers(graph, trial_ex), overlap_rules(graph, trial_ex)), reverse=True)
+
+    best_key = key(ex)
+    while True:
+        peak = best_key[0]
+        needs = step_needs(buffers(graph, ex), overlap_rules(graph, ex))
+        peaks = {step for step, need in enumerate(needs) if need == peak}
+        best = None
+        for a, b in candidates:
+            if not peaks & set(range(a, b)) or any(a < fb and fa < b for fa, fb in ex.fused):
+                continue
+            trial_ex = without(ex, (a, b))
+            trial = (key(trial_ex), b - a)
+            if trial[0] < best_key and (best is None or trial < best[0]):
+                best = (trial, trial_ex)
+        if best is None:
+            break
+        best_key, ex = best[0][0], best[1]
+    for segment in list(ex.fused):  # keep only the segments the bound needs
+        fused = tuple(f for f in ex.fused if f != segment)
+        rebuilt = base
+        for f in fused:
+            rebuilt = without(rebuilt, f)
+        if bound(graph, rebuilt) <= best_key[0]:
+            ex = rebuilt
+    return ex

@@ -19,6 +19,10 @@ consumer's output, with the consumer's row window as scratch. A copying layer
 (Execution.copies) first copies its whole input into scratch (ops' copy_candidate). An
 unpaired layer (Execution.unpaired) runs its kernel one output pixel at a time where it
 would compute two at once (ops' unpaired_access): one pixel less of overlap distance.
+A fused segment (Execution.fused, planner/rows.py) runs layers a .. b-1 as one step at
+step b-1, row by row from the whole tensor layer a reads: only its last output exists,
+its windows and kernel scratch are the step's scratch, and it keeps its output apart from
+its input.
 
 Sizes are in bytes: the precision's elem_bytes is 1 for int8 tensors and 4 for float32, and
 the kernels' Access (stated in elements) is scaled by it; its access_hook names the op hook
@@ -47,6 +51,17 @@ class Execution:
     copies: frozenset[int] = frozenset()  # layers that first copy their input into padded scratch
     pipeline: int = 0  # layers 0 .. pipeline-1 run as one row pipeline (--row-input; planner/rows.py)
     unpaired: frozenset[int] = frozenset()  # layers whose kernel computes one output pixel at a time
+    fused: tuple[tuple[int, int], ...] = ()  # (a, b): layers a .. b-1 run row by row as one step (rows.can_fuse)
+
+    def segment(self, step: int) -> tuple[int, int] | None:
+        """The fused segment layer `step` is in, if any."""
+        return next(((a, b) for a, b in self.fused if a <= step < b), None)
+
+    def hidden(self, step: int) -> bool:
+        """Does layer `step`'s output never exist whole (it runs inside a later step: a row
+        pipeline's or a fused segment's layer before the last)? Streamed layers aside."""
+        seg = self.segment(step)
+        return step < self.pipeline - 1 or (seg is not None and step < seg[1] - 1)
 
     def producer(self, graph: Graph, step: int) -> Node | None:
         """The layer streamed into layer `step`, if any: the one just before it."""
@@ -60,6 +75,10 @@ def reads(graph: Graph, ex: Execution = LAYER_BY_LAYER) -> list[list[str]]:
     """The arena tensors each step reads. A streamed producer runs inside the next step:
     it reads nothing at its own step, and its input is read by the next one in its place."""
     out = [list(node.inputs) if step >= ex.pipeline else [] for step, node in enumerate(graph.nodes)]
+    for a, b in ex.fused:  # the segment reads its source x, at its last layer's step
+        for step in range(a, b):
+            out[step] = []
+        out[b - 1] = [graph.nodes[a].input]
     for step in sorted(ex.streamed):
         node = graph.nodes[step]
         out[step] = []
@@ -75,7 +94,7 @@ def buffers(graph: Graph, ex: Execution = LAYER_BY_LAYER, precision: Precision =
     for step, (node, read) in enumerate(zip(graph.nodes, reads(graph, ex))):
         for name in read:
             last[name] = max(last.get(name, step), step)
-        if step in ex.streamed or step < ex.pipeline - 1:  # its output never exists whole: no buffer
+        if step in ex.streamed or ex.hidden(step):  # its output never exists whole: no buffer
             continue
         for name in node.outputs:
             first[name] = step
@@ -100,10 +119,13 @@ def step_scratch(graph: Graph, ex: Execution, step: int) -> int:
     """Bytes of working memory at a step: the kernel's own, or for a layer with a streamed
     producer, its row window and the producer's scratch (the consumer's stream_scratch)."""
     node = graph.nodes[step]
-    if step in ex.streamed or step < ex.pipeline - 1:
+    if step in ex.streamed or ex.hidden(step):
         return 0
     if step == ex.pipeline - 1:  # the whole pipeline runs at its last layer's step
         return align(rows.scratch_bytes(graph, ex.pipeline))
+    seg = ex.segment(step)
+    if seg is not None:  # so does a fused segment
+        return align(rows.scratch_bytes(graph, seg[1], seg[0], fused=True))
     producer = ex.producer(graph, step)
     if producer is None:
         return scratch_bytes(graph, node, step in ex.copies)
@@ -123,7 +145,7 @@ def can_stream(graph: Graph, step: int, ex: Execution = LAYER_BY_LAYER) -> bool:
     """May layer `step` run row by row inside layer step + 1? When the next layer's op
     consumes rows (its can_stream hook) and is the only reader of the output, and it is
     not in the row pipeline."""
-    if step + 1 >= len(graph.nodes) or step < ex.pipeline:
+    if step + 1 >= len(graph.nodes) or step < ex.pipeline or ex.segment(step) or ex.segment(step + 1):
         return False
     node, nxt = graph.nodes[step], graph.nodes[step + 1]
     readers = [n for n in graph.nodes if node.output in n.inputs]
@@ -172,8 +194,9 @@ def overlap_rules(graph: Graph, ex: Execution = LAYER_BY_LAYER, precision: Preci
             last_reader[name] = step
     rules = {}
     for step, (node, read) in enumerate(zip(graph.nodes, step_reads)):
-        # A node with several inputs (add, mul) keeps each of them apart from its output.
-        if len(read) != 1 or len(node.inputs) != 1 or step in ex.streamed:
+        # A node with several inputs (add, mul) keeps each of them apart from its output,
+        # and so does a fused segment.
+        if len(read) != 1 or len(node.inputs) != 1 or step in ex.streamed or ex.segment(step):
             continue
         src, dst = read[0], node.output
         if last_reader[src] != step or src == graph.output:

@@ -9,6 +9,13 @@ included: the rows its next output row's window needs), filled on demand by its 
 Every row is computed once (mcugen_row_pipeline_s8.c), so the pipeline costs only the
 windows' memmove and a kernel call per row. The windows and the stages' own kernel
 scratch (one stage runs at a time) are one scratch buffer of the pipeline's step.
+
+A fused segment (Execution.fused: (a, b), layers a .. b-1) runs the same way from a whole
+tensor in the arena, x, the input of layer a (an inverted-residual block: expand ->
+depthwise -> project -> the residual add): its first stage's window points into x (no
+copy, no bytes of its own), and a residual add among its stages reads its other input, x,
+at its output row. Only the segment's last output exists whole, so the expanded tensors
+never do.
 """
 
 from __future__ import annotations
@@ -43,21 +50,25 @@ def rows_read(in_h: int, kernel_h: int, stride_h: int, pad_top: int, out_h: int)
             if 0 <= y < in_h}
 
 
-def stage(graph: Graph, layer: int) -> Stage | None:
+def stage(graph: Graph, layer: int, from_arena: bool = False) -> Stage | None:
     """The layer as a pipeline stage, or None: it cannot be one (its op has no row_window,
     its tensors are not images, or some input row is never read: the producer would have
-    to skip rows, which the pull loop does not do)."""
+    to skip rows, which the pull loop does not do). A residual add (two inputs of one
+    shape) is a stage of a fused segment. from_arena: the first stage of a fused segment,
+    whose window is its input's rows in the arena (no bytes of its own)."""
     node = graph.nodes[layer]
     window = ops.get(node.op).row_window(node)
     in_shape, out_shape = graph.shape(node.input), graph.shape(node.output)
-    if window is None or len(in_shape) != 4 or len(out_shape) != 4 or len(node.inputs) != 1:
+    if window is None or len(in_shape) != 4 or len(out_shape) != 4:
+        return None
+    if any(graph.shape(name) != in_shape for name in node.inputs):
         return None
     kh, sh, pt = window
     in_h, out_h = in_shape[1], out_shape[1]
     if rows_read(in_h, kh, sh, pt, out_h) != set(range(in_h)):
         return None
     return Stage(layer, in_h, kh, sh, pt, out_h, in_shape[2] * in_shape[3], out_shape[2] * out_shape[3],
-                 min(kh, in_h))
+                 0 if from_arena else min(kh, in_h))
 
 
 def can_pipeline(graph: Graph, depth: int) -> bool:
@@ -85,26 +96,63 @@ def max_depth(graph: Graph) -> int:
     return depth
 
 
-def stages(graph: Graph, depth: int) -> list[Stage]:
-    return [stage(graph, layer) for layer in range(depth)]
+def stages(graph: Graph, end: int, start: int = 0, fused: bool = False) -> list[Stage]:
+    """The stages of layers start .. end-1: the row pipeline (start 0) or a fused segment
+    (fused: its first stage reads its input in the arena)."""
+    return [stage(graph, layer, from_arena=fused and layer == start) for layer in range(start, end)]
 
 
-def kernel_scratch(graph: Graph, depth: int) -> int:
+def kernel_scratch(graph: Graph, end: int, start: int = 0) -> int:
     """The stages' own scratch: the largest, as they run one at a time."""
-    return max(align(ops.get(n.op).scratch(n, graph.shape(n.input), graph.shape(n.output)))
-               for n in graph.nodes[:depth])
+    return max(align(ops.get(n.op).scratch(n, *graph.in_shapes(n), graph.shape(n.output)))
+               for n in graph.nodes[start:end])
 
 
-def window_offsets(graph: Graph, depth: int) -> list[int]:
-    """Each stage's window inside the pipeline's scratch buffer; the kernels' scratch
-    follows the last one (at the returned list's last entry)."""
+def window_offsets(graph: Graph, end: int, start: int = 0, fused: bool = False) -> list[int]:
+    """Each stage's window inside the step's scratch buffer; the kernels' scratch follows
+    the last one (at the returned list's last entry)."""
     offsets, at = [], 0
-    for s in stages(graph, depth):
+    for s in stages(graph, end, start, fused):
         offsets.append(at)
         at += s.window_bytes
     return offsets + [at]
 
 
-def scratch_bytes(graph: Graph, depth: int) -> int:
-    """The pipeline step's scratch buffer: every window, then the kernels' scratch."""
-    return window_offsets(graph, depth)[-1] + kernel_scratch(graph, depth)
+def scratch_bytes(graph: Graph, end: int, start: int = 0, fused: bool = False) -> int:
+    """The step's scratch buffer: every window, then the kernels' scratch."""
+    return window_offsets(graph, end, start, fused)[-1] + kernel_scratch(graph, end, start)
+
+
+def can_fuse(graph: Graph, start: int, end: int) -> bool:
+    """May layers start .. end-1 (at least two) run as one fused segment from the whole
+    tensor x that layer `start` reads? A chain, each output read by the next layer only,
+    every layer a stage; a layer may also read x itself (the residual add, at its output
+    row: so x and its output have the same shape). The last output is written whole."""
+    if end - start < 2 or start < 0 or end > len(graph.nodes):
+        return False
+    first = graph.nodes[start]
+    x = first.input
+    if len(first.inputs) != 1 or stage(graph, start, from_arena=True) is None:
+        return False
+    for layer in range(start + 1, end):
+        node, prev = graph.nodes[layer], graph.nodes[layer - 1].output
+        readers = [n for n in graph.nodes if prev in n.inputs]
+        if readers != [node] or prev == graph.output or stage(graph, layer) is None:
+            return False
+        others = [name for name in node.inputs if name != prev]
+        if len(node.inputs) - len(others) != 1 or any(name != x for name in others):
+            return False
+        if others and graph.shape(node.output) != graph.shape(x):
+            return False
+    return True
+
+
+def segments(graph: Graph, start_at: int = 0) -> list[tuple[int, int]]:
+    """Every segment the graph allows, from layer start_at on (after a row pipeline)."""
+    found = []
+    for start in range(start_at, len(graph.nodes)):
+        end = start + 2
+        while can_fuse(graph, start, end):
+            found.append((start, end))
+            end += 1
+    return found

@@ -35,12 +35,13 @@ def svg(summary: dict) -> str:
            f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
            f'<text x="{LEFT}" y="22" font-size="14">{xml(summary["model"])}: arena {summary["arena_bytes"]:,} B, '
            f'lower bound {summary["lower_bound_bytes"]:,} B, peak at layer {summary["peak_layer"]}</text>']
-    pipe = summary.get("pipeline")  # --row-input: its step's scratch is drawn as its windows
+    # --row-input's pipeline and the fused segments: their step's scratch is drawn as their windows
+    pipes = {p["layers"] - 1: p for p in ([summary["pipeline"]] if "pipeline" in summary else []) + summary.get("fused", [])}
     for i, t in enumerate(tensors):
         if not t["bytes"]:
             continue
-        if pipe and t["scratch"] and t["first_layer"] == pipe["layers"] - 1:
-            out += _pipeline(pipe, t["offset"], x, y)
+        if t["scratch"] and t["first_layer"] in pipes:
+            out += _pipeline(pipes[t["first_layer"]], t["offset"], x, y)
             continue
         top, bottom = y(t["offset"] + t["bytes"]), y(t["offset"])
         out.append(
@@ -64,8 +65,9 @@ def svg(summary: dict) -> str:
 
 
 def _pipeline(pipe: dict, offset: int, x, y) -> list[str]:
-    """The row pipeline's buffer, one box per stage's window and one for the kernels'
-    scratch, across the pipelined layers' columns (they run as one step)."""
+    """A row pipeline's (or fused segment's) buffer, one box per stage's window and one for
+    the kernels' scratch, across its layers' columns (they run as one step)."""
+    first = pipe.get("first", 0)
     boxes = []
     parts = [(f"layer {s['layer']}'s window: {s['rows']} of its input's {s['input_rows']} rows of "
               f"{s['row_bytes']:,} B", s["offset"], s["bytes"]) for s in pipe["stages"]]
@@ -77,9 +79,11 @@ def _pipeline(pipe: dict, offset: int, x, y) -> list[str]:
         at = offset + within
         top, bottom = y(at + size), y(at)
         boxes.append(
-            f'<rect x="{x(0):.1f}" y="{top:.1f}" width="{x(pipe["layers"]) - x(0):.1f}" height="{max(bottom - top, 0.5):.1f}" '
+            f'<rect x="{x(first):.1f}" y="{top:.1f}" width="{x(pipe["layers"]) - x(first):.1f}" '
+            f'height="{max(bottom - top, 0.5):.1f}" '
             f'fill="{_color(k)}" fill-opacity="0.35" stroke="#333" stroke-width="0.5" stroke-dasharray="3 2">'
-            f'<title>row pipeline of layers 0..{pipe["layers"] - 1}, {xml(what)}: {size:,} B at offset {at:,}</title></rect>')
+            f'<title>row pipeline of layers {first}..{pipe["layers"] - 1}, {xml(what)}: {size:,} B '
+            f'at offset {at:,}</title></rect>')
     return boxes
 
 

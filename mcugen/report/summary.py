@@ -123,20 +123,24 @@ def summary(graph: Graph, plan: Plan, optimize: str = OPTIMIZE_CHOICES[0]) -> di
         tensors=tensors(graph, plan),
         overlaps=[_overlap(a, b, rule) for (a, b), rule in sorted(plan.overlaps.items())],
         **({"pipeline": pipeline(graph, plan)} if plan.pipeline else {}),
+        fused=[pipeline(graph, plan, a, b, fused=True) for a, b in plan.fused],
     )
 
 
-def pipeline(graph: Graph, plan: Plan) -> dict:
-    """--row-input: the row pipeline's stages, each with the rows of its input it keeps
-    (its window) and their bytes; the step's whole scratch buffer (windows, then the
-    stages' kernel scratch) and the last stage's output, whole."""
-    at = rows.window_offsets(graph, plan.pipeline)  # in the scratch buffer; the kernels' scratch last
+def pipeline(graph: Graph, plan: Plan, start: int = 0, end: int | None = None, fused: bool = False) -> dict:
+    """The row pipeline (--row-input; start 0, end plan.pipeline) or a fused segment
+    (layers start .. end-1): its stages, each with the rows of its input it keeps (its
+    window) and their bytes (a fused segment's first stage: none, it reads its input in
+    the arena); the step's whole scratch buffer (windows, then the stages' kernel scratch)
+    and the last stage's output, whole."""
+    end = plan.pipeline if end is None else end
+    at = rows.window_offsets(graph, end, start, fused)  # in the scratch buffer; the kernels' scratch last
     stages = [dict(layer=st.layer, rows=st.window_rows, row_bytes=st.row_bytes, input_rows=st.in_h,
-                   bytes=st.window_bytes, offset=at[k]) for k, st in enumerate(rows.stages(graph, plan.pipeline))]
-    last = graph.nodes[plan.pipeline - 1]
-    return dict(layers=plan.pipeline, stages=stages, kernel_scratch_bytes=rows.kernel_scratch(graph, plan.pipeline),
+                   bytes=st.window_bytes, offset=at[k]) for k, st in enumerate(rows.stages(graph, end, start, fused))]
+    last = graph.nodes[end - 1]
+    return dict(first=start, layers=end, stages=stages, kernel_scratch_bytes=rows.kernel_scratch(graph, end, start),
                 kernel_scratch_offset=at[-1],
-                scratch_bytes=rows.scratch_bytes(graph, plan.pipeline),
+                scratch_bytes=rows.scratch_bytes(graph, end, start, fused),
                 output_bytes=graph.tensors[last.output].size * plan.elem_bytes)
 
 
@@ -181,6 +185,7 @@ def format_text(s: dict) -> str:
         *([f"unpaired          layer {', '.join(map(str, s['unpaired_layers']))}: one output pixel at a time "
            "(its kernel's pairs would add a pixel of overlap distance at the peak)"] if s.get("unpaired_layers") else []),
         *(_pipeline_text(s["pipeline"]) if "pipeline" in s else []),
+        *[line for f in s.get("fused", []) for line in _fused_text(f)],
         f"input             {'x'.join(map(str, s['input']['shape']))} {s['input']['type']} "
         + ("row by row (--row-input: NAME_input_row)" if s["input"]["offset"] is None else
            f"at offset {s['input']['offset']:,}")
@@ -198,4 +203,15 @@ def _pipeline_text(p: dict) -> list[str]:
     for st in p["stages"]:
         lines.append(f"                  layer {st['layer']:>2}: keeps {st['rows']} of its input's {st['input_rows']} "
                      f"rows of {st['row_bytes']:,} bytes: {st['bytes']:,} bytes")
+    return lines
+
+
+def _fused_text(p: dict) -> list[str]:
+    lines = [f"fused             layers {p['first']}-{p['layers'] - 1} run row by row as one step from layer "
+             f"{p['first']}'s input in the arena: {p['scratch_bytes']:,} bytes of row windows and kernel scratch, "
+             f"then layer {p['layers'] - 1}'s output whole ({p['output_bytes']:,} bytes)"]
+    for st in p["stages"]:
+        keeps = (f"keeps {st['rows']} of its input's {st['input_rows']} rows of {st['row_bytes']:,} bytes: "
+                 f"{st['bytes']:,} bytes") if st["rows"] else "reads its input's rows where they are"
+        lines.append(f"                  layer {st['layer']:>2}: {keeps}")
     return lines

@@ -115,12 +115,14 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     layers = []
     streamed = set(compiled.plan.streamed)
     last_row = compiled.plan.pipeline - 1  # --row-input: the pipeline's work is all at its last layer
+    ex = compiled.plan.execution  # so is a fused segment's
     for index, (node, counts, macs) in enumerate(zip(g.nodes, profile.layers, macs_per_layer)):
         instructions, cyc = layer_cost(counts, blocks, model, skip)
-        if index in streamed or index < last_row:
+        start = 0 if index == last_row else (ex.segment(index) or (None,))[0]
+        if index in streamed or ex.hidden(index):
             ratio = None
-        elif index == last_row:
-            ratio = _ratio(instructions, sum(macs_per_layer[:index + 1]))
+        elif start is not None:
+            ratio = _ratio(instructions, sum(macs_per_layer[start:index + 1]))
         else:
             ratio = _ratio(instructions, macs + (macs_per_layer[index - 1] if index - 1 in streamed else 0))
         layers.append(LayerFigures(index, node.op, macs, instructions, ratio, round(cyc), index in streamed))
@@ -131,6 +133,9 @@ def bench(model_path: str, compiled: Compiled, name: str, target: targets.Target
     if last_row > 0:
         notes.append(f"--row-input: layers 0-{last_row} run as one row pipeline; their instructions and cycles are "
                      f"layer {last_row}'s (with the runner's fake camera copying the input's rows)")
+    for a, b in compiled.plan.fused:
+        notes.append(f"fused: layers {a}-{b - 1} run row by row as one step; their instructions and cycles are "
+                     f"layer {b - 1}'s")
     if ram["stack"] < ram["stack_measured"]:  # the static analysis missed a call: say so, not hide it
         notes.append(f"the static stack ({ram['stack']} B) is below the measured one ({ram['stack_measured']} B)")
     return BenchResult(

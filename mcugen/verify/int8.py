@@ -208,15 +208,17 @@ def first_bad_layer(compiled: Compiled, name: str, sample: np.ndarray, runner) -
     expected = reference.run_int8(g, sample[None], keep=True)
     offset = 0
     for index, node in enumerate(g.nodes):
-        if index in compiled.plan.streamed or index < compiled.plan.pipeline - 1:
+        if index in compiled.plan.streamed or compiled.plan.execution.hidden(index):
             continue  # traced as empty: its output never exists whole
         want = expected[node.output].reshape(-1)
         got = dump[offset: offset + want.size]
         offset += want.size
-        if (got.size != want.size or np.any(got != want)) and index < compiled.plan.pipeline:
-            # The row pipeline's layers have no outputs of their own: the whole-input build's
-            # trace names the first that differs (the same kernels, on whole tensors).
-            whole = dataclasses.replace(compiled, plan=planner.plan(g, compiled.precision))
+        if (got.size != want.size or np.any(got != want)) and (index < compiled.plan.pipeline
+                                                                 or compiled.plan.execution.segment(index)):
+            # The row pipeline's (and a fused segment's) layers have no outputs of their own:
+            # the layer-by-layer build's trace names the first that differs (the same kernels,
+            # on whole tensors).
+            whole = dataclasses.replace(compiled, plan=planner.plan(g, compiled.precision, stream=False))
             found = first_bad_layer(whole, name, sample, runner)
             return dict(found, row_pipeline=compiled.plan.pipeline) if found else dict(
                 index=index, name=escape(node.name or "<unnamed>"), op=node.op,

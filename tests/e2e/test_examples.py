@@ -122,7 +122,10 @@ def test_run_with_gives_run_s_bytes(model, tmp_path):
     (DIGITS_V2, "digits_calib.npz"), (DIGITS_V3, "digits_calib.npz"), (VWW_DIGITS, "vww_digits_calib.npz"),
     (EXAMPLES / "kws_dscnn.onnx", "kws_dscnn_calib.npz"),
     (EXAMPLES / "person_mobilenet_v1_025_gray_int8_tflite.onnx", "person_mobilenet_v1_025_gray_calib.npz"),
-    (EXAMPLES / "mobilenet_v3_small_075_96.onnx", "vww_calib.npz")], ids=lambda p: getattr(p, "stem", p))
+    (EXAMPLES / "mobilenet_v3_small_075_96.onnx", "vww_calib.npz"),
+    # fused inverted-residual blocks after the pipeline (v2), and in both modes (v3-large)
+    (EXAMPLES / "mobilenet_v2_035_96.onnx", "vww_calib.npz"),
+    (EXAMPLES / "mobilenet_v3_large_050_96.onnx", "vww_calib.npz")], ids=lambda p: getattr(p, "stem", p))
 def test_example_verifies_bit_exact_with_row_input(model, calib):
     """--row-input on the examples tests/planner/test_row_input.py does not build (VWW and
     digits are there): the C, fed row by row by the runner's fake camera, gives the

@@ -1,5 +1,6 @@
 """--row-input on the emulated cores: VWW bit-exact with the fake camera's row order
-checked by the target runner (a row asked for out of order or twice stops the program)."""
+checked by the target runner (a row asked for out of order or twice stops the program);
+MobileNetV2 with its fused inverted-residual blocks after the pipeline."""
 
 import json
 import shutil
@@ -7,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import DIGITS, EXAMPLES, ROOT, VWW, lcg_input, needs_gcc_and_qemu, needs_target
+from helpers import DIGITS, EXAMPLES, ROOT, V2, VWW, lcg_input, needs_gcc_and_qemu, needs_target
 
 from mcugen import pipeline, reference
 
@@ -27,6 +28,16 @@ def test_vww_row_input_bit_exact_on_the_core(core):
     data = json.loads(out)
     assert data["bit_exact"] and data["samples"] == 2 and data["target"]["name"] == core
     assert data["arena_bytes"] <= 16384
+
+
+@needs_target
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m0plus"])
+def test_v2_row_input_with_fused_blocks_bit_exact_on_the_core(core):
+    code, out, err = mcugen("verify", V2, "--row-input", "--target", core, "--samples", "2", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["bit_exact"] and data["samples"] == 2 and data["target"]["name"] == core
+    assert data["arena_bytes"] <= 20480
 
 
 @needs_target
