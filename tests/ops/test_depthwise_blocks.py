@@ -103,6 +103,38 @@ def test_blocks_and_the_remainder_bit_exact_at_the_largest_products(channels, st
     np.testing.assert_array_equal(run_graph_c(graph, x, CC, dsp=dsp), want)
 
 
+@pytest.mark.parametrize("hw, strides, pads", [
+    ((2, 80), (1, 1), (1, 1, 1, 1)),   # two rows: the top edge, then the bottom one
+    ((80, 2), (1, 1), (1, 1, 1, 1)),   # the same, by columns
+    ((26, 28), (2, 2), (0, 0, 1, 1)),  # TF's SAME at stride 2: the bottom and right edges only
+    ((26, 28), (2, 2), (1, 1, 0, 0)),  # the top and left edges only
+    ((13, 14), (1, 1), (2, 1, 1, 2)),  # wider padding: rows and columns two outside
+])
+@pytest.mark.parametrize("dsp", [False, True], ids=["plain", "dsp"])
+def test_edge_and_corner_pixels_bit_exact(hw, strides, pads, dsp):
+    """The border pixels the DSP path computes inline, one row or one column of the window
+    outside (mcugen_dw_edge: top, bottom, left, right), and those it leaves to the shared
+    border function (corners, padding of two), on maps too large for
+    the padded copy, against the reference; an input zero point that is not -128, so that
+    the zero-point taps show."""
+    channels = 6  # one block of four and two channels after it
+    rng = np.random.default_rng(hw[0] * 1000 + hw[1] + sum(pads))
+    weight = rng.integers(-127, 128, size=(3, 3, channels)).astype(np.int8)
+    node = Node("d", "depthwise_conv", [], [], dict(kernel=(3, 3), strides=strides, dilations=(1, 1),
+                                                    pads=pads, weight=weight.astype(float)))
+    node.params = dict(weight=weight, bias=rng.integers(-3000, 3000, channels).astype(np.int32),
+                       mult=rng.integers(2**30 + 1, 2**31 - 1, channels).astype(np.int32),
+                       shift=np.full(channels, -9, np.int32), input_zp=37, output_zp=-3, act_min=-128, act_max=127)
+    in_shape = (1, *hw, channels)
+    out_shape = ops.depthwise_conv.output_shape(node, in_shape)
+    assert ops.depthwise_conv.copy_candidate(node, in_shape, out_shape) == 0  # borders on their own path
+    graph = one_layer_graph(node, in_shape, out_shape)
+    x = rng.integers(-128, 128, size=(2, *in_shape[1:]), dtype=np.int8)
+    want = ops.depthwise_conv.run_int8(node, x)
+    assert len(np.unique(want)) > 20
+    np.testing.assert_array_equal(run_graph_c(graph, x, CC, dsp=dsp), want)
+
+
 @pytest.mark.parametrize("out_c", [7, 8, 15])
 @pytest.mark.parametrize("dsp", [False, True], ids=["plain", "dsp"])
 def test_conv_channel_groups_and_gathers_bit_exact(out_c, dsp):

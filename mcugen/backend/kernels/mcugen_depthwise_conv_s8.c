@@ -12,6 +12,16 @@
    how SXTB16 and a mask split four channels of input. The index of tap t of channel c: */
 #define MCUGEN_DW_W(c, t, taps) ((((c) >> 2) * (taps) + (t)) * 4 + (((c) & 1) << 1) + (((c) >> 1) & 1))
 
+/* The padded copy is never inlined: where gcc 12 inlined it (a layer whose only copy of the
+   kernel it was), it no longer folded the layer's constant dims into the kernel after it, which
+   then read them from the stack (VWW's layers 9, 11, 23 and 25: 4.7 to 5.4 instructions per
+   MAC on the M4 instead of 3.6). */
+#if defined(__GNUC__)
+#define MCUGEN_DW_OUT_OF_LINE __attribute__((noinline))
+#else
+#define MCUGEN_DW_OUT_OF_LINE
+#endif
+
 #ifndef MCUGEN_DSP
 /* One output of a fast layer without the DSP kernels: the channel form, which on the M0
    takes two 32-bit products where |acc| is within 2^16 (mcugen_requant_short_s8's value). */
@@ -122,6 +132,16 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_inside_s8(int32_t channels, int32_t row,
     }
 }
 
+/* A scheduling fence: no instruction, only an order gcc keeps (as the pointwise kernel's
+   MCUGEN_PW_FENCE): a kernel row's loads stay together in one burst. On the M4 a load costs 2
+   cycles unless it follows another load or store (then 1); on the M33 a load's result used by
+   the next instruction stalls a cycle. gcc 12's first scheduling pass otherwise moves each load
+   next to its first use. Elsewhere, and in the host tests, nothing. */
+#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP)
+#define MCUGEN_DW_FENCE() __asm__ volatile("")
+#else
+#define MCUGEN_DW_FENCE() ((void)0)
+#endif
 #ifdef MCUGEN_DSP
 /* One kernel row of two neighbouring windows (a pair of output pixels), one pair of
    channels of a block: the row's three weight words are loaded once for both windows,
@@ -132,45 +152,54 @@ MCUGEN_INLINE void mcugen_depthwise_3x3_inside_s8(int32_t channels, int32_t row,
     do {                                                                                 \
         const int32_t w0_ = mcugen_read_s16x2(k), w1_ = mcugen_read_s16x2((k) + 4);      \
         const int32_t w2_ = mcugen_read_s16x2((k) + 8);                                  \
-        int32_t x_ = split(mcugen_read_s8x4(p));                                         \
+        const int32_t x0_ = mcugen_read_s8x4(p), x1_ = mcugen_read_s8x4((p) + c1);       \
+        const int32_t x2_ = mcugen_read_s8x4((p) + c2), x3_ = mcugen_read_s8x4((p) + c3); \
+        MCUGEN_DW_FENCE();                                                               \
+        int32_t x_ = split(x0_);                                                         \
         a0 = mcugen_smlabb(x_, w0_, a0);                                                 \
         a1 = mcugen_smlatt(x_, w0_, a1);                                                 \
-        x_ = split(mcugen_read_s8x4((p) + c1));                                          \
+        x_ = split(x1_);                                                                 \
         a0 = mcugen_smlabb(x_, w1_, a0);                                                 \
         a1 = mcugen_smlatt(x_, w1_, a1);                                                 \
         b0 = mcugen_smlabb(x_, w0_, b0);                                                 \
         b1 = mcugen_smlatt(x_, w0_, b1);                                                 \
-        x_ = split(mcugen_read_s8x4((p) + c2));                                          \
+        x_ = split(x2_);                                                                 \
         a0 = mcugen_smlabb(x_, w2_, a0);                                                 \
         a1 = mcugen_smlatt(x_, w2_, a1);                                                 \
         b0 = mcugen_smlabb(x_, w1_, b0);                                                 \
         b1 = mcugen_smlatt(x_, w1_, b1);                                                 \
-        x_ = split(mcugen_read_s8x4((p) + c3));                                          \
+        x_ = split(x3_);                                                                 \
         b0 = mcugen_smlabb(x_, w2_, b0);                                                 \
         b1 = mcugen_smlatt(x_, w2_, b1);                                                 \
+        MCUGEN_DW_FENCE();                                                               \
     } while (0)
 /* Stride 2: five columns, the middle one read by both windows. */
 #define MCUGEN_DW_PAIR_ROW_S2(split, p, k, a0, a1, b0, b1)                               \
     do {                                                                                 \
         const int32_t w0_ = mcugen_read_s16x2(k), w1_ = mcugen_read_s16x2((k) + 4);      \
         const int32_t w2_ = mcugen_read_s16x2((k) + 8);                                  \
-        int32_t x_ = split(mcugen_read_s8x4(p));                                         \
+        const int32_t x0_ = mcugen_read_s8x4(p), x1_ = mcugen_read_s8x4((p) + c1);       \
+        const int32_t x2_ = mcugen_read_s8x4((p) + c2), x3_ = mcugen_read_s8x4((p) + c3); \
+        const int32_t x4_ = mcugen_read_s8x4((p) + c4);                                  \
+        MCUGEN_DW_FENCE();                                                               \
+        int32_t x_ = split(x0_);                                                         \
         a0 = mcugen_smlabb(x_, w0_, a0);                                                 \
         a1 = mcugen_smlatt(x_, w0_, a1);                                                 \
-        x_ = split(mcugen_read_s8x4((p) + c1));                                          \
+        x_ = split(x1_);                                                                 \
         a0 = mcugen_smlabb(x_, w1_, a0);                                                 \
         a1 = mcugen_smlatt(x_, w1_, a1);                                                 \
-        x_ = split(mcugen_read_s8x4((p) + c2));                                          \
+        x_ = split(x2_);                                                                 \
         a0 = mcugen_smlabb(x_, w2_, a0);                                                 \
         a1 = mcugen_smlatt(x_, w2_, a1);                                                 \
         b0 = mcugen_smlabb(x_, w0_, b0);                                                 \
         b1 = mcugen_smlatt(x_, w0_, b1);                                                 \
-        x_ = split(mcugen_read_s8x4((p) + c3));                                          \
+        x_ = split(x3_);                                                                 \
         b0 = mcugen_smlabb(x_, w1_, b0);                                                 \
         b1 = mcugen_smlatt(x_, w1_, b1);                                                 \
-        x_ = split(mcugen_read_s8x4((p) + c4));                                          \
+        x_ = split(x4_);                                                                 \
         b0 = mcugen_smlabb(x_, w2_, b0);                                                 \
         b1 = mcugen_smlatt(x_, w2_, b1);                                                 \
+        MCUGEN_DW_FENCE();                                                               \
     } while (0)
 #define MCUGEN_DW_PAIR_WINDOW(split, p, k, a0, a1, b0, b1)                               \
     do {                                                                                 \
@@ -334,9 +363,101 @@ static void mcugen_depthwise_3x3_border_s8(const mcugen_conv_dims_t *d, const mc
     }
 }
 
+#ifdef MCUGEN_DSP
+/* Which taps of a border window lie outside the input, as bits (tap t = 3 ky + kx): the four
+   edges the DSP path computes inline (MCUGEN_DW_EDGE_*: one row or one column of the window
+   outside, the rest inside), else 0 (corners, wider padding: the shared border function). */
+#define MCUGEN_DW_EDGE_TOP 0x007u
+#define MCUGEN_DW_EDGE_BOTTOM 0x1C0u
+#define MCUGEN_DW_EDGE_LEFT 0x049u
+#define MCUGEN_DW_EDGE_RIGHT 0x124u
+MCUGEN_INLINE uint32_t mcugen_dw_edge(int32_t iy, int32_t ix, int32_t in_h, int32_t in_w)
+{
+    const int32_t rows_in = (int32_t)(iy >= 0 && iy + 2 < in_h), cols_in = (int32_t)(ix >= 0 && ix + 2 < in_w);
+    uint32_t edge = 0u;
+    if (cols_in != 0 && iy == -1 && in_h > 1) {
+        edge = MCUGEN_DW_EDGE_TOP;
+    } else if (cols_in != 0 && iy >= 0 && iy + 2 == in_h) {
+        edge = MCUGEN_DW_EDGE_BOTTOM;
+    } else if (rows_in != 0 && ix == -1 && in_w > 1) {
+        edge = MCUGEN_DW_EDGE_LEFT;
+    } else if (rows_in != 0 && ix >= 0 && ix + 2 == in_w) {
+        edge = MCUGEN_DW_EDGE_RIGHT;
+    } else {
+        edge = 0u;
+    }
+    return edge;
+}
+
+/* A tap of an edge window: the zero point's word where the tap is outside (`outside`, a
+   constant where the function is inlined: the test folds away), else the input's word. Only
+   inside taps form an address (input + base may lie before the input). */
+#define MCUGEN_DW_EDGE_TAP2(split, t, s0, s1)                                            \
+    do {                                                                                 \
+        const int32_t xw_ = ((outside >> (t)) & 1u) != 0u                                \
+                                ? zp4                                                    \
+                                : mcugen_read_s8x4(input + (base + ((t) / 3) * row + ((t) % 3) * channels + c)); \
+        const int32_t x_ = split(xw_), w_ = mcugen_read_s16x2(k + 4 * (t));              \
+        (s0) = mcugen_smlabb(x_, w_, (s0));                                              \
+        (s1) = mcugen_smlatt(x_, w_, (s1));                                              \
+    } while (0)
+#define MCUGEN_DW_EDGE_WINDOW2(split, s0, s1)                                            \
+    do {                                                                                 \
+        MCUGEN_DW_EDGE_TAP2(split, 0, s0, s1);                                           \
+        MCUGEN_DW_EDGE_TAP2(split, 1, s0, s1);                                           \
+        MCUGEN_DW_EDGE_TAP2(split, 2, s0, s1);                                           \
+        MCUGEN_DW_EDGE_TAP2(split, 3, s0, s1);                                           \
+        MCUGEN_DW_EDGE_TAP2(split, 4, s0, s1);                                           \
+        MCUGEN_DW_EDGE_TAP2(split, 5, s0, s1);                                           \
+        MCUGEN_DW_EDGE_TAP2(split, 6, s0, s1);                                           \
+        MCUGEN_DW_EDGE_TAP2(split, 7, s0, s1);                                           \
+        MCUGEN_DW_EDGE_TAP2(split, 8, s0, s1);                                           \
+    } while (0)
+
+/* One output pixel of a 3x3 window with one row or one column outside the input (an edge
+   pixel, not a corner), of a fast layer with the DSP instructions: as inside, four channels
+   at a time, the outside taps reading the zero point, with nothing found at run time (before,
+   every edge pixel took the shared border function, about three inside pixels' time). Inlined
+   once per edge, `outside` that edge's constant. base: the window's top left, maybe outside. */
+MCUGEN_INLINE void mcugen_depthwise_3x3_edge_s8(int32_t channels, int32_t row, const mcugen_requant_t *r,
+                                                const int8_t *input, int32_t base, const int16_t *w,
+                                                const int32_t *bias, int8_t *output, uint32_t outside)
+{
+    const int32_t zp = r->output_zp, lo = r->act_min, hi = r->act_max;
+    const int32_t *mult = r->mult, *shift = r->shift;
+    const uint32_t zp_bytes = ((uint32_t)r->input_zp & 0xFFu) * 0x01010101u;  /* the zero point in each byte */
+    const int32_t zp4 = (int32_t)zp_bytes;
+    const int32_t whole = channels - channels % 4;  /* the channels of whole blocks */
+    int32_t c = 0;
+    for (; c < whole; c += 4) {
+        const int16_t *k = w + c * 9;
+        int32_t a0 = bias[c], a2 = bias[c + 2], o1 = 0, o3 = 0;
+        MCUGEN_DW_EDGE_WINDOW2(MCUGEN_DW_SPLIT_EVEN, a0, a2);
+        output[c] = mcugen_requant_short_s8(a0, mult[c], shift[c], zp, lo, hi);
+        output[c + 2] = mcugen_requant_short_s8(a2, mult[c + 2], shift[c + 2], zp, lo, hi);
+        k += 2;
+        MCUGEN_DW_EDGE_WINDOW2(MCUGEN_DW_SPLIT_ODD, o1, o3);
+        output[c + 1] = mcugen_requant_short_s8(bias[c + 1] + (o1 >> 8), mult[c + 1], shift[c + 1], zp, lo, hi);
+        output[c + 3] = mcugen_requant_short_s8(bias[c + 3] + (o3 >> 8), mult[c + 3], shift[c + 3], zp, lo, hi);
+    }
+    for (; c < channels; ++c) {
+        const int16_t *k = w + MCUGEN_DW_W(c, 0, 9);  /* tap t at k[4 t] */
+        int32_t acc = bias[c];
+        for (int32_t t = 0; t < 9; ++t) {
+            const int32_t v = ((outside >> (uint32_t)t) & 1u) != 0u
+                                  ? r->input_zp
+                                  : input[base + (t / 3) * row + (t % 3) * channels + c];
+            acc += v * k[4 * t];
+        }
+        output[c] = mcugen_requant_short_s8(acc, mult[c], shift[c], zp, lo, hi);
+    }
+}
+#endif
+
+/* Never inlined: see MCUGEN_DW_OUT_OF_LINE. */
 /* Copy the input into `padded`, rows x cols pixels, with the zero point (real zero) where the
    window reaches past the input: afterwards every window lies inside. */
-static void mcugen_depthwise_pad_copy_s8(const mcugen_conv_dims_t *d, int32_t rows, int32_t cols, int8_t zp,
+MCUGEN_DW_OUT_OF_LINE static void mcugen_depthwise_pad_copy_s8(const mcugen_conv_dims_t *d, int32_t rows, int32_t cols, int8_t zp,
                                          const int8_t *input, int8_t *padded)
 {
     const int32_t c = d->in_c;
@@ -396,7 +517,24 @@ MCUGEN_SPECIALIZED void mcugen_depthwise_conv_s8(const mcugen_conv_dims_t *d, co
             } else if (inside != 0) {
                 mcugen_depthwise_3x3_inside_s8(c, row, &r, input + iy * row + ix * c, weight, bias, output, 0);
             } else if (unrolled != 0) {
+#ifdef MCUGEN_DSP
+                /* an edge (one row or column outside) inline, with its taps known; a corner shared */
+                const uint32_t edge = mcugen_dw_edge(iy, ix, in_h, in_w);
+                const int32_t base = iy * row + ix * c;
+                if (edge == MCUGEN_DW_EDGE_TOP) {
+                    mcugen_depthwise_3x3_edge_s8(c, row, &r, input, base, weight, bias, output, MCUGEN_DW_EDGE_TOP);
+                } else if (edge == MCUGEN_DW_EDGE_BOTTOM) {
+                    mcugen_depthwise_3x3_edge_s8(c, row, &r, input, base, weight, bias, output, MCUGEN_DW_EDGE_BOTTOM);
+                } else if (edge == MCUGEN_DW_EDGE_LEFT) {
+                    mcugen_depthwise_3x3_edge_s8(c, row, &r, input, base, weight, bias, output, MCUGEN_DW_EDGE_LEFT);
+                } else if (edge == MCUGEN_DW_EDGE_RIGHT) {
+                    mcugen_depthwise_3x3_edge_s8(c, row, &r, input, base, weight, bias, output, MCUGEN_DW_EDGE_RIGHT);
+                } else {
+                    mcugen_depthwise_3x3_border_s8(&dims, q, input, weight, bias, output, oy, ox, c);
+                }
+#else
                 mcugen_depthwise_3x3_border_s8(&dims, q, input, weight, bias, output, oy, ox, c);
+#endif
             } else {
                 mcugen_depthwise_pixel_s8(&dims, q, input, weight, bias, output, oy, ox);
             }
