@@ -146,9 +146,9 @@ def test_bench_text_has_a_row_per_layer_and_totals():
     assert "total" in out and "flash" in out and "RAM" in out and "instr/MAC" in out
     rows = [line.split()[1] for line in out.splitlines() if line.split()[:1] and line.split()[0].isdigit()]
     assert rows.count("depthwise_conv") == 4 and len(rows) == 12
-    # On the M4 the streamed pair's window moves with newlib's memmove, which pushes its
-    # registers only after an early-return branch: the static stack must still bound what ran.
-    assert "memmove" in out and "below the measured" not in out
+    # The static stack bounds what ran, library helpers included (newlib's memmove, which
+    # moves the streamed pair's window, pushes its registers only after an early return).
+    assert "below the measured" not in out
 
 
 def tiny_model(tmp_path):
