@@ -221,11 +221,12 @@ def stack_usage(files: list[Path]) -> dict[str, int]:
 
 
 def deepest_chain(program: emulator.Program, frames: dict[str, int], root: str) -> tuple[list[str], int]:
-    """The call chain from `root` with the largest sum of frames; calls are found in the code.
+    """The call chain from `root` with the largest sum of frames; calls are found in the code,
+    calls through a pointer by the functions whose address the image holds (call_graph).
 
     A function without a .su entry (a C library or libgcc helper, built without it) is
-    priced from its prologue: the registers it pushes and what it subtracts from SP."""
-    graph = call_graph(program)
+    priced from its code: every push in its body (prologue_frame)."""
+    graph, indirect = call_graph(program)
     frames = dict(frames)
     for fn in graph:
         frames.setdefault(fn, prologue_frame(program, fn))
@@ -236,10 +237,21 @@ def deepest_chain(program: emulator.Program, frames: dict[str, int], root: str) 
             return best[fn]
         if fn in path:  # recursion: not in generated code; do not loop
             raise BuildError(f"recursion through {fn} in {program.path.name}: the stack has no static bound")
-        below = [visit(callee, path + (fn,)) for callee in sorted(graph.get(fn, ()))]
+        # A pointer may hold any address-taken function, but not one that leads back here:
+        # that would be recursion, which generated code has none of.
+        callees = graph.get(fn, set()) | {c for c in indirect.get(fn, ()) if not reaches(c, path + (fn,))}
+        below = [visit(callee, path + (fn,)) for callee in sorted(callees)]
         chain, size = max(below, key=lambda r: r[1], default=([], 0))
         best[fn] = ([fn, *chain], size + frames.get(fn, 0))
         return best[fn]
+
+    def reaches(fn: str, path: tuple[str, ...], seen: set | None = None) -> bool:
+        """Does a direct call chain from fn lead to a function on the path?"""
+        seen = set() if seen is None else seen
+        if fn in path:
+            return True
+        seen.add(fn)
+        return any(reaches(c, path, seen) for c in graph.get(fn, ()) if c not in seen)
 
     return visit(root, ())
 
@@ -280,25 +292,49 @@ def prologue_frame(program: emulator.Program, fn: str) -> int:
     return frame
 
 
-def call_graph(program: emulator.Program) -> dict[str, set[str]]:
-    """Function -> functions it calls (BL/BLX) or tail-calls (a B out of its own body)."""
+def call_graph(program: emulator.Program) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Function -> functions it calls (BL/BLX) or tail-calls (a B out of its own body); and
+    function -> functions it may call through a pointer (a BLX or BX to a register), which
+    are those whose address the image holds as a word (a row pipeline's stage table, a
+    pointer in a literal pool): address_taken."""
     import capstone.arm as arm
 
     md = _thumb()
     functions = {n: (a, s) for n, (a, s) in program.symbols.items() if s and program.is_function(n)}
     by_address = {a: n for n, (a, s) in functions.items()}
+    taken = address_taken(program, functions)
     graph: dict[str, set[str]] = {}
+    indirect: dict[str, set[str]] = {}
     for fn, (start, size) in functions.items():
         callees = set()
         for insn in md.disasm(program.read(start, size), start):
             if program.is_data(insn.address):  # a literal pool decoded as code is not a call
                 continue
-            if insn.insn_name() in ("bl", "blx", "b", "b.w") and insn.operands and insn.operands[0].type == arm.ARM_OP_IMM:
-                target = insn.operands[0].imm & ~1
+            name, operands = insn.insn_name(), insn.operands
+            if name in ("bl", "blx", "b", "b.w") and operands and operands[0].type == arm.ARM_OP_IMM:
+                target = operands[0].imm & ~1
                 if target in by_address and not start <= target < start + size:
                     callees.add(by_address[target])
+            elif name in ("blx", "bx") and operands and operands[0].type == arm.ARM_OP_REG \
+                    and operands[0].reg != arm.ARM_REG_LR:
+                indirect[fn] = taken - {fn}
         graph[fn] = callees
-    return graph
+    return graph, indirect
+
+
+def address_taken(program: emulator.Program, functions: dict[str, tuple[int, int]]) -> set[str]:
+    """The functions whose address (with the Thumb bit) some aligned word of the image
+    holds, outside the vector table (its handlers are roots, not callees). A word of data
+    may equal an address by chance: that only adds a callee, so the bound stays a bound."""
+    thumb = {a | 1: n for n, (a, s) in functions.items()}
+    vectors = program.symbols.get("mcugen_vectors", (0, 0))
+    found = set()
+    for base, data in program.segments:
+        words = np.frombuffer(data[: len(data) // 4 * 4], dtype="<u4")
+        at = base + 4 * np.arange(len(words))
+        hits = np.isin(words, np.fromiter(thumb, dtype=np.uint64)) & ~((at >= vectors[0]) & (at < sum(vectors)))
+        found |= {thumb[int(w)] for w in words[hits]}
+    return found
 
 
 # ---------------------------------------------------------------------------- text
